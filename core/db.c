@@ -1,0 +1,117 @@
+/* core/db.c: the one libpq wrapper every query goes through */
+#include "db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dsn.h"
+#include "log.h"
+#include "util.h"
+#include "banned.h"
+
+/* Strip the trailing newline libpq puts on messages and scrub the password. */
+static void clean_message(const char *msg, const char *dsn, char *out, size_t n)
+{
+	char *scrubbed = dsn_scrub(msg ? msg : "", dsn);
+	str_copy(out, n, scrubbed);
+	free(scrubbed);
+	size_t len = strlen(out);
+	while (len && (out[len - 1] == '\n' || out[len - 1] == ' '))
+		out[--len] = '\0';
+	for (char *p = out; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+}
+
+PGconn *db_connect(const char *dsn, const char *what, struct err *e)
+{
+	/* dbname comes last so that what the DSN itself says wins */
+	static const char *const keys[] = {"fallback_application_name", "connect_timeout",
+					   "options", "dbname", NULL};
+	const char *vals[] = {"ferryd", "10", "-c TimeZone=UTC", dsn, NULL};
+	PGconn *c = PQconnectdbParams(keys, vals, 1);
+	if (PQstatus(c) == CONNECTION_OK)
+		return c;
+	char msg[900], code[48];
+	clean_message(PQerrorMessage(c), dsn, msg, sizeof(msg));
+	snprintf(code, sizeof(code), "%s_unreachable", what);
+	char *shown = dsn_redact(dsn);
+	err_set(e, strcmp(what, "metadata") ? 422 : 503, code, NULL,
+		"could not connect to %s database \"%s\": %s", what, shown, msg);
+	free(shown);
+	PQfinish(c);
+	return NULL;
+}
+
+const char *db_sqlstate(const PGresult *res)
+{
+	const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	return s ? s : "";
+}
+
+static void map_error(PGconn *c, const PGresult *res, struct err *e)
+{
+	const char *state = db_sqlstate(res);
+	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	char msg[900];
+	clean_message(primary ? primary : PQerrorMessage(c), NULL, msg, sizeof(msg));
+	if (!strcmp(state, "23505"))
+		err_set(e, 409, "conflict", NULL, "%s", msg);
+	else if (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3) || !*state)
+		err_set(e, 503, "unavailable", NULL, "database unavailable: %s", msg);
+	else
+		err_set(e, 500, "internal", NULL, "database error %s: %s", state, msg);
+}
+
+PGresult *db_exec(PGconn *c, const char *sql, int nparams, const char *const *params,
+		  struct err *e)
+{
+	PGresult *res = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(res);
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return res;
+	map_error(c, res, e);
+	PQclear(res);
+	return NULL;
+}
+
+bool db_run(PGconn *c, const char *sql, int nparams, const char *const *params, struct err *e)
+{
+	PGresult *res = db_exec(c, sql, nparams, params, e);
+	PQclear(res);
+	return res != NULL;
+}
+
+bool db_simple(PGconn *c, const char *sql, struct err *e)
+{
+	PGresult *res = PQexec(c, sql);
+	ExecStatusType st = PQresultStatus(res);
+	bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+	if (!ok)
+		map_error(c, res, e);
+	PQclear(res);
+	return ok;
+}
+
+char *db_ident(PGconn *c, const char *name)
+{
+	char *q = PQescapeIdentifier(c, name, strlen(name));
+	if (!q) {
+		log_error("could not quote identifier: %s", PQerrorMessage(c));
+		abort();
+	}
+	char *out = xstrdup(q);
+	PQfreemem(q);
+	return out;
+}
+
+char *db_qualified(PGconn *c, const char *schema, const char *name)
+{
+	char *s = db_ident(c, schema);
+	char *n = db_ident(c, name);
+	char *out = xasprintf("%s.%s", s, n);
+	free(s);
+	free(n);
+	return out;
+}

@@ -1,0 +1,602 @@
+/* core/engine.c: the run engine: worker threads that plan runs and load their tables */
+#include "engine.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+#include "catalog.h"
+#include "db.h"
+#include "dsn.h"
+#include "job.h"
+#include "load.h"
+#include "log.h"
+#include "sql.h"
+#include "util.h"
+#include "banned.h"
+
+#define HEARTBEAT_S 5
+#define SHUTDOWN_REASON "interrupted: ferryd shut down"
+
+/* A table being loaded by one of this process's workers. */
+struct active {
+	long long task_id;
+	char run_id[37];
+	char label[300];
+	PGcancel *src_cancel; /* owned */
+	PGcancel *dst_cancel; /* owned */
+	bool stop;
+	struct engine *en;
+	struct active *next;
+};
+
+/* A run this process planned: it holds the source snapshot open. */
+struct run_ctx {
+	char run_id[37];
+	PGconn *snap; /* owned: idle in the transaction that exported the snapshot */
+	struct run_ctx *next;
+};
+
+struct engine {
+	struct meta *meta;
+	char instance[37];
+	int nworkers;
+	pthread_t *threads; /* owned */
+	pthread_t housekeeper;
+	pthread_mutex_t lock; /* guards everything below and the lists */
+	pthread_cond_t wake;
+	pthread_mutex_t claim_lock; /* serialises task claims, so load.parallel holds */
+	bool stopping;
+	struct active *active;
+	struct run_ctx *runs;
+};
+
+/* A claimed task as read back from the metadata database. */
+struct task {
+	long long id;
+	char run_id[37];
+	struct qualname src, dst;
+	char src_label[300], dst_label[300];
+	char *filter; /* owned */
+	json_t *spec; /* owned */
+	char snapshot[128];
+};
+
+static void engine_release_run(struct engine *en, const char *run_id)
+{
+	struct run_ctx *found = NULL;
+	pthread_mutex_lock(&en->lock);
+	for (struct run_ctx **pp = &en->runs; *pp; pp = &(*pp)->next) {
+		if (!strcmp((*pp)->run_id, run_id)) {
+			found = *pp;
+			*pp = found->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&en->lock);
+	if (found) {
+		PQfinish(found->snap);
+		free(found);
+	}
+}
+
+/* Close the run when none of its tables is queued or loading any more. */
+static void finish_if_done(struct engine *en, const char *run_id)
+{
+	struct err e;
+	err_clear(&e);
+	const char *params[] = {run_id};
+	PGresult *res = meta_exec(en->meta, sql_run_finish, 1, params, &e);
+	if (res && PQntuples(res) == 1) {
+		const char *state = PQgetvalue(res, 0, 0);
+		const char *error = PQgetvalue(res, 0, 1);
+		bool good = !strcmp(state, "succeeded");
+		meta_event(en->meta, run_id, good ? "info" : "error", NULL, "run_finished",
+			   "run %s%s%s", state, *error ? ": " : "", error);
+		engine_release_run(en, run_id);
+	}
+	PQclear(res);
+}
+
+static void fail_run(struct engine *en, const char *run_id, PGconn *snap, const char *msg)
+{
+	const char *params[] = {run_id, msg};
+	struct err e;
+	err_clear(&e);
+	PQclear(meta_exec(en->meta, sql_run_fail, 2, params, &e));
+	meta_event(en->meta, run_id, "error", NULL, "run_finished", "run failed: %s", msg);
+	PQfinish(snap);
+}
+
+/* Export a snapshot on a fresh source connection; NULL with e filled on failure. */
+static PGconn *open_snapshot(json_t *spec, char *snap_id, size_t n, struct err *e)
+{
+	PGconn *c = db_connect(job_source_dsn(spec), "source", e);
+	if (!c)
+		return NULL;
+	PGresult *res = NULL;
+	if (!db_simple(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", e) ||
+	    !(res = db_exec(c, "SELECT pg_export_snapshot()", 0, NULL, e))) {
+		PQfinish(c);
+		return NULL;
+	}
+	str_copy(snap_id, n, PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return c;
+}
+
+/* Insert the run's tasks and its snapshot id in one metadata transaction. */
+static bool store_plan(struct engine *en, const char *run_id, struct src_table *t, int n,
+		       const char *snap_id, struct err *e)
+{
+	PGconn *c = meta_acquire(en->meta, e);
+	PGresult *res = NULL;
+	bool ok = false;
+	const char *rp[] = {run_id, snap_id};
+	if (!c || !db_simple(c, "BEGIN", e) || !(res = db_exec(c, sql_run_lock_running, 1, rp, e)))
+		goto out;
+	if (PQntuples(res) == 0) {
+		err_set(e, 409, "conflict", NULL, "run was cancelled while it was planned");
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		char seq[16], rows[32], bytes[32];
+		snprintf(seq, sizeof(seq), "%d", i + 1);
+		snprintf(rows, sizeof(rows), "%lld", t[i].rows_estimate);
+		snprintf(bytes, sizeof(bytes), "%lld", t[i].bytes_estimate);
+		const char *p[] = {run_id, seq, t[i].src.schema, t[i].src.name, t[i].dst.schema,
+				   t[i].dst.name, t[i].src_label, t[i].dst_label, t[i].filter,
+				   rows, bytes};
+		if (!db_run(c, sql_task_insert, 11, p, e))
+			goto out;
+	}
+	ok = db_run(c, sql_run_set_snapshot, 2, rp, e) && db_simple(c, "COMMIT", e);
+out:
+	PQclear(res);
+	if (c && !ok)
+		db_simple(c, "ROLLBACK", NULL);
+	meta_release(en->meta, c);
+	return ok;
+}
+
+static void plan_run(struct engine *en, const char *run_id, json_t *spec, json_t *requested)
+{
+	struct err e;
+	char snap_id[128];
+	struct src_table *tables = NULL;
+	int n = 0;
+	err_clear(&e);
+	meta_event(en->meta, run_id, "info", NULL, "run_started", "run started on %s", en->instance);
+	PGconn *snap = open_snapshot(spec, snap_id, sizeof(snap_id), &e);
+	if (!snap) {
+		fail_run(en, run_id, NULL, e.msg);
+		return;
+	}
+	if (!catalog_select(snap, spec, requested, &tables, &n, &e)) {
+		fail_run(en, run_id, snap, e.msg);
+		return;
+	}
+	if (n == 0) {
+		fail_run(en, run_id, snap, "no source table matches the job's include and exclude patterns");
+		return;
+	}
+	if (!store_plan(en, run_id, tables, n, snap_id, &e)) {
+		PQfinish(snap);
+		if (e.status == 409)
+			finish_if_done(en, run_id);
+		else
+			fail_run(en, run_id, NULL, e.msg);
+		catalog_free(tables, n);
+		return;
+	}
+	long long rows = 0, bytes = 0;
+	for (int i = 0; i < n; i++) {
+		rows += tables[i].rows_estimate;
+		bytes += tables[i].bytes_estimate;
+	}
+	catalog_free(tables, n);
+	struct run_ctx *rc = xcalloc(1, sizeof(*rc));
+	str_copy(rc->run_id, sizeof(rc->run_id), run_id);
+	rc->snap = snap;
+	pthread_mutex_lock(&en->lock);
+	rc->next = en->runs;
+	en->runs = rc;
+	pthread_cond_broadcast(&en->wake);
+	pthread_mutex_unlock(&en->lock);
+	meta_event(en->meta, run_id, "info", NULL, "planned",
+		   "planned %d tables, about %lld rows and %lld bytes, snapshot %s", n, rows, bytes,
+		   snap_id);
+}
+
+/* Claim one queued run and plan it. True when there was one. */
+static bool plan_next_run(struct engine *en)
+{
+	struct err e;
+	err_clear(&e);
+	const char *params[] = {en->instance};
+	PGresult *res = meta_exec(en->meta, sql_run_claim, 1, params, &e);
+	if (!res || PQntuples(res) == 0) {
+		PQclear(res);
+		return false;
+	}
+	char run_id[37];
+	str_copy(run_id, sizeof(run_id), PQgetvalue(res, 0, 0));
+	json_t *spec = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
+	json_t *requested = *PQgetvalue(res, 0, 2) ? json_loads(PQgetvalue(res, 0, 2), 0, NULL) : NULL;
+	PQclear(res);
+	plan_run(en, run_id, spec, requested);
+	json_decref(spec);
+	json_decref(requested);
+	return true;
+}
+
+static bool claim_task(struct engine *en, struct task *t)
+{
+	struct err e;
+	err_clear(&e);
+	const char *params[] = {en->instance};
+	pthread_mutex_lock(&en->claim_lock);
+	PGresult *res = meta_exec(en->meta, sql_task_claim, 1, params, &e);
+	pthread_mutex_unlock(&en->claim_lock);
+	bool got = res && PQntuples(res) == 1;
+	if (got) {
+		memset(t, 0, sizeof(*t));
+		t->id = atoll(PQgetvalue(res, 0, 0));
+		str_copy(t->run_id, sizeof(t->run_id), PQgetvalue(res, 0, 1));
+		str_copy(t->src.schema, sizeof(t->src.schema), PQgetvalue(res, 0, 2));
+		str_copy(t->src.name, sizeof(t->src.name), PQgetvalue(res, 0, 3));
+		str_copy(t->dst.schema, sizeof(t->dst.schema), PQgetvalue(res, 0, 4));
+		str_copy(t->dst.name, sizeof(t->dst.name), PQgetvalue(res, 0, 5));
+		str_copy(t->src_label, sizeof(t->src_label), PQgetvalue(res, 0, 6));
+		str_copy(t->dst_label, sizeof(t->dst_label), PQgetvalue(res, 0, 7));
+		t->filter = *PQgetvalue(res, 0, 8) ? xstrdup(PQgetvalue(res, 0, 8)) : NULL;
+		t->spec = json_loads(PQgetvalue(res, 0, 9), 0, NULL);
+		str_copy(t->snapshot, sizeof(t->snapshot), PQgetvalue(res, 0, 10));
+	}
+	PQclear(res);
+	return got && t->spec;
+}
+
+static void hook_connections(void *arg, PGconn *src, PGconn *dst)
+{
+	struct active *a = arg;
+	PGcancel *s = src ? PQgetCancel(src) : NULL;
+	PGcancel *d = dst ? PQgetCancel(dst) : NULL;
+	pthread_mutex_lock(&a->en->lock);
+	PGcancel *old_s = a->src_cancel, *old_d = a->dst_cancel;
+	a->src_cancel = s;
+	a->dst_cancel = d;
+	bool stop = a->stop;
+	pthread_mutex_unlock(&a->en->lock);
+	PQfreeCancel(old_s);
+	PQfreeCancel(old_d);
+	if (stop && (s || d)) {
+		char buf[256];
+		if (s)
+			PQcancel(s, buf, sizeof(buf));
+		if (d)
+			PQcancel(d, buf, sizeof(buf));
+	}
+}
+
+static bool hook_progress(void *arg, long long rows, long long bytes)
+{
+	struct active *a = arg;
+	char id[32], r[32], b[32];
+	snprintf(id, sizeof(id), "%lld", a->task_id);
+	snprintf(r, sizeof(r), "%lld", rows);
+	snprintf(b, sizeof(b), "%lld", bytes);
+	const char *params[] = {id, r, b};
+	struct err e;
+	err_clear(&e);
+	PGresult *res = meta_exec(a->en->meta, sql_task_progress, 3, params, &e);
+	bool cancelling = res && PQntuples(res) && !strcmp(PQgetvalue(res, 0, 0), "cancelling");
+	PQclear(res);
+	pthread_mutex_lock(&a->en->lock);
+	if (cancelling)
+		a->stop = true;
+	bool go = !a->stop;
+	pthread_mutex_unlock(&a->en->lock);
+	return go;
+}
+
+static void hook_step(void *arg, const char *kind, const char *fmt, ...)
+{
+	struct active *a = arg;
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	meta_event(a->en->meta, a->run_id, "info", a->label, kind, "%s", msg);
+}
+
+static void active_add(struct engine *en, struct active *a)
+{
+	pthread_mutex_lock(&en->lock);
+	a->stop = en->stopping;
+	a->next = en->active;
+	en->active = a;
+	pthread_mutex_unlock(&en->lock);
+}
+
+static void active_remove(struct engine *en, struct active *a)
+{
+	pthread_mutex_lock(&en->lock);
+	for (struct active **pp = &en->active; *pp; pp = &(*pp)->next) {
+		if (*pp == a) {
+			*pp = a->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&en->lock);
+	PQfreeCancel(a->src_cancel);
+	PQfreeCancel(a->dst_cancel);
+}
+
+/* Record the outcome of one table. */
+static void task_done(struct engine *en, struct task *t, const char *state,
+		      const struct load_result *r, const char *error)
+{
+	char id[32], rows[32], bytes[32];
+	snprintf(id, sizeof(id), "%lld", t->id);
+	snprintf(rows, sizeof(rows), "%lld", r->rows);
+	snprintf(bytes, sizeof(bytes), "%lld", r->bytes);
+	char *validation = json_dumps(r->validation, JSON_COMPACT);
+	const char *params[] = {id, state, rows, bytes, error ? error : "", validation};
+	struct err e;
+	err_clear(&e);
+	PQclear(meta_exec(en->meta, sql_task_finish, 6, params, &e));
+	free(validation);
+}
+
+static void run_task(struct engine *en, struct task *t)
+{
+	struct active a = {.task_id = t->id, .en = en};
+	str_copy(a.run_id, sizeof(a.run_id), t->run_id);
+	str_copy(a.label, sizeof(a.label), t->src_label);
+	active_add(en, &a);
+	struct load_table lt = {.run_id = t->run_id, .src = t->src, .dst = t->dst,
+				.filter = t->filter, .snapshot = t->snapshot, .spec = t->spec};
+	struct load_hooks hooks = {hook_connections, hook_progress, hook_step, &a};
+	struct load_result r = {0};
+	struct err e;
+	err_clear(&e);
+	meta_event(en->meta, t->run_id, "info", t->src_label, "table_started", "loading into %s",
+		   t->dst_label);
+	int64_t t0 = now_ms();
+	bool ok = load_run(&lt, &hooks, &r, &e);
+	double secs = (double)(now_ms() - t0) / 1000.0;
+	pthread_mutex_lock(&en->lock);
+	bool stopped = a.stop, shutting = en->stopping;
+	pthread_mutex_unlock(&en->lock);
+	if (ok) {
+		task_done(en, t, "loaded", &r, NULL);
+		meta_event(en->meta, t->run_id, "info", t->src_label, "table_loaded",
+			   "loaded %lld rows (%lld bytes) in %.2f s, %.0f rows/s", r.rows, r.bytes,
+			   secs, secs > 0 ? (double)r.rows / secs : 0.0);
+	} else if (stopped) {
+		const char *why = shutting ? SHUTDOWN_REASON : "cancelled by request";
+		r.rows = 0;
+		task_done(en, t, "cancelled", &r, why);
+		meta_event(en->meta, t->run_id, "warning", t->src_label, "table_cancelled",
+			   "%s; its partial load was rolled back", why);
+	} else {
+		char *a1 = dsn_scrub(e.msg, job_source_dsn(t->spec));
+		char *msg = dsn_scrub(a1, job_target_dsn(t->spec));
+		r.rows = 0;
+		task_done(en, t, "errored", &r, msg);
+		meta_event(en->meta, t->run_id, "error", t->src_label, "table_failed", "%s", msg);
+		free(a1);
+		free(msg);
+	}
+	json_decref(r.validation);
+	active_remove(en, &a);
+	finish_if_done(en, t->run_id);
+}
+
+static void *worker_main(void *arg)
+{
+	struct engine *en = arg;
+	for (;;) {
+		pthread_mutex_lock(&en->lock);
+		bool stopping = en->stopping;
+		pthread_mutex_unlock(&en->lock);
+		if (stopping)
+			break;
+		struct task t;
+		if (plan_next_run(en))
+			continue;
+		if (claim_task(en, &t)) {
+			run_task(en, &t);
+			free(t.filter);
+			json_decref(t.spec);
+			continue;
+		}
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		pthread_mutex_lock(&en->lock);
+		if (!en->stopping)
+			pthread_cond_timedwait(&en->wake, &en->lock, &until);
+		pthread_mutex_unlock(&en->lock);
+	}
+	return NULL;
+}
+
+/* Close runs whose process died; keep this process's heartbeat fresh. */
+static void housekeeping(struct engine *en)
+{
+	struct err e;
+	err_clear(&e);
+	const char *params[] = {en->instance};
+	PQclear(meta_exec(en->meta, sql_instance_heartbeat, 1, params, &e));
+	PGresult *res = meta_exec(en->meta, sql_runs_recover, 0, NULL, &e);
+	for (int i = 0; res && i < PQntuples(res); i++)
+		meta_event(en->meta, PQgetvalue(res, i, 0), "error", NULL, "run_interrupted",
+			   "run closed as failed: the ferryd process running it stopped before it finished");
+	PQclear(res);
+	PQclear(meta_exec(en->meta, sql_instances_prune, 0, NULL, &e));
+}
+
+static void *housekeeper_main(void *arg)
+{
+	struct engine *en = arg;
+	pthread_mutex_lock(&en->lock);
+	while (!en->stopping) {
+		pthread_mutex_unlock(&en->lock);
+		housekeeping(en);
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += HEARTBEAT_S;
+		pthread_mutex_lock(&en->lock);
+		while (!en->stopping &&
+		       pthread_cond_timedwait(&en->wake, &en->lock, &until) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&en->lock);
+	return NULL;
+}
+
+struct engine *engine_start(struct meta *m, int workers, struct err *e)
+{
+	uuid_t u;
+	char host[256] = "";
+	char pid[16];
+	struct engine *en = xcalloc(1, sizeof(*en));
+	en->meta = m;
+	en->nworkers = workers;
+	uuid_generate(u);
+	uuid_unparse_lower(u, en->instance);
+	gethostname(host, sizeof(host) - 1);
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	const char *params[] = {en->instance, host, pid};
+	PGresult *res = meta_exec(m, sql_instance_register, 3, params, e);
+	if (!res) {
+		free(en);
+		return NULL;
+	}
+	PQclear(res);
+	pthread_mutex_init(&en->lock, NULL);
+	pthread_mutex_init(&en->claim_lock, NULL);
+	pthread_cond_init(&en->wake, NULL);
+	en->threads = xcalloc((size_t)workers, sizeof(pthread_t));
+	for (int i = 0; i < workers; i++)
+		pthread_create(&en->threads[i], NULL, worker_main, en);
+	pthread_create(&en->housekeeper, NULL, housekeeper_main, en);
+	log_info("engine started: %d workers, instance %s", workers, en->instance);
+	return en;
+}
+
+void engine_wake(struct engine *en)
+{
+	pthread_mutex_lock(&en->lock);
+	pthread_cond_broadcast(&en->wake);
+	pthread_mutex_unlock(&en->lock);
+}
+
+/* Mark the active copies of run_id (or all when NULL) as stopping and cancel their queries. */
+static void stop_active(struct engine *en, const char *run_id)
+{
+	char buf[256];
+	pthread_mutex_lock(&en->lock);
+	for (struct active *a = en->active; a; a = a->next) {
+		if (run_id && strcmp(a->run_id, run_id))
+			continue;
+		a->stop = true;
+		if (a->src_cancel)
+			PQcancel(a->src_cancel, buf, sizeof(buf));
+		if (a->dst_cancel)
+			PQcancel(a->dst_cancel, buf, sizeof(buf));
+	}
+	pthread_mutex_unlock(&en->lock);
+}
+
+bool engine_cancel_run(struct engine *en, const char *run_id, struct err *e)
+{
+	const char *params[] = {run_id, NULL};
+	PGresult *res = meta_exec(en->meta, sql_run_cancel, 2, params, e);
+	if (!res)
+		return false;
+	int n = PQntuples(res);
+	PQclear(res);
+	if (n == 0) {
+		json_t *run = meta_doc(en->meta, sql_run_get, 1, params, "run", e);
+		if (!run)
+			return false;
+		err_set(e, 409, "conflict", NULL, "run %s has already finished (%s)", run_id,
+			json_string_value(json_object_get(run, "state")));
+		json_decref(run);
+		return false;
+	}
+	const char *tp[] = {run_id, "cancelled before it started"};
+	PQclear(meta_exec(en->meta, sql_run_cancel_queued_tasks, 2, tp, e));
+	meta_event(en->meta, run_id, "warning", NULL, "cancel_requested", "cancel requested");
+	stop_active(en, run_id);
+	finish_if_done(en, run_id);
+	return true;
+}
+
+/*
+ * Move this process's running runs to cancelling and cancel their queued
+ * tables; with finish, close those that have nothing left in flight.
+ */
+static void close_owned_runs(struct engine *en, bool finish)
+{
+	struct err e;
+	err_clear(&e);
+	const char *params[] = {en->instance, SHUTDOWN_REASON};
+	PGresult *res = meta_exec(en->meta, sql_runs_owned_active, 2, params, &e);
+	for (int i = 0; res && i < PQntuples(res); i++) {
+		const char *tp[] = {PQgetvalue(res, i, 0), SHUTDOWN_REASON};
+		PQclear(meta_exec(en->meta, sql_run_cancel_queued_tasks, 2, tp, &e));
+		meta_event(en->meta, tp[0], "warning", NULL, "shutdown",
+			   "ferryd is shutting down: stopping this run's copies");
+	}
+	PQclear(res);
+	if (!finish)
+		return;
+	res = meta_exec(en->meta, sql_runs_owned_cancelling, 1, params, &e);
+	for (int i = 0; res && i < PQntuples(res); i++)
+		finish_if_done(en, PQgetvalue(res, i, 0));
+	PQclear(res);
+}
+
+void engine_stop(struct engine *en)
+{
+	if (!en)
+		return;
+	struct err e;
+	err_clear(&e);
+	pthread_mutex_lock(&en->lock);
+	en->stopping = true;
+	pthread_cond_broadcast(&en->wake);
+	pthread_mutex_unlock(&en->lock);
+	close_owned_runs(en, false);
+	stop_active(en, NULL);
+	for (int i = 0; i < en->nworkers; i++)
+		pthread_join(en->threads[i], NULL);
+	pthread_join(en->housekeeper, NULL);
+	close_owned_runs(en, true);
+	while (en->runs)
+		engine_release_run(en, en->runs->run_id);
+	const char *ip[] = {en->instance};
+	PQclear(meta_exec(en->meta, sql_instance_remove, 1, ip, &e));
+	pthread_mutex_destroy(&en->lock);
+	pthread_mutex_destroy(&en->claim_lock);
+	pthread_cond_destroy(&en->wake);
+	free(en->threads);
+	free(en);
+	log_info("engine stopped");
+}
+
+int engine_workers(const struct engine *en)
+{
+	return en->nworkers;
+}

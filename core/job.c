@@ -1,0 +1,400 @@
+/* core/job.c: job definitions: validation, defaults and redacted rendering */
+#include "job.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dsn.h"
+#include "names.h"
+#include "util.h"
+#include "banned.h"
+
+static const char *const load_modes[] = {"replace", "append", "fail", "drop", NULL};
+static const char *const later_modes[] = {"swap", "upsert", "incremental", NULL};
+static const char *const later_table_keys[] = {"columns", "drop_columns", "expressions",
+					       "cursor", "key", "mode", NULL};
+
+static bool in_list(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(s, *list))
+			return true;
+	return false;
+}
+
+/* Reject keys of obj that are not in allowed; field is obj's path. */
+static bool check_keys(json_t *obj, const char *const *allowed, const char *field,
+		       struct err *e)
+{
+	const char *key;
+	json_t *val;
+	json_object_foreach(obj, key, val) {
+		if (!in_list(key, allowed)) {
+			char path[300];
+			snprintf(path, sizeof(path), "%s%s%s", field, *field ? "." : "", key);
+			return err_set(e, 400, "unknown_field", path, "unknown field \"%s\"", path);
+		}
+	}
+	return true;
+}
+
+static bool type_error(const char *field, const char *want, struct err *e)
+{
+	return err_set(e, 400, "invalid_field", field, "\"%s\" must be %s", field, want);
+}
+
+static bool name_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n < 1 || n > 128 || str_is_uuid(s))
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("._-", *p))
+			return false;
+	return true;
+}
+
+/* Validate {"dsn": "..."} at field and set it into out under key. */
+static bool endpoint_normalize(json_t *in, const char *key, json_t *out, struct err *e)
+{
+	char field[64];
+	json_t *ep = json_object_get(in, key);
+	if (!ep)
+		return err_set(e, 400, "missing_field", key, "\"%s\" is required", key);
+	if (!json_is_object(ep))
+		return type_error(key, "an object with a \"dsn\"", e);
+	static const char *const keys[] = {"dsn", NULL};
+	if (!check_keys(ep, keys, key, e))
+		return false;
+	snprintf(field, sizeof(field), "%s.dsn", key);
+	json_t *dsn = json_object_get(ep, "dsn");
+	if (!dsn)
+		return err_set(e, 400, "missing_field", field, "\"%s\" is required", field);
+	if (!json_is_string(dsn))
+		return type_error(field, "a string", e);
+	if (!dsn_validate(json_string_value(dsn), field, e))
+		return false;
+	json_object_set_new(out, key, json_pack("{s:O}", "dsn", dsn));
+	return true;
+}
+
+static json_t *globs_normalize(json_t *in, const char *key, bool required, struct err *e)
+{
+	json_t *arr = json_object_get(in, key);
+	if (!arr) {
+		if (required)
+			err_set(e, 400, "missing_field", key, "\"%s\" is required", key);
+		return required ? NULL : json_array();
+	}
+	if (!json_is_array(arr)) {
+		type_error(key, "an array of strings", e);
+		return NULL;
+	}
+	if (required && json_array_size(arr) == 0) {
+		err_set(e, 400, "invalid_field", key,
+			"\"%s\" must list at least one pattern, for example \"public.*\"", key);
+		return NULL;
+	}
+	size_t i;
+	json_t *g;
+	json_array_foreach(arr, i, g) {
+		char field[64];
+		snprintf(field, sizeof(field), "%s[%zu]", key, i);
+		if (!json_is_string(g)) {
+			type_error(field, "a string", e);
+			return NULL;
+		}
+		if (!glob_validate(json_string_value(g), field, e))
+			return NULL;
+	}
+	return json_deep_copy(arr);
+}
+
+static bool table_normalize(const char *key, json_t *opts, json_t *out, struct err *e)
+{
+	char field[400];
+	struct qualname q;
+	snprintf(field, sizeof(field), "tables.%s", key);
+	if (!qualname_parse(key, false, &q, field, e))
+		return false;
+	if (!json_is_object(opts))
+		return type_error(field, "an object", e);
+	const char *k;
+	json_t *v;
+	json_t *norm = json_object();
+	json_object_foreach(opts, k, v) {
+		char sub[480];
+		snprintf(sub, sizeof(sub), "%s.%s", field, k);
+		if (in_list(k, later_table_keys)) {
+			err_set(e, 400, "unsupported", sub,
+				"\"%s\" is not supported by this version of ferry", sub);
+			goto fail;
+		}
+		if (strcmp(k, "target") && strcmp(k, "where")) {
+			err_set(e, 400, "unknown_field", sub, "unknown field \"%s\"", sub);
+			goto fail;
+		}
+		if (!json_is_string(v) || !*json_string_value(v)) {
+			type_error(sub, "a non-empty string", e);
+			goto fail;
+		}
+		if (!strcmp(k, "target") &&
+		    !qualname_parse(json_string_value(v), true, &q, sub, e))
+			goto fail;
+		json_object_set(norm, k, v);
+	}
+	json_object_set_new(out, key, norm);
+	return true;
+fail:
+	json_decref(norm);
+	return false;
+}
+
+static bool tables_normalize(json_t *in, json_t *out, struct err *e)
+{
+	json_t *tables = json_object_get(in, "tables");
+	json_t *norm = json_object();
+	json_object_set_new(out, "tables", norm);
+	if (!tables)
+		return true;
+	if (!json_is_object(tables))
+		return type_error("tables", "an object keyed by schema.table", e);
+	const char *key;
+	json_t *opts;
+	json_object_foreach(tables, key, opts) {
+		if (!table_normalize(key, opts, norm, e))
+			return false;
+	}
+	return true;
+}
+
+static bool int_in(json_t *obj, const char *key, const char *field, long lo, long hi,
+		   long dflt, json_t *out, struct err *e)
+{
+	json_t *v = json_object_get(obj, key);
+	long n = dflt;
+	if (v) {
+		if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+			char want[80];
+			snprintf(want, sizeof(want), "an integer from %ld to %ld", lo, hi);
+			return type_error(field, want, e);
+		}
+		n = (long)json_integer_value(v);
+	}
+	json_object_set_new(out, key, json_integer(n));
+	return true;
+}
+
+static bool load_normalize(json_t *in, int default_parallel, json_t *out, struct err *e)
+{
+	static const char *const keys[] = {"mode", "create", "parallel", "validate", NULL};
+	json_t *load = json_object_get(in, "load");
+	json_t *norm = json_object();
+	json_object_set_new(out, "load", norm);
+	if (!load)
+		load = norm;
+	else if (!json_is_object(load))
+		return type_error("load", "an object", e);
+	if (!check_keys(load, keys, "load", e))
+		return false;
+
+	json_t *mode = json_object_get(load, "mode");
+	const char *m = "replace";
+	if (mode) {
+		if (!json_is_string(mode))
+			return type_error("load.mode", "a string", e);
+		m = json_string_value(mode);
+		if (in_list(m, later_modes))
+			return err_set(e, 400, "unsupported", "load.mode",
+				       "load mode \"%s\" is not supported by this version of ferry", m);
+		if (!in_list(m, load_modes))
+			return err_set(e, 400, "invalid_field", "load.mode",
+				       "\"load.mode\" must be one of replace, append, fail, drop; got \"%s\"",
+				       m);
+	}
+	json_t *create = json_object_get(load, "create");
+	if (create && !json_is_boolean(create))
+		return type_error("load.create", "true or false", e);
+	json_t *validate = json_object_get(load, "validate");
+	const char *vmode = "none";
+	if (validate) {
+		if (!json_is_string(validate))
+			return type_error("load.validate", "a string", e);
+		vmode = json_string_value(validate);
+		if (!strcmp(vmode, "checksum"))
+			return err_set(e, 400, "unsupported", "load.validate",
+				       "validation \"checksum\" is not supported by this version of ferry");
+		if (strcmp(vmode, "none") && strcmp(vmode, "count"))
+			return err_set(e, 400, "invalid_field", "load.validate",
+				       "\"load.validate\" must be none or count; got \"%s\"", vmode);
+	}
+	if (!int_in(load, "parallel", "load.parallel", 1, 64, default_parallel, norm, e))
+		return false;
+	json_object_set_new(norm, "mode", json_string(m));
+	json_object_set_new(norm, "create", json_boolean(create ? json_is_true(create) : true));
+	json_object_set_new(norm, "validate", json_string(vmode));
+	return true;
+}
+
+static bool retry_normalize(json_t *in, json_t *out, struct err *e)
+{
+	static const char *const keys[] = {"attempts", "delay_s", NULL};
+	json_t *retry = json_object_get(in, "retry");
+	json_t *norm = json_object();
+	json_object_set_new(out, "retry", norm);
+	if (!retry)
+		retry = norm;
+	else if (!json_is_object(retry))
+		return type_error("retry", "an object", e);
+	if (!check_keys(retry, keys, "retry", e))
+		return false;
+	if (!int_in(retry, "attempts", "retry.attempts", 0, 10, 0, norm, e))
+		return false;
+	json_t *delay = json_object_get(retry, "delay_s");
+	double d = 5;
+	if (delay) {
+		if (!json_is_number(delay) || json_number_value(delay) < 0 ||
+		    json_number_value(delay) > 3600)
+			return type_error("retry.delay_s", "a number from 0 to 3600", e);
+		d = json_number_value(delay);
+	}
+	json_object_set_new(norm, "delay_s", json_real(d));
+	return true;
+}
+
+json_t *job_normalize(json_t *in, int default_parallel, struct err *e)
+{
+	static const char *const keys[] = {"name", "source", "target", "include", "exclude",
+					   "tables", "load", "retry", "schedule", "id",
+					   "created_at", "updated_at", NULL};
+	json_t *out = NULL, *globs = NULL;
+	if (!json_is_object(in)) {
+		err_set(e, 400, "invalid_field", "", "the job must be a JSON object");
+		return NULL;
+	}
+	if (!check_keys(in, keys, "", e))
+		return NULL;
+	out = json_object();
+	json_t *name = json_object_get(in, "name");
+	if (!name) {
+		err_set(e, 400, "missing_field", "name", "\"name\" is required");
+		goto fail;
+	}
+	if (!json_is_string(name) || !name_valid(json_string_value(name))) {
+		type_error("name", "1 to 128 letters, digits, dots, dashes or underscores (not a UUID)", e);
+		goto fail;
+	}
+	json_object_set(out, "name", name);
+	if (!endpoint_normalize(in, "source", out, e) || !endpoint_normalize(in, "target", out, e))
+		goto fail;
+	if (!(globs = globs_normalize(in, "include", true, e)))
+		goto fail;
+	json_object_set_new(out, "include", globs);
+	if (!(globs = globs_normalize(in, "exclude", false, e)))
+		goto fail;
+	json_object_set_new(out, "exclude", globs);
+	if (!tables_normalize(in, out, e) || !load_normalize(in, default_parallel, out, e) ||
+	    !retry_normalize(in, out, e))
+		goto fail;
+	json_t *schedule = json_object_get(in, "schedule");
+	if (schedule && !json_is_null(schedule)) {
+		err_set(e, 400, "unsupported", "schedule",
+			"schedules are not supported by this version of ferry; use null");
+		goto fail;
+	}
+	json_object_set_new(out, "schedule", json_null());
+	return out;
+fail:
+	json_decref(out);
+	return NULL;
+}
+
+static void redact_endpoint(json_t *spec, const char *key)
+{
+	json_t *ep = json_object_get(spec, key);
+	json_t *dsn = json_object_get(ep, "dsn");
+	if (!json_is_string(dsn))
+		return;
+	char *r = dsn_redact(json_string_value(dsn));
+	json_object_set_new(ep, "dsn", json_string(r));
+	free(r);
+}
+
+json_t *job_render(json_t *doc)
+{
+	static const char *const order[] = {"id", "name", "source", "target", "include",
+					    "exclude", "tables", "load", "retry", "schedule",
+					    "created_at", "updated_at", "last_run", NULL};
+	json_t *out = json_object();
+	for (const char *const *k = order; *k; k++) {
+		json_t *v = json_object_get(doc, *k);
+		if (v)
+			json_object_set_new(out, *k, json_deep_copy(v));
+	}
+	redact_endpoint(out, "source");
+	redact_endpoint(out, "target");
+	return out;
+}
+
+const char *job_source_dsn(json_t *spec)
+{
+	return json_string_value(json_object_get(json_object_get(spec, "source"), "dsn"));
+}
+
+const char *job_target_dsn(json_t *spec)
+{
+	return json_string_value(json_object_get(json_object_get(spec, "target"), "dsn"));
+}
+
+const char *job_load_mode(json_t *spec)
+{
+	return json_string_value(json_object_get(json_object_get(spec, "load"), "mode"));
+}
+
+bool job_load_create(json_t *spec)
+{
+	return json_is_true(json_object_get(json_object_get(spec, "load"), "create"));
+}
+
+int job_load_parallel(json_t *spec)
+{
+	return (int)json_integer_value(json_object_get(json_object_get(spec, "load"), "parallel"));
+}
+
+const char *job_validate_mode(json_t *spec)
+{
+	return json_string_value(json_object_get(json_object_get(spec, "load"), "validate"));
+}
+
+json_t *job_table_options(json_t *spec, const char *schema, const char *name)
+{
+	json_t *tables = json_object_get(spec, "tables");
+	const char *key;
+	json_t *opts;
+	json_object_foreach(tables, key, opts) {
+		struct qualname q;
+		if (qualname_parse(key, false, &q, "", NULL) && !strcmp(q.schema, schema) &&
+		    !strcmp(q.name, name))
+			return opts;
+	}
+	return NULL;
+}
+
+static bool any_glob(json_t *arr, const char *schema, const char *name)
+{
+	size_t i;
+	json_t *g;
+	json_array_foreach(arr, i, g) {
+		if (glob_match_table(json_string_value(g), schema, name))
+			return true;
+	}
+	return false;
+}
+
+bool job_selects(json_t *spec, const char *schema, const char *name)
+{
+	return any_glob(json_object_get(spec, "include"), schema, name) &&
+	       !any_glob(json_object_get(spec, "exclude"), schema, name);
+}

@@ -1,0 +1,38 @@
+/* core/job.h: job definitions: validation, defaults and redacted rendering */
+#ifndef FERRY_JOB_H
+#define FERRY_JOB_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "err.h"
+
+/*
+ * Validate a job definition as sent by a client (borrowed) and return a new
+ * reference to its normalized form: only the definition's own fields, with
+ * defaults filled in (load.parallel defaults to default_parallel). Read-only
+ * fields (id, created_at, updated_at) are accepted and dropped. On a bad
+ * definition returns NULL and fills e with a 400 error naming the field.
+ */
+json_t *job_normalize(json_t *in, int default_parallel, struct err *e);
+
+/*
+ * Return a new reference: a job document as the API shows it (definition
+ * plus id, timestamps and last run, borrowed) with its fields in a fixed
+ * order and the passwords of its DSNs replaced by "***".
+ */
+json_t *job_render(json_t *doc);
+
+/* Accessors on a normalized definition (borrowed strings). */
+const char *job_source_dsn(json_t *spec);
+const char *job_target_dsn(json_t *spec);
+const char *job_load_mode(json_t *spec);
+bool job_load_create(json_t *spec);
+int job_load_parallel(json_t *spec);
+const char *job_validate_mode(json_t *spec);
+/* Per-table options of source table "schema.table" (formatted), or NULL. */
+json_t *job_table_options(json_t *spec, const char *schema, const char *name);
+/* True when the include/exclude globs select the table. */
+bool job_selects(json_t *spec, const char *schema, const char *name);
+
+#endif

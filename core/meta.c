@@ -1,0 +1,200 @@
+/* core/meta.c: the metadata store: jobs, runs, run tasks and events in schema "ferry" */
+#include "meta.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+#include "sql.h"
+#include "util.h"
+#include "banned.h"
+
+#define META_IDLE_MAX 16
+
+struct meta {
+	char *dsn; /* owned */
+	pthread_mutex_t lock;
+	PGconn *idle[META_IDLE_MAX]; /* owned */
+	int nidle;
+};
+
+static const char *const migrations[] = {sql_migrate_001, sql_migrate_002};
+
+static bool meta_migrate(PGconn *c, struct err *e)
+{
+	bool ok = false;
+	PGresult *res = NULL;
+	if (!db_simple(c, sql_schema_lock, e))
+		return false;
+	if (!db_simple(c, sql_schema_prepare, e))
+		goto out;
+	if (!(res = db_exec(c, sql_schema_version, 0, NULL, e)))
+		goto out;
+	int have = atoi(PQgetvalue(res, 0, 0));
+	int want = (int)(sizeof(migrations) / sizeof(migrations[0]));
+	for (int v = have + 1; v <= want; v++) {
+		char num[16];
+		const char *params[] = {num};
+		snprintf(num, sizeof(num), "%d", v);
+		if (!db_simple(c, "BEGIN", e))
+			goto out;
+		if (!db_simple(c, migrations[v - 1], e) ||
+		    !db_run(c, sql_schema_version_add, 1, params, e)) {
+			db_simple(c, "ROLLBACK", NULL);
+			log_error("metadata schema migration %d failed: %s", v, e->msg);
+			goto out;
+		}
+		if (!db_simple(c, "COMMIT", e))
+			goto out;
+		log_info("metadata schema migrated to version %d", v);
+	}
+	ok = true;
+out:
+	PQclear(res);
+	db_simple(c, sql_schema_unlock, NULL);
+	return ok;
+}
+
+struct meta *meta_open(const char *dsn, struct err *e)
+{
+	PGconn *c = db_connect(dsn, "metadata", e);
+	if (!c)
+		return NULL;
+	if (!meta_migrate(c, e)) {
+		PQfinish(c);
+		return NULL;
+	}
+	struct meta *m = xcalloc(1, sizeof(*m));
+	m->dsn = xstrdup(dsn);
+	pthread_mutex_init(&m->lock, NULL);
+	m->idle[m->nidle++] = c;
+	return m;
+}
+
+void meta_close(struct meta *m)
+{
+	if (!m)
+		return;
+	for (int i = 0; i < m->nidle; i++)
+		PQfinish(m->idle[i]);
+	pthread_mutex_destroy(&m->lock);
+	free(m->dsn);
+	free(m);
+}
+
+PGconn *meta_acquire(struct meta *m, struct err *e)
+{
+	PGconn *c = NULL;
+	pthread_mutex_lock(&m->lock);
+	if (m->nidle)
+		c = m->idle[--m->nidle];
+	pthread_mutex_unlock(&m->lock);
+	if (c && PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE)
+		return c;
+	PQfinish(c);
+	return db_connect(m->dsn, "metadata", e);
+}
+
+void meta_release(struct meta *m, PGconn *c)
+{
+	if (!c)
+		return;
+	if (PQstatus(c) != CONNECTION_OK || PQtransactionStatus(c) != PQTRANS_IDLE) {
+		PQfinish(c);
+		return;
+	}
+	pthread_mutex_lock(&m->lock);
+	if (m->nidle < META_IDLE_MAX) {
+		m->idle[m->nidle++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&m->lock);
+	PQfinish(c);
+}
+
+PGresult *meta_exec(struct meta *m, const char *sql, int n, const char *const *params,
+		    struct err *e)
+{
+	PGconn *c = meta_acquire(m, e);
+	if (!c)
+		return NULL;
+	PGresult *res = db_exec(c, sql, n, params, e);
+	if (!res && e && e->status >= 500)
+		log_error("metadata query failed: %s", e->msg);
+	meta_release(m, c);
+	return res;
+}
+
+json_t *meta_docs(struct meta *m, const char *sql, int n, const char *const *params,
+		  struct err *e)
+{
+	PGresult *res = meta_exec(m, sql, n, params, e);
+	if (!res)
+		return NULL;
+	json_t *arr = json_array();
+	for (int i = 0; i < PQntuples(res); i++) {
+		json_error_t jerr;
+		json_t *doc = json_loads(PQgetvalue(res, i, 0), 0, &jerr);
+		if (!doc) {
+			log_error("metadata returned malformed JSON: %s", jerr.text);
+			continue;
+		}
+		json_array_append_new(arr, doc);
+	}
+	PQclear(res);
+	return arr;
+}
+
+json_t *meta_doc(struct meta *m, const char *sql, int n, const char *const *params,
+		 const char *what, struct err *e)
+{
+	json_t *arr = meta_docs(m, sql, n, params, e);
+	if (!arr)
+		return NULL;
+	json_t *doc = json_incref(json_array_get(arr, 0));
+	json_decref(arr);
+	if (!doc)
+		err_set(e, 404, "not_found", NULL, "%s not found", what);
+	return doc;
+}
+
+long long meta_count(struct meta *m, const char *sql, int n, const char *const *params,
+		     struct err *e)
+{
+	PGresult *res = meta_exec(m, sql, n, params, e);
+	if (!res)
+		return -1;
+	long long v = PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : 0;
+	PQclear(res);
+	return v;
+}
+
+void meta_event(struct meta *m, const char *run_id, const char *level, const char *table,
+		const char *kind, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	const char *params[] = {run_id, level, table, kind, msg};
+	struct err e;
+	err_clear(&e);
+	PGresult *res = meta_exec(m, sql_event_add, 5, params, &e);
+	if (!res)
+		log_warn("could not record event for run %s: %s", run_id, e.msg);
+	PQclear(res);
+	log_msg(!strcmp(level, "error") ? LOG_WARN : LOG_INFO, "run %s%s%s: %s", run_id,
+		table ? " table " : "", table ? table : "", msg);
+}
+
+bool meta_ping(struct meta *m, struct err *e)
+{
+	PGresult *res = meta_exec(m, "SELECT 1", 0, NULL, e);
+	PQclear(res);
+	return res != NULL;
+}

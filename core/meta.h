@@ -1,0 +1,51 @@
+/* core/meta.h: the metadata store: jobs, runs, run tasks and events in schema "ferry" */
+#ifndef FERRY_META_H
+#define FERRY_META_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "err.h"
+
+struct meta;
+
+/*
+ * Connect to the metadata database, create or migrate schema "ferry" under
+ * an advisory lock. Returns NULL and fills e when the database cannot be
+ * reached or a migration fails.
+ */
+struct meta *meta_open(const char *dsn, struct err *e);
+void meta_close(struct meta *m);
+
+/*
+ * Borrow a connection from the pool (reconnecting a broken one); give it
+ * back with meta_release. NULL with e filled (503) when the database is down.
+ */
+PGconn *meta_acquire(struct meta *m, struct err *e);
+void meta_release(struct meta *m, PGconn *c);
+
+/*
+ * Run one embedded statement on a pooled connection. Returns the result
+ * (caller PQclears) or NULL with e filled, as db_exec.
+ */
+PGresult *meta_exec(struct meta *m, const char *sql, int n, const char *const *params,
+		    struct err *e);
+/* meta_exec that returns the first column of every row parsed as JSON, in a new array. */
+json_t *meta_docs(struct meta *m, const char *sql, int n, const char *const *params,
+		  struct err *e);
+/* The first row's first column as JSON (new reference); NULL + 404 when no row. */
+json_t *meta_doc(struct meta *m, const char *sql, int n, const char *const *params,
+		 const char *what, struct err *e);
+/* The first row's first column as a 64-bit integer (or -1 with e filled). */
+long long meta_count(struct meta *m, const char *sql, int n, const char *const *params,
+		     struct err *e);
+
+/* Append an event to a run's log; failures are logged, not returned. */
+void meta_event(struct meta *m, const char *run_id, const char *level, const char *table,
+		const char *kind, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* True when the metadata database answers a trivial query. */
+bool meta_ping(struct meta *m, struct err *e);
+
+#endif

@@ -1,0 +1,452 @@
+/* core/service.c: what the API does, independent of HTTP: one call per operation */
+#include "service.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uuid/uuid.h>
+
+#include "catalog.h"
+#include "db.h"
+#include "dsn.h"
+#include "job.h"
+#include "names.h"
+#include "sql.h"
+#include "util.h"
+#include "banned.h"
+
+/* Parameters ($1 uuid or NULL, $2 name) that address a job by id or name. */
+static void ref_params(const char *ref, const char *p[2])
+{
+	p[0] = str_is_uuid(ref) ? ref : NULL;
+	p[1] = ref;
+}
+
+static void new_uuid(char out[37])
+{
+	uuid_t u;
+	uuid_generate(u);
+	uuid_unparse_lower(u, out);
+}
+
+json_t *svc_job_get(struct service *s, const char *ref, struct err *e)
+{
+	const char *p[2];
+	ref_params(ref, p);
+	json_t *doc = meta_doc(s->meta, sql_job_get, 2, p, "job", e);
+	if (!doc) {
+		if (e->status == 404)
+			err_set(e, 404, "not_found", NULL, "job \"%s\" not found", ref);
+		return NULL;
+	}
+	json_t *out = job_render(doc);
+	json_decref(doc);
+	return out;
+}
+
+/* Load a job's stored definition (new reference) and its id. */
+static json_t *job_spec(struct service *s, const char *ref, char id[37], struct err *e)
+{
+	const char *p[2];
+	ref_params(ref, p);
+	PGresult *res = meta_exec(s->meta, sql_job_spec, 2, p, e);
+	if (!res)
+		return NULL;
+	json_t *spec = NULL;
+	if (PQntuples(res) == 1) {
+		str_copy(id, 37, PQgetvalue(res, 0, 0));
+		spec = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
+	} else {
+		err_set(e, 404, "not_found", NULL, "job \"%s\" not found", ref);
+	}
+	PQclear(res);
+	return spec;
+}
+
+static bool name_conflict(struct err *e, json_t *spec)
+{
+	if (e->status == 409)
+		err_set(e, 409, "conflict", "name", "a job named \"%s\" already exists",
+			json_string_value(json_object_get(spec, "name")));
+	return false;
+}
+
+json_t *svc_job_create(struct service *s, json_t *body, struct err *e)
+{
+	json_t *spec = job_normalize(body, s->default_parallel, e);
+	if (!spec)
+		return NULL;
+	char id[37];
+	new_uuid(id);
+	char *text = json_dumps(spec, JSON_COMPACT);
+	const char *p[] = {id, json_string_value(json_object_get(spec, "name")), text};
+	PGresult *res = meta_exec(s->meta, sql_job_insert, 3, p, e);
+	free(text);
+	if (!res) {
+		name_conflict(e, spec);
+		json_decref(spec);
+		return NULL;
+	}
+	PQclear(res);
+	json_decref(spec);
+	return svc_job_get(s, id, e);
+}
+
+json_t *svc_job_list(struct service *s, long limit, long offset, struct err *e)
+{
+	char l[24], o[24];
+	snprintf(l, sizeof(l), "%ld", limit);
+	snprintf(o, sizeof(o), "%ld", offset);
+	const char *p[] = {l, o};
+	long long total = meta_count(s->meta, sql_job_count, 0, NULL, e);
+	if (total < 0)
+		return NULL;
+	json_t *docs = meta_docs(s->meta, sql_job_list, 2, p, e);
+	if (!docs)
+		return NULL;
+	json_t *items = json_array();
+	size_t i;
+	json_t *d;
+	json_array_foreach(docs, i, d) {
+		json_array_append_new(items, job_render(d));
+	}
+	json_decref(docs);
+	return json_pack("{s:o,s:I,s:I,s:I}", "items", items, "total", (json_int_t)total, "limit",
+			 (json_int_t)limit, "offset", (json_int_t)offset);
+}
+
+json_t *svc_job_update(struct service *s, const char *ref, json_t *body, struct err *e)
+{
+	char id[37];
+	json_t *old = job_spec(s, ref, id, e);
+	if (!old)
+		return NULL;
+	json_decref(old);
+	json_t *given = json_object_get(body, "id");
+	if (given && (!json_is_string(given) || strcmp(json_string_value(given), id))) {
+		err_set(e, 400, "invalid_field", "id", "\"id\" does not match the job being replaced");
+		return NULL;
+	}
+	json_t *spec = job_normalize(body, s->default_parallel, e);
+	if (!spec)
+		return NULL;
+	char *text = json_dumps(spec, JSON_COMPACT);
+	const char *p[] = {id, NULL, json_string_value(json_object_get(spec, "name")), text};
+	PGresult *res = meta_exec(s->meta, sql_job_update, 4, p, e);
+	free(text);
+	if (!res) {
+		name_conflict(e, spec);
+		json_decref(spec);
+		return NULL;
+	}
+	PQclear(res);
+	json_decref(spec);
+	return svc_job_get(s, id, e);
+}
+
+bool svc_job_delete(struct service *s, const char *ref, struct err *e)
+{
+	char id[37];
+	json_t *old = job_spec(s, ref, id, e);
+	if (!old)
+		return false;
+	json_decref(old);
+	const char *p[] = {id, NULL};
+	PGresult *res = meta_exec(s->meta, sql_job_delete, 2, p, e);
+	if (!res)
+		return false;
+	int n = PQntuples(res);
+	PQclear(res);
+	if (n == 0)
+		return err_set(e, 409, "conflict", NULL,
+			       "job \"%s\" has a queued or running run; cancel it first", ref);
+	return true;
+}
+
+/* Warnings for one planned table: primary key, where clause, what happens to the target. */
+static json_t *plan_warnings(PGconn *src, PGconn *dst, json_t *spec, struct src_table *t,
+			     bool *target_exists)
+{
+	json_t *w = json_array();
+	struct err e;
+	err_clear(&e);
+	if (!t->has_pk)
+		json_array_append_new(w, json_string("table has no primary key"));
+	if (t->filter) {
+		char *rel = db_qualified(src, t->src.schema, t->src.name);
+		char *sql = xasprintf("EXPLAIN SELECT * FROM %s WHERE (%s)", rel, t->filter);
+		if (!db_run(src, sql, 0, NULL, &e)) {
+			const char *m = strchr(e.msg, ':');
+			json_array_append_new(w, json_sprintf("\"where\" is not valid on the source:%s",
+							      m ? m + 1 : e.msg));
+		}
+		free(sql);
+		free(rel);
+	}
+	*target_exists = false;
+	if (!dst)
+		return w;
+	const char *p[] = {t->dst.schema, t->dst.name};
+	PGresult *res = db_exec(dst, sql_catalog_relkind, 2, p, &e);
+	*target_exists = res && PQntuples(res) > 0;
+	PQclear(res);
+	const char *mode = job_load_mode(spec);
+	if (*target_exists) {
+		const char *what = !strcmp(mode, "replace") ? "its rows will be replaced"
+				   : !strcmp(mode, "append") ? "rows will be appended to it"
+				   : !strcmp(mode, "drop")   ? "it will be dropped and created anew"
+							     : "the load fails if it holds rows";
+		json_array_append_new(w, json_sprintf("target table %s exists: %s (load.mode %s)",
+						      t->dst_label, what, mode));
+	} else if (!job_load_create(spec) && strcmp(mode, "drop")) {
+		json_array_append_new(w, json_sprintf("target table %s does not exist and load.create is false",
+						      t->dst_label));
+	}
+	return w;
+}
+
+json_t *svc_job_plan(struct service *s, const char *ref, struct err *e)
+{
+	char id[37];
+	json_t *spec = job_spec(s, ref, id, e), *out = NULL;
+	PGconn *src = NULL, *dst = NULL;
+	struct src_table *t = NULL;
+	int n = 0;
+	if (!spec)
+		return NULL;
+	if (!(src = db_connect(job_source_dsn(spec), "source", e)))
+		goto done;
+	if (!db_simple(src, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", e) ||
+	    !catalog_select(src, spec, NULL, &t, &n, e))
+		goto done;
+	struct err de;
+	err_clear(&de);
+	json_t *warnings = json_array();
+	if (!(dst = db_connect(job_target_dsn(spec), "target", &de)))
+		json_array_append_new(warnings, json_string(de.msg));
+	json_t *tables = json_array();
+	long long rows = 0, bytes = 0;
+	for (int i = 0; i < n; i++) {
+		bool exists;
+		json_t *w = plan_warnings(src, dst, spec, &t[i], &exists);
+		json_array_append_new(tables, json_pack("{s:s,s:s,s:I,s:I,s:i,s:b,s:b,s:o}",
+			"source", t[i].src_label, "target", t[i].dst_label,
+			"rows_estimate", (json_int_t)t[i].rows_estimate,
+			"bytes_estimate", (json_int_t)t[i].bytes_estimate,
+			"columns", t[i].ncolumns, "has_primary_key", t[i].has_pk,
+			"target_exists", exists, "warnings", w));
+		rows += t[i].rows_estimate;
+		bytes += t[i].bytes_estimate;
+	}
+	if (n == 0)
+		json_array_append_new(warnings,
+				      json_string("no source table matches the job's include and exclude patterns"));
+	out = json_pack("{s:s,s:o,s:{s:i,s:I,s:I},s:o}", "job_id", id, "tables", tables, "totals",
+			"tables", n, "rows_estimate", (json_int_t)rows, "bytes_estimate",
+			(json_int_t)bytes, "warnings", warnings);
+done:
+	catalog_free(t, n);
+	PQfinish(src);
+	PQfinish(dst);
+	json_decref(spec);
+	return out;
+}
+
+/* Validate a trigger body: {"tables": [names], "params": {}}; fills the two outputs. */
+static bool trigger_body(json_t *body, json_t **tables, json_t **params, struct err *e)
+{
+	*tables = NULL;
+	*params = NULL;
+	if (!body)
+		return true;
+	if (!json_is_object(body))
+		return err_set(e, 400, "invalid_field", "", "the request body must be a JSON object");
+	const char *key;
+	json_t *v;
+	json_object_foreach(body, key, v) {
+		if (strcmp(key, "tables") && strcmp(key, "params"))
+			return err_set(e, 400, "unknown_field", key, "unknown field \"%s\"", key);
+	}
+	json_t *t = json_object_get(body, "tables");
+	if (t && !json_is_null(t)) {
+		if (!json_is_array(t) || json_array_size(t) == 0)
+			return err_set(e, 400, "invalid_field", "tables",
+				       "\"tables\" must be a non-empty array of schema.table names");
+		size_t i;
+		json_array_foreach(t, i, v) {
+			char field[32];
+			struct qualname q;
+			snprintf(field, sizeof(field), "tables[%zu]", i);
+			if (!json_is_string(v))
+				return err_set(e, 400, "invalid_field", field, "\"%s\" must be a string", field);
+			if (!qualname_parse(json_string_value(v), false, &q, field, e))
+				return false;
+		}
+		*tables = t;
+	}
+	json_t *p = json_object_get(body, "params");
+	if (p && !json_is_object(p))
+		return err_set(e, 400, "invalid_field", "params", "\"params\" must be an object");
+	*params = p;
+	return true;
+}
+
+json_t *svc_run_trigger(struct service *s, const char *job_ref, json_t *body, struct err *e)
+{
+	char job_id[37], run_id[37];
+	json_t *tables, *params;
+	json_t *spec = job_spec(s, job_ref, job_id, e);
+	if (!spec)
+		return NULL;
+	json_decref(spec);
+	if (!trigger_body(body, &tables, &params, e))
+		return NULL;
+	new_uuid(run_id);
+	char *t = tables ? json_dumps(tables, JSON_COMPACT) : NULL;
+	json_t *empty = json_object();
+	char *p = json_dumps(params ? params : empty, JSON_COMPACT);
+	json_decref(empty);
+	const char *args[] = {run_id, job_id, "api", p, t};
+	PGresult *res = meta_exec(s->meta, sql_run_insert, 5, args, e);
+	free(t);
+	free(p);
+	if (!res) {
+		if (e->status == 409)
+			err_set(e, 409, "conflict", NULL,
+				"job \"%s\" already has a queued or running run; wait for it or cancel it",
+				job_ref);
+		return NULL;
+	}
+	PQclear(res);
+	engine_wake(s->engine);
+	return svc_run_get(s, run_id, e);
+}
+
+json_t *svc_run_list(struct service *s, const char *job_ref, long limit, long offset,
+		     struct err *e)
+{
+	char job_id[37], l[24], o[24];
+	json_t *spec = job_spec(s, job_ref, job_id, e);
+	if (!spec)
+		return NULL;
+	json_decref(spec);
+	snprintf(l, sizeof(l), "%ld", limit);
+	snprintf(o, sizeof(o), "%ld", offset);
+	const char *p[] = {job_id, l, o};
+	long long total = meta_count(s->meta, sql_run_count, 1, p, e);
+	json_t *items = total < 0 ? NULL : meta_docs(s->meta, sql_run_list, 3, p, e);
+	if (!items)
+		return NULL;
+	return json_pack("{s:o,s:I,s:I,s:I}", "items", items, "total", (json_int_t)total, "limit",
+			 (json_int_t)limit, "offset", (json_int_t)offset);
+}
+
+static bool run_ref_ok(const char *run_id, struct err *e)
+{
+	if (!str_is_uuid(run_id))
+		return err_set(e, 404, "not_found", NULL, "run \"%s\" not found", run_id);
+	return true;
+}
+
+json_t *svc_run_get(struct service *s, const char *run_id, struct err *e)
+{
+	const char *p[] = {run_id};
+	if (!run_ref_ok(run_id, e))
+		return NULL;
+	json_t *doc = meta_doc(s->meta, sql_run_get, 1, p, "run", e);
+	if (!doc && e->status == 404)
+		err_set(e, 404, "not_found", NULL, "run \"%s\" not found", run_id);
+	return doc;
+}
+
+/* 404 unless the run exists. */
+static bool run_exists(struct service *s, const char *run_id, struct err *e)
+{
+	const char *p[] = {run_id};
+	if (!run_ref_ok(run_id, e))
+		return false;
+	long long n = meta_count(s->meta, sql_run_exists, 1, p, e);
+	if (n == 0)
+		err_set(e, 404, "not_found", NULL, "run \"%s\" not found", run_id);
+	return n > 0;
+}
+
+json_t *svc_run_tables(struct service *s, const char *run_id, struct err *e)
+{
+	const char *p[] = {run_id};
+	if (!run_exists(s, run_id, e))
+		return NULL;
+	json_t *items = meta_docs(s->meta, sql_run_tables, 1, p, e);
+	return items ? json_pack("{s:o}", "items", items) : NULL;
+}
+
+json_t *svc_run_events(struct service *s, const char *run_id, long long after, long limit,
+		       struct err *e)
+{
+	char a[24], l[24];
+	snprintf(a, sizeof(a), "%lld", after);
+	snprintf(l, sizeof(l), "%ld", limit);
+	const char *p[] = {run_id, a, l};
+	if (!run_exists(s, run_id, e))
+		return NULL;
+	json_t *items = meta_docs(s->meta, sql_run_events, 3, p, e);
+	if (!items)
+		return NULL;
+	json_t *last = json_array_get(items, json_array_size(items) - 1);
+	json_int_t next = last ? json_integer_value(json_object_get(last, "id")) : after;
+	return json_pack("{s:o,s:I}", "items", items, "next_after", next);
+}
+
+json_t *svc_run_cancel(struct service *s, const char *run_id, struct err *e)
+{
+	if (!run_ref_ok(run_id, e) || !engine_cancel_run(s->engine, run_id, e))
+		return NULL;
+	return svc_run_get(s, run_id, e);
+}
+
+json_t *svc_connection_test(struct service *s, json_t *body, struct err *e)
+{
+	(void)s;
+	if (!json_is_object(body)) {
+		err_set(e, 400, "invalid_field", "", "the request body must be a JSON object");
+		return NULL;
+	}
+	const char *key;
+	json_t *v;
+	json_object_foreach(body, key, v) {
+		if (strcmp(key, "dsn")) {
+			err_set(e, 400, "unknown_field", key, "unknown field \"%s\"", key);
+			return NULL;
+		}
+	}
+	json_t *dsn = json_object_get(body, "dsn");
+	if (!dsn) {
+		err_set(e, 400, "missing_field", "dsn", "\"dsn\" is required");
+		return NULL;
+	}
+	if (!json_is_string(dsn)) {
+		err_set(e, 400, "invalid_field", "dsn", "\"dsn\" must be a string");
+		return NULL;
+	}
+	if (!dsn_validate(json_string_value(dsn), "dsn", e))
+		return NULL;
+	char *shown = dsn_redact(json_string_value(dsn));
+	struct err ce;
+	err_clear(&ce);
+	int64_t t0 = now_ms();
+	PGconn *c = db_connect(json_string_value(dsn), "source", &ce);
+	double ms = (double)(now_ms() - t0);
+	json_t *out;
+	if (c) {
+		const char *ver = PQparameterStatus(c, "server_version");
+		out = json_pack("{s:b,s:s,s:f,s:s}", "reachable", 1, "server_version", ver ? ver : "",
+				"latency_ms", ms, "dsn", shown);
+	} else {
+		const char *m = strstr(ce.msg, "\": ");
+		out = json_pack("{s:b,s:s,s:f,s:s}", "reachable", 0, "error", m ? m + 3 : ce.msg,
+				"latency_ms", ms, "dsn", shown);
+	}
+	PQfinish(c);
+	free(shown);
+	return out;
+}

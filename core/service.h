@@ -1,0 +1,43 @@
+/* core/service.h: what the API does, independent of HTTP: one call per operation */
+#ifndef FERRY_SERVICE_H
+#define FERRY_SERVICE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "engine.h"
+#include "err.h"
+#include "meta.h"
+
+struct service {
+	struct meta *meta;     /* borrowed */
+	struct engine *engine; /* borrowed */
+	int default_parallel;
+};
+
+/*
+ * Every call returns a new JSON reference ready to send (passwords
+ * redacted), or NULL with e filled: 4xx for what the caller got wrong,
+ * 5xx for faults of ferryd or its metadata database. `ref` is a job id or
+ * name, or a run id. Nothing is written when a call fails.
+ */
+json_t *svc_job_create(struct service *s, json_t *body, struct err *e);
+json_t *svc_job_get(struct service *s, const char *ref, struct err *e);
+json_t *svc_job_list(struct service *s, long limit, long offset, struct err *e);
+json_t *svc_job_update(struct service *s, const char *ref, json_t *body, struct err *e);
+bool svc_job_delete(struct service *s, const char *ref, struct err *e);
+json_t *svc_job_plan(struct service *s, const char *ref, struct err *e);
+
+/* body may be NULL (no request body). */
+json_t *svc_run_trigger(struct service *s, const char *job_ref, json_t *body, struct err *e);
+json_t *svc_run_list(struct service *s, const char *job_ref, long limit, long offset,
+		     struct err *e);
+json_t *svc_run_get(struct service *s, const char *run_id, struct err *e);
+json_t *svc_run_tables(struct service *s, const char *run_id, struct err *e);
+json_t *svc_run_events(struct service *s, const char *run_id, long long after, long limit,
+		       struct err *e);
+json_t *svc_run_cancel(struct service *s, const char *run_id, struct err *e);
+
+json_t *svc_connection_test(struct service *s, json_t *body, struct err *e);
+
+#endif

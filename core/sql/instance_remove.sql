@@ -1,0 +1,1 @@
+DELETE FROM ferry.instances WHERE id = $1::uuid

@@ -1,0 +1,1 @@
+DELETE FROM ferry.jobs j WHERE (j.id = $1::uuid OR j.name = $2) AND NOT EXISTS (SELECT 1 FROM ferry.runs r WHERE r.job_id = j.id AND r.state IN ('queued', 'running', 'cancelling')) RETURNING j.id::text

@@ -1,0 +1,1 @@
+SELECT count(*) FROM ferry.runs WHERE job_id = $1::uuid

@@ -1,0 +1,18 @@
+UPDATE ferry.runs r
+   SET state = CASE WHEN s.errored > 0 THEN 'failed'
+                    WHEN r.state = 'cancelling' OR s.cancelled > 0 THEN 'cancelled'
+                    ELSE 'succeeded' END,
+       finished_at = now(),
+       snapshot = NULL,
+       error = CASE WHEN s.errored > 0
+                    THEN format('%s of %s tables failed: %s', s.errored, s.total, s.failed_names)
+                    WHEN r.state = 'cancelling' OR s.cancelled > 0 THEN coalesce(r.error, 'cancelled')
+                    ELSE NULL END
+  FROM (SELECT count(*) AS total,
+               count(*) FILTER (WHERE state = 'errored') AS errored,
+               count(*) FILTER (WHERE state = 'cancelled') AS cancelled,
+               count(*) FILTER (WHERE state IN ('queued', 'loading')) AS open,
+               string_agg(source_label, ', ' ORDER BY seq) FILTER (WHERE state = 'errored') AS failed_names
+          FROM ferry.run_tasks WHERE run_id = $1::uuid) s
+ WHERE r.id = $1::uuid AND r.state IN ('running', 'cancelling') AND s.open = 0
+RETURNING r.state, coalesce(r.error, '')

@@ -1,0 +1,1 @@
+SELECT doc::text FROM ferry.run_doc WHERE id = $1::uuid

@@ -1,0 +1,1 @@
+SELECT state FROM ferry.runs WHERE id = $1::uuid AND state = 'running' FOR UPDATE

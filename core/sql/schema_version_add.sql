@@ -1,0 +1,1 @@
+INSERT INTO ferry.schema_version (version) VALUES ($1)

@@ -1,0 +1,18 @@
+WITH next AS (
+    SELECT t.id FROM ferry.run_tasks t JOIN ferry.runs r ON r.id = t.run_id
+     WHERE t.state = 'queued' AND r.state = 'running' AND r.owner = $1::uuid AND r.snapshot IS NOT NULL
+       AND (SELECT count(*) FROM ferry.run_tasks l WHERE l.run_id = r.id AND l.state = 'loading')
+           < coalesce((r.spec -> 'load' ->> 'parallel')::int, 1)
+     ORDER BY r.created_at, t.seq
+     FOR UPDATE OF t SKIP LOCKED LIMIT 1
+), claimed AS (
+    UPDATE ferry.run_tasks t
+       SET state = 'loading', attempts = t.attempts + 1, owner = $1::uuid,
+           lease_until = now() + interval '60 seconds', started_at = now(), finished_at = NULL,
+           rows = 0, bytes = 0, error = NULL
+      FROM next WHERE t.id = next.id
+    RETURNING t.*
+)
+SELECT c.id, c.run_id::text, c.source_schema, c.source_table, c.target_schema, c.target_table,
+       c.source_label, c.target_label, coalesce(c.filter, ''), r.spec::text, r.snapshot
+  FROM claimed c JOIN ferry.runs r ON r.id = c.run_id

@@ -1,0 +1,1 @@
+INSERT INTO ferry.run_tasks (run_id, seq, source_schema, source_table, target_schema, target_table, source_label, target_label, filter, rows_estimate, bytes_estimate) VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)

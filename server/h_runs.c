@@ -1,0 +1,65 @@
+/* server/h_runs.c: runs of a job: trigger, history, live totals, tables, events, cancel */
+#include "handlers.h"
+
+#include <limits.h>
+#include <stdio.h>
+
+#include "banned.h"
+
+void h_runs_trigger(struct req *r)
+{
+	struct err e;
+	err_clear(&e);
+	json_t *run = svc_run_trigger(&r->app->svc, r->params.v[0], r->json, &e);
+	if (!run) {
+		reply_err(r, &e);
+		return;
+	}
+	char loc[128];
+	snprintf(loc, sizeof(loc), "/api/v1/runs/%s", json_string_value(json_object_get(run, "id")));
+	reply_json(r, 202, run);
+	reply_header(r, "Location", loc);
+}
+
+void h_runs_list(struct req *r)
+{
+	struct err e;
+	long limit, offset;
+	err_clear(&e);
+	if (!query_long(r, "limit", 50, 1, 500, &limit) ||
+	    !query_long(r, "offset", 0, 0, 1000000000L, &offset))
+		return;
+	reply_result(r, 200, svc_run_list(&r->app->svc, r->params.v[0], limit, offset, &e), &e);
+}
+
+void h_run_get(struct req *r)
+{
+	struct err e;
+	err_clear(&e);
+	reply_result(r, 200, svc_run_get(&r->app->svc, r->params.v[0], &e), &e);
+}
+
+void h_run_tables(struct req *r)
+{
+	struct err e;
+	err_clear(&e);
+	reply_result(r, 200, svc_run_tables(&r->app->svc, r->params.v[0], &e), &e);
+}
+
+void h_run_events(struct req *r)
+{
+	struct err e;
+	long after, limit;
+	err_clear(&e);
+	if (!query_long(r, "after", 0, 0, LONG_MAX, &after) ||
+	    !query_long(r, "limit", 100, 1, 1000, &limit))
+		return;
+	reply_result(r, 200, svc_run_events(&r->app->svc, r->params.v[0], after, limit, &e), &e);
+}
+
+void h_run_cancel(struct req *r)
+{
+	struct err e;
+	err_clear(&e);
+	reply_result(r, 202, svc_run_cancel(&r->app->svc, r->params.v[0], &e), &e);
+}

@@ -1,0 +1,308 @@
+/* server/http.c: libmicrohttpd glue: requests, bodies, responses, the listening daemon */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+#include "banned.h"
+
+struct http_server {
+	struct MHD_Daemon *d;
+	const struct route *routes;
+	struct app *app;
+};
+
+const char *req_query(struct req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static void set_response(struct req *r, int status, struct MHD_Response *resp)
+{
+	if (r->resp)
+		MHD_destroy_response(r->resp);
+	r->status = status;
+	r->resp = resp;
+}
+
+void reply_json(struct req *r, int status, json_t *doc)
+{
+	char *text = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+	json_decref(doc);
+	size_t len = strlen(text);
+	text[len] = '\n';
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(len + 1, text, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	set_response(r, status, resp);
+}
+
+void reply_err(struct req *r, const struct err *e)
+{
+	json_t *inner = json_pack("{s:s,s:s}", "code", *e->code ? e->code : "internal", "message",
+				  *e->msg ? e->msg : "unexpected error");
+	if (*e->field)
+		json_object_set_new(inner, "field", json_string(e->field));
+	int status = e->status >= 400 && e->status < 600 ? e->status : 500;
+	if (status >= 500)
+		log_error("%s %s: %d %s", r->method, r->path, status, e->msg);
+	reply_json(r, status, json_pack("{s:o}", "error", inner));
+}
+
+void reply_error(struct req *r, int status, const char *code, const char *field,
+		 const char *fmt, ...)
+{
+	struct err e;
+	err_clear(&e);
+	e.status = status;
+	str_copy(e.code, sizeof(e.code), code);
+	str_copy(e.field, sizeof(e.field), field ? field : "");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
+	va_end(ap);
+	reply_err(r, &e);
+}
+
+void reply_empty(struct req *r, int status)
+{
+	set_response(r, status, MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT));
+}
+
+void reply_static(struct req *r, const char *data, size_t len, const char *ctype,
+		  const char *etag)
+{
+	const char *inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-None-Match");
+	bool fresh = inm && etag && !strcmp(inm, etag);
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+		fresh ? 0 : len, fresh ? NULL : (void *)data, MHD_RESPMEM_PERSISTENT);
+	MHD_add_response_header(resp, "Content-Type", ctype);
+	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	if (etag)
+		MHD_add_response_header(resp, "ETag", etag);
+	set_response(r, fresh ? 304 : 200, resp);
+}
+
+void reply_header(struct req *r, const char *name, const char *value)
+{
+	if (r->resp)
+		MHD_add_response_header(r->resp, name, value);
+}
+
+/* True when the request's Content-Type is JSON. */
+static bool is_json_type(struct req *r)
+{
+	const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
+	if (!ct)
+		return false;
+	size_t n = strcspn(ct, ";");
+	while (n && ct[n - 1] == ' ')
+		n--;
+	return n == 16 && !strncasecmp(ct, "application/json", 16);
+}
+
+/* Check and parse the body the route expects; false after replying with an error. */
+static bool take_body(struct req *r, int flags)
+{
+	if (r->too_large) {
+		reply_error(r, 413, "payload_too_large", NULL, "request body is larger than %d bytes",
+			    HTTP_BODY_MAX);
+		return false;
+	}
+	if (flags == ROUTE_BODY_NONE || (flags == ROUTE_BODY_OPTIONAL && r->body.len == 0))
+		return true;
+	if (!is_json_type(r)) {
+		reply_error(r, 415, "unsupported_media_type", NULL,
+			    "request body must be sent with Content-Type: application/json");
+		return false;
+	}
+	if (r->body.len == 0) {
+		reply_error(r, 400, "invalid_json", NULL, "a JSON request body is required");
+		return false;
+	}
+	json_error_t jerr;
+	r->json = json_loadb(r->body.buf, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!r->json) {
+		reply_error(r, 400, "invalid_json", NULL, "malformed JSON at line %d, column %d: %s",
+			    jerr.line, jerr.column, jerr.text);
+		return false;
+	}
+	return true;
+}
+
+static void dispatch(struct http_server *s, struct req *r)
+{
+	char allow[128];
+	bool known;
+	const struct route *rt = route_find(s->routes, r->method, r->path, &r->params, allow,
+					    sizeof(allow), &known);
+	if (!rt && known) {
+		reply_error(r, 405, "method_not_allowed", NULL, "method %s is not allowed on %s",
+			    r->method, r->path);
+		reply_header(r, "Allow", allow);
+		return;
+	}
+	if (!rt) {
+		reply_error(r, 404, "not_found", NULL, "no such resource: %s", r->path);
+		return;
+	}
+	if (take_body(r, rt->flags))
+		rt->handler(r);
+	if (!r->resp)
+		reply_error(r, 500, "internal", NULL, "handler produced no response");
+}
+
+static enum MHD_Result send_reply(struct req *r)
+{
+	enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned int)r->status, r->resp);
+	MHD_destroy_response(r->resp);
+	r->resp = NULL;
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	struct http_server *s = cls;
+	struct req *r = *con_cls;
+	(void)version;
+	if (!r) {
+		r = xcalloc(1, sizeof(*r));
+		r->app = s->app;
+		r->conn = conn;
+		r->method = method;
+		r->path = url;
+		sb_init(&r->body);
+		*con_cls = r;
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+		if (cl && strtoull(cl, NULL, 10) > HTTP_BODY_MAX) {
+			r->too_large = true;
+			reply_error(r, 413, "payload_too_large", NULL,
+				    "request body is larger than %d bytes", HTTP_BODY_MAX);
+			return send_reply(r);
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		if (!r->too_large && r->body.len + *upload_data_size > HTTP_BODY_MAX) {
+			r->too_large = true;
+			sb_release(&r->body);
+		}
+		if (!r->too_large)
+			sb_add(&r->body, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	int64_t t0 = now_ms();
+	dispatch(s, r);
+	log_debug("%s %s %d %lld ms", method, url, r->status, (long long)(now_ms() - t0));
+	return send_reply(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct req *r = *con_cls;
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (!r)
+		return;
+	if (r->resp)
+		MHD_destroy_response(r->resp);
+	sb_release(&r->body);
+	json_decref(r->json);
+	free(r);
+	*con_cls = NULL;
+}
+
+/* Split "host:port" or "[v6]:port" and resolve it. */
+static bool parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len,
+			 struct err *e)
+{
+	char host[256];
+	const char *colon = strrchr(listen, ':');
+	if (!colon || colon == listen || !colon[1])
+		return err_set(e, 400, "listen", NULL,
+			       "listen address \"%s\" must look like 127.0.0.1:8080 or [::1]:8080", listen);
+	size_t hl = (size_t)(colon - listen);
+	const char *h = listen;
+	if (*h == '[' && hl > 2 && h[hl - 1] == ']') {
+		h++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(host))
+		return err_set(e, 400, "listen", NULL, "listen host is too long");
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE};
+	struct addrinfo *ai = NULL;
+	int rc = getaddrinfo(host, colon + 1, &hints, &ai);
+	if (rc)
+		return err_set(e, 400, "listen", NULL, "listen address \"%s\": %s", listen,
+			       gai_strerror(rc));
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*len = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	return true;
+}
+
+struct http_server *http_start(const char *listen, const struct route *routes, struct app *app,
+			       int *port_out, struct err *e)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	if (!parse_listen(listen, &ss, &sslen, e))
+		return NULL;
+	struct http_server *s = xcalloc(1, sizeof(*s));
+	s->routes = routes;
+	s->app = app;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+			     MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+				MHD_OPTION_END);
+	if (!s->d) {
+		free(s);
+		err_set(e, 500, "listen", NULL, "could not listen on %s (address in use or not available)",
+			listen);
+		return NULL;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+	*port_out = info ? info->port : 0;
+	return s;
+}
+
+void http_quiesce(struct http_server *s)
+{
+	if (!s)
+		return;
+	MHD_socket fd = MHD_quiesce_daemon(s->d);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+}
+
+void http_stop(struct http_server *s)
+{
+	if (!s)
+		return;
+	MHD_stop_daemon(s->d);
+	free(s);
+}

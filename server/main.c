@@ -1,0 +1,188 @@
+/* server/main.c: ferryd: flags, start-up, signals and graceful shutdown */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dsn.h"
+#include "embedpg.h"
+#include "engine.h"
+#include "handlers.h"
+#include "http.h"
+#include "log.h"
+#include "meta.h"
+#include "util.h"
+#include "banned.h"
+
+#ifndef FERRY_VERSION
+#define FERRY_VERSION "0.1.0"
+#endif
+
+struct options {
+	const char *listen;
+	const char *meta;
+	const char *data_dir;
+	const char *log_level;
+	int workers;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: ferryd [OPTIONS]\n"
+		"\n"
+		"ferry's server: a REST API on which jobs are defined and run, and worker\n"
+		"threads that copy tables between PostgreSQL databases.\n"
+		"\n"
+		"Options (each also read from the environment variable shown):\n"
+		"  --listen HOST:PORT  address to serve HTTP on            FERRY_LISTEN\n"
+		"                      (default 127.0.0.1:8080; [::1]:8080 for IPv6; port 0 picks one)\n"
+		"  --meta DSN          PostgreSQL connection string of the  FERRY_META_DSN\n"
+		"                      metadata database (default: an embedded PostgreSQL\n"
+		"                      that ferryd runs itself in --data-dir)\n"
+		"  --workers N         worker threads copying tables        FERRY_WORKERS\n"
+		"                      (default: number of cores, at least 2)\n"
+		"  --data-dir DIR      where the embedded metadata database FERRY_DATA_DIR\n"
+		"                      lives (default ./ferry-data)\n"
+		"  --log-level LEVEL   debug, info, warn or error           FERRY_LOG_LEVEL\n"
+		"                      (default info)\n"
+		"  --help              show this help and exit\n"
+		"  --version           show the version and exit\n"
+		"\n"
+		"The API is described at /openapi.yaml; the status page is at /.\n");
+}
+
+static const char *env_or(const char *name, const char *dflt)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : dflt;
+}
+
+static bool parse_workers(const char *s, int *out)
+{
+	char *end;
+	long n = strtol(s, &end, 10);
+	if (!*s || *end || n < 1 || n > 256)
+		return false;
+	*out = (int)n;
+	return true;
+}
+
+/* Fill o from the environment, then the command line; exits on --help or a bad flag. */
+static void parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{"listen", required_argument, NULL, 'l'},  {"meta", required_argument, NULL, 'm'},
+		{"workers", required_argument, NULL, 'w'}, {"data-dir", required_argument, NULL, 'd'},
+		{"log-level", required_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+	};
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	const char *workers = env_or("FERRY_WORKERS", NULL);
+	o->listen = env_or("FERRY_LISTEN", "127.0.0.1:8080");
+	o->meta = env_or("FERRY_META_DSN", NULL);
+	o->data_dir = env_or("FERRY_DATA_DIR", "ferry-data");
+	o->log_level = env_or("FERRY_LOG_LEVEL", "info");
+	o->workers = cores < 2 ? 2 : (int)cores;
+	int c;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'l': o->listen = optarg; break;
+		case 'm': o->meta = optarg; break;
+		case 'w': workers = optarg; break;
+		case 'd': o->data_dir = optarg; break;
+		case 'v': o->log_level = optarg; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("ferryd %s\n", FERRY_VERSION); exit(0);
+		default: usage(stderr); exit(2);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ferryd: unexpected argument \"%s\"\n", argv[optind]);
+		exit(2);
+	}
+	if (workers && !parse_workers(workers, &o->workers)) {
+		fprintf(stderr, "ferryd: --workers must be a whole number from 1 to 256, not \"%s\"\n",
+			workers);
+		exit(2);
+	}
+	enum log_level lv;
+	if (!log_level_parse(o->log_level, &lv)) {
+		fprintf(stderr, "ferryd: --log-level must be debug, info, warn or error, not \"%s\"\n",
+			o->log_level);
+		exit(2);
+	}
+	log_set_level(lv);
+}
+
+static void listen_url(const char *listen, int port, char *out, size_t n)
+{
+	const char *colon = strrchr(listen, ':');
+	int hl = colon ? (int)(colon - listen) : 0;
+	snprintf(out, n, "http://%.*s:%d/", hl, listen, port);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct err e;
+	struct embedpg *pg = NULL;
+	struct meta *meta = NULL;
+	struct engine *engine = NULL;
+	struct http_server *http = NULL;
+	int rc = 1;
+	err_clear(&e);
+	parse_options(argc, argv, &o);
+
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	const char *meta_dsn = o.meta;
+	if (!meta_dsn) {
+		if (!(pg = embedpg_start(o.data_dir, &e)))
+			goto out;
+		meta_dsn = embedpg_dsn(pg);
+	}
+	char *shown = dsn_redact(meta_dsn);
+	log_info("metadata database: %s", shown);
+	free(shown);
+	if (!(meta = meta_open(meta_dsn, &e)))
+		goto out;
+	if (!(engine = engine_start(meta, o.workers, &e)))
+		goto out;
+	struct app app = {.svc = {.meta = meta, .engine = engine, .default_parallel = o.workers},
+			  .meta = meta};
+	int port = 0;
+	if (!(http = http_start(o.listen, ferry_routes, &app, &port, &e)))
+		goto out;
+	char url[300];
+	listen_url(o.listen, port, url, sizeof(url));
+	log_info("ferryd %s listening on %s (status page %s, API %sapi/v1)", FERRY_VERSION, url,
+		 url, url);
+
+	int sig = 0;
+	sigwait(&sigs, &sig);
+	log_info("received %s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	http_quiesce(http);
+	engine_stop(engine);
+	engine = NULL;
+	http_stop(http);
+	http = NULL;
+	rc = 0;
+out:
+	if (rc && *e.msg)
+		log_error("%s", e.msg);
+	engine_stop(engine);
+	http_stop(http);
+	meta_close(meta);
+	embedpg_stop(pg);
+	if (rc == 0)
+		log_info("ferryd stopped");
+	return rc;
+}
