@@ -15,7 +15,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
-PKGS    := libmicrohttpd jansson libpq uuid
+PKGS    := libmicrohttpd jansson libpq uuid zlib
 
 ifeq ($(CI),true)
 WERROR ?= 1

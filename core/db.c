@@ -24,6 +24,15 @@ static void clean_message(const char *msg, const char *dsn, char *out, size_t n)
 			*p = ' ';
 }
 
+/* Server notices ("schema already exists, skipping") go to the debug log, not raw stderr. */
+static void notice_to_log(void *arg, const char *message)
+{
+	(void)arg;
+	char buf[1024];
+	clean_message(message, NULL, buf, sizeof(buf));
+	log_debug("%s", buf);
+}
+
 PGconn *db_connect(const char *dsn, const char *what, struct err *e)
 {
 	/* dbname comes last so that what the DSN itself says wins */
@@ -31,8 +40,10 @@ PGconn *db_connect(const char *dsn, const char *what, struct err *e)
 					   "options", "dbname", NULL};
 	const char *vals[] = {"ferryd", "10", "-c TimeZone=UTC", dsn, NULL};
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
-	if (PQstatus(c) == CONNECTION_OK)
+	if (PQstatus(c) == CONNECTION_OK) {
+		PQsetNoticeProcessor(c, notice_to_log, NULL);
 		return c;
+	}
 	char msg[900], code[48];
 	clean_message(PQerrorMessage(c), dsn, msg, sizeof(msg));
 	snprintf(code, sizeof(code), "%s_unreachable", what);

@@ -520,7 +520,7 @@ static void stop_active(struct engine *en, const char *run_id)
 
 bool engine_cancel_run(struct engine *en, const char *run_id, struct err *e)
 {
-	const char *params[] = {run_id, NULL};
+	const char *params[] = {run_id, "cancelled by request"};
 	PGresult *res = meta_exec(en->meta, sql_run_cancel, 2, params, e);
 	if (!res)
 		return false;

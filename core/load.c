@@ -269,13 +269,18 @@ static bool stream(struct load_ctx *x, const char *src_sql, const char *dst_sql,
 		int put = PQputCopyData(x->dst, buf, n);
 		PQfreemem(buf);
 		if (put != 1) {
-			side_error(x->dst, NULL, "target", e);
+			/* the target rejected the data: its error is the pending result */
+			res = PQgetResult(x->dst);
+			side_error(x->dst, res, "target", e);
+			PQclear(res);
 			return false;
 		}
 		msgs++;
 		bytes += n;
 		if ((msgs & 255) == 0 && now_ms() - last >= PROGRESS_EVERY_MS) {
 			last = now_ms();
+			/* notice an error the target sent mid-copy without waiting for the end */
+			PQconsumeInput(x->dst);
 			if (x->h->progress && !x->h->progress(x->h->arg, msgs, bytes)) {
 				abort_copy_in(x->dst, "load stopped");
 				return err_set(e, 499, "cancelled", NULL, "cancelled");

@@ -1,11 +1,16 @@
 /* server/h_system.c: health, readiness, the contract, the status page assets, connection tests */
 #include "handlers.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
+#include "log.h"
 #include "spec_assets.h"
+#include "util.h"
 #include "web_assets.h"
 #include "banned.h"
 
@@ -52,11 +57,78 @@ static const char *content_type(const char *name)
 	return "application/octet-stream";
 }
 
+/* A gzip copy of one embedded file, made on first use and kept for the process's life. */
+struct gz_copy {
+	const char *src;
+	char *data; /* owned */
+	size_t len;
+};
+
+#define GZ_MAX 64
+static struct gz_copy gz_cache[GZ_MAX];
+static int gz_count;
+static pthread_mutex_t gz_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Compress data with gzip framing; false when zlib fails. */
+static bool gzip_bytes(const char *data, size_t len, struct gz_copy *out)
+{
+	z_stream z = {0};
+	if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return false;
+	size_t cap = deflateBound(&z, (uLong)len) + 32;
+	out->data = xmalloc(cap);
+	z.next_in = (Bytef *)data;
+	z.avail_in = (uInt)len;
+	z.next_out = (Bytef *)out->data;
+	z.avail_out = (uInt)cap;
+	bool ok = deflate(&z, Z_FINISH) == Z_STREAM_END;
+	out->len = z.total_out;
+	deflateEnd(&z);
+	if (!ok) {
+		free(out->data);
+		out->data = NULL;
+	}
+	return ok;
+}
+
+static const struct gz_copy *gzip_of(const char *data, size_t len)
+{
+	const struct gz_copy *found = NULL;
+	pthread_mutex_lock(&gz_lock);
+	for (int i = 0; i < gz_count && !found; i++)
+		if (gz_cache[i].src == data)
+			found = &gz_cache[i];
+	if (!found && gz_count < GZ_MAX) {
+		struct gz_copy c = {.src = data};
+		if (gzip_bytes(data, len, &c)) {
+			gz_cache[gz_count] = c;
+			found = &gz_cache[gz_count++];
+		} else {
+			log_warn("could not compress a static file; serving it plain");
+		}
+	}
+	pthread_mutex_unlock(&gz_lock);
+	return found;
+}
+
+static bool accepts_gzip(struct req *r)
+{
+	const char *ae = req_header(r, "Accept-Encoding");
+	return ae && strstr(ae, "gzip");
+}
+
 static void serve_file(struct req *r, const char *name, const char *data, size_t len)
 {
-	char etag[40];
+	char etag[48];
+	const struct gz_copy *gz = len > 256 && accepts_gzip(r) ? gzip_of(data, len) : NULL;
 	etag_of(data, len, etag, sizeof(etag));
-	reply_static(r, data, len, content_type(name), etag);
+	if (gz) {
+		etag[strlen(etag) - 1] = '\0';
+		str_copy(etag + strlen(etag), sizeof(etag) - strlen(etag), "-gz\"");
+		reply_static(r, gz->data, gz->len, content_type(name), etag, "gzip");
+		return;
+	}
+	reply_static(r, data, len, content_type(name), etag, NULL);
 }
 
 void h_openapi(struct req *r)

@@ -80,8 +80,13 @@ void reply_empty(struct req *r, int status)
 	set_response(r, status, MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT));
 }
 
+const char *req_header(struct req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
 void reply_static(struct req *r, const char *data, size_t len, const char *ctype,
-		  const char *etag)
+		  const char *etag, const char *encoding)
 {
 	const char *inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-None-Match");
 	bool fresh = inm && etag && !strcmp(inm, etag);
@@ -89,8 +94,11 @@ void reply_static(struct req *r, const char *data, size_t len, const char *ctype
 		fresh ? 0 : len, fresh ? NULL : (void *)data, MHD_RESPMEM_PERSISTENT);
 	MHD_add_response_header(resp, "Content-Type", ctype);
 	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	MHD_add_response_header(resp, "Vary", "Accept-Encoding");
 	if (etag)
 		MHD_add_response_header(resp, "ETag", etag);
+	if (encoding && !fresh)
+		MHD_add_response_header(resp, "Content-Encoding", encoding);
 	set_response(r, fresh ? 304 : 200, resp);
 }
 
@@ -141,8 +149,35 @@ static bool take_body(struct req *r, int flags)
 	return true;
 }
 
+/* Compare without an early exit, so the time taken says nothing about the token. */
+static bool same_secret(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned char diff = la != lb;
+	for (size_t i = 0; i < la; i++)
+		diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+	return diff == 0;
+}
+
+/* True when the request may go on; otherwise replies 401. */
+static bool authorized(struct req *r)
+{
+	const char *token = r->app->token;
+	if (!token || strncmp(r->path, "/api/", 5))
+		return true;
+	const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+	if (h && !strncasecmp(h, "Bearer ", 7) && same_secret(h + 7, token))
+		return true;
+	reply_error(r, 401, "unauthorized", NULL,
+		    h ? "the API token is not valid" : "this ferryd requires an API token: send Authorization: Bearer <token>");
+	reply_header(r, "WWW-Authenticate", "Bearer");
+	return false;
+}
+
 static void dispatch(struct http_server *s, struct req *r)
 {
+	if (!authorized(r))
+		return;
 	char allow[128];
 	bool known;
 	const struct route *rt = route_find(s->routes, r->method, r->path, &r->params, allow,

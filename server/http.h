@@ -19,6 +19,7 @@ struct MHD_Response;
 struct app {
 	struct service svc;
 	struct meta *meta; /* borrowed */
+	const char *token; /* borrowed; NULL when the API needs no token */
 };
 
 /* One request; allocated on the first callback, freed when the request completes. */
@@ -48,9 +49,14 @@ void reply_error(struct req *r, int status, const char *code, const char *field,
 		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Reply with no body. */
 void reply_empty(struct req *r, int status);
-/* Reply with static bytes (not copied), a content type and an ETag. */
+/*
+ * Reply with static bytes (not copied), a content type, an ETag and, when
+ * not NULL, a Content-Encoding. Answers 304 when If-None-Match has the ETag.
+ */
 void reply_static(struct req *r, const char *data, size_t len, const char *ctype,
-		  const char *etag);
+		  const char *etag, const char *encoding);
+/* The value of a request header (borrowed), or NULL. */
+const char *req_header(struct req *r, const char *name);
 /* Add a header to the chosen response. */
 void reply_header(struct req *r, const char *name, const char *value);
 

@@ -1,5 +1,6 @@
 /* server/main.c: ferryd: flags, start-up, signals and graceful shutdown */
 #include <getopt.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,8 @@ struct options {
 	const char *meta;
 	const char *data_dir;
 	const char *log_level;
+	const char *token;
+	bool insecure_listen;
 	int workers;
 };
 
@@ -48,6 +51,10 @@ static void usage(FILE *f)
 		"                      lives (default ./ferry-data)\n"
 		"  --log-level LEVEL   debug, info, warn or error           FERRY_LOG_LEVEL\n"
 		"                      (default info)\n"
+		"  --api-token TOKEN   require Authorization: Bearer TOKEN  FERRY_API_TOKEN\n"
+		"                      on every /api/ request (default: no token)\n"
+		"  --insecure-listen   allow a non-loopback --listen address\n"
+		"                      without an API token\n"
 		"  --help              show this help and exit\n"
 		"  --version           show the version and exit\n"
 		"\n"
@@ -70,6 +77,13 @@ static bool parse_workers(const char *s, int *out)
 	return true;
 }
 
+/* True when a "host:port" listen address is on the loopback interface. */
+static bool is_loopback(const char *listen)
+{
+	return !strncmp(listen, "127.", 4) || !strncmp(listen, "[::1]:", 6) ||
+	       !strncmp(listen, "localhost:", 10);
+}
+
 /* Fill o from the environment, then the command line; exits on --help or a bad flag. */
 static void parse_options(int argc, char **argv, struct options *o)
 {
@@ -77,6 +91,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"listen", required_argument, NULL, 'l'},  {"meta", required_argument, NULL, 'm'},
 		{"workers", required_argument, NULL, 'w'}, {"data-dir", required_argument, NULL, 'd'},
 		{"log-level", required_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
+		{"api-token", required_argument, NULL, 't'}, {"insecure-listen", no_argument, NULL, 'i'},
 		{"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
 	};
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -85,6 +100,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 	o->meta = env_or("FERRY_META_DSN", NULL);
 	o->data_dir = env_or("FERRY_DATA_DIR", "ferry-data");
 	o->log_level = env_or("FERRY_LOG_LEVEL", "info");
+	o->token = env_or("FERRY_API_TOKEN", NULL);
+	o->insecure_listen = false;
 	o->workers = cores < 2 ? 2 : (int)cores;
 	int c;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -94,6 +111,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'w': workers = optarg; break;
 		case 'd': o->data_dir = optarg; break;
 		case 'v': o->log_level = optarg; break;
+		case 't': o->token = optarg; break;
+		case 'i': o->insecure_listen = true; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("ferryd %s\n", FERRY_VERSION); exit(0);
 		default: usage(stderr); exit(2);
@@ -115,6 +134,15 @@ static void parse_options(int argc, char **argv, struct options *o)
 		exit(2);
 	}
 	log_set_level(lv);
+	if (o->token && !*o->token)
+		o->token = NULL;
+	if (!o->token && !o->insecure_listen && !is_loopback(o->listen)) {
+		fprintf(stderr,
+			"ferryd: refusing to serve the API without a token on \"%s\", which is not a loopback address;\n"
+			"        set --api-token (or FERRY_API_TOKEN), or pass --insecure-listen\n",
+			o->listen);
+		exit(2);
+	}
 }
 
 static void listen_url(const char *listen, int port, char *out, size_t n)
@@ -157,7 +185,7 @@ int main(int argc, char **argv)
 	if (!(engine = engine_start(meta, o.workers, &e)))
 		goto out;
 	struct app app = {.svc = {.meta = meta, .engine = engine, .default_parallel = o.workers},
-			  .meta = meta};
+			  .meta = meta, .token = o.token};
 	int port = 0;
 	if (!(http = http_start(o.listen, ferry_routes, &app, &port, &e)))
 		goto out;

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want=(gcc make pkg-config libmicrohttpd-dev libjansson-dev libpq-dev uuid-dev postgresql)
+want=(gcc make pkg-config libmicrohttpd-dev libjansson-dev libpq-dev uuid-dev zlib1g-dev postgresql)
 if [ "${1:-build}" = test ]; then
 	want+=(libcmocka-dev curl jq chromium)
 	command -v node >/dev/null 2>&1 || want+=(nodejs)
