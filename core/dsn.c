@@ -10,6 +10,35 @@
 #include "util.h"
 #include "banned.h"
 
+/*
+ * libpq quotes pieces of the string it could not parse; keep a quoted piece
+ * only when it also stands in the redacted DSN, so no password slips through.
+ */
+static char *hide_echo(const char *msg, const char *dsn)
+{
+	char *redacted = dsn_redact(dsn);
+	struct sb out;
+	sb_init(&out);
+	const char *p = msg;
+	const char *open;
+	while ((open = strchr(p, '"'))) {
+		const char *close = strchr(open + 1, '"');
+		if (!close)
+			break;
+		sb_add(&out, p, (size_t)(open - p));
+		char *piece = xstrndup(open + 1, (size_t)(close - open - 1));
+		if (strstr(redacted, piece))
+			sb_add(&out, open, (size_t)(close - open + 1));
+		else
+			sb_adds(&out, "(hidden)");
+		free(piece);
+		p = close + 1;
+	}
+	sb_adds(&out, p);
+	free(redacted);
+	return sb_detach(&out);
+}
+
 bool dsn_validate(const char *dsn, const char *field, struct err *e)
 {
 	char *errmsg = NULL;
@@ -17,12 +46,12 @@ bool dsn_validate(const char *dsn, const char *field, struct err *e)
 		return err_set(e, 400, "invalid_field", field, "connection string is empty");
 	PQconninfoOption *opts = PQconninfoParse(dsn, &errmsg);
 	if (!opts) {
-		char *clean = errmsg ? dsn_scrub(errmsg, dsn) : NULL;
-		size_t n = clean ? strlen(clean) : 0;
+		char *clean = hide_echo(errmsg ? errmsg : "", dsn);
+		size_t n = strlen(clean);
 		while (n && (clean[n - 1] == '\n' || clean[n - 1] == '.'))
 			clean[--n] = '\0';
 		err_set(e, 400, "invalid_field", field, "malformed connection string: %s",
-			clean && *clean ? clean : "cannot parse");
+			*clean ? clean : "cannot parse");
 		free(clean);
 		PQfreemem(errmsg);
 		return false;
@@ -36,25 +65,50 @@ static bool is_uri(const char *s)
 	return !strncmp(s, "postgresql://", 13) || !strncmp(s, "postgres://", 11);
 }
 
-/* Redact the URI's user-info password and any password= query parameter. */
+/* True when the query key k[0..n) percent-decodes to "password". */
+static bool is_password_key(const char *k, size_t n)
+{
+	static const char want[] = "password";
+	size_t w = 0;
+	for (size_t i = 0; i < n; i++, w++) {
+		char c = k[i];
+		if (c == '%') {
+			if (i + 2 >= n || !isxdigit((unsigned char)k[i + 1]) ||
+			    !isxdigit((unsigned char)k[i + 2]))
+				return false;
+			char hex[3] = {k[i + 1], k[i + 2], '\0'};
+			c = (char)strtol(hex, NULL, 16);
+			i += 2;
+		}
+		if (w >= sizeof(want) - 1 || c != want[w])
+			return false;
+	}
+	return w == sizeof(want) - 1;
+}
+
+/*
+ * Redact the URI's user-info password and any password query parameter.
+ * libpq ends the user info at the first '@' before any '/'; hiding up to
+ * the last one covers that and any '@' inside the password.
+ */
 static void redact_uri(const char *dsn, struct sb *out)
 {
 	const char *p = strstr(dsn, "://") + 3;
-	const char *auth_end = p + strcspn(p, "/?");
-	const char *at = NULL;
-	for (const char *q = p; q < auth_end; q++)
+	const char *slash = p + strcspn(p, "/");
+	const char *stop = NULL;
+	for (const char *q = p; q < slash; q++)
 		if (*q == '@')
-			at = q;
+			stop = q;
 	sb_add(out, dsn, (size_t)(p - dsn));
-	if (at) {
-		const char *colon = memchr(p, ':', (size_t)(at - p));
+	if (stop) {
+		const char *colon = memchr(p, ':', (size_t)(stop - p));
 		if (colon) {
 			sb_add(out, p, (size_t)(colon - p) + 1);
 			sb_adds(out, "***");
 		} else {
-			sb_add(out, p, (size_t)(at - p));
+			sb_add(out, p, (size_t)(stop - p));
 		}
-		p = at;
+		p = stop;
 	}
 	const char *query = strchr(p, '?');
 	if (!query) {
@@ -66,8 +120,10 @@ static void redact_uri(const char *dsn, struct sb *out)
 	while (*p) {
 		sb_addc(out, *p++); /* '?' or '&' */
 		size_t n = strcspn(p, "&");
-		if (!strncmp(p, "password=", 9)) {
-			sb_adds(out, "password=***");
+		const char *eq = memchr(p, '=', n);
+		if (eq && is_password_key(p, (size_t)(eq - p))) {
+			sb_add(out, p, (size_t)(eq - p) + 1);
+			sb_adds(out, "***");
 		} else {
 			sb_add(out, p, n);
 		}

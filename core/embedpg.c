@@ -102,6 +102,26 @@ static int run_as(struct embedpg *pg, const char *const argv[])
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* True when the server's user can read, write and enter path (checked as that user). */
+static bool user_can_reach(struct embedpg *pg, const char *path)
+{
+	if (!pg->drop_privileges)
+		return true;
+	pid_t pid = fork();
+	if (pid < 0)
+		return true;
+	if (pid == 0) {
+		if (setgroups(0, NULL) || setgid(pg->gid) || setuid(pg->uid))
+			_exit(1);
+		_exit(access(path, R_OK | W_OK | X_OK) == 0 ? 0 : 1);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return true;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 static bool make_dir(struct embedpg *pg, const char *path, mode_t mode, struct err *e)
 {
 	if (mkdir(path, mode) && errno != EEXIST)
@@ -133,6 +153,10 @@ static bool prepare_dirs(struct embedpg *pg, const char *data_dir, struct err *e
 		return err_set(e, 500, "data_dir", NULL,
 			       "data directory path \"%s\" is too long for a unix socket; choose a shorter --data-dir",
 			       real);
+	if (!user_can_reach(pg, real))
+		return err_set(e, 500, "data_dir", NULL,
+			       "user %s, which runs the embedded PostgreSQL, cannot reach \"%s\" (a parent directory is closed to it); choose another --data-dir",
+			       EMBED_USER, real);
 	if (!make_dir(pg, pg->sockdir, 0700, e))
 		return false;
 	int fd = open(pg->logfile, O_WRONLY | O_CREAT | O_APPEND, 0600);

@@ -268,7 +268,7 @@ json_t *job_normalize(json_t *in, int default_parallel, struct err *e)
 {
 	static const char *const keys[] = {"name", "source", "target", "include", "exclude",
 					   "tables", "load", "retry", "schedule", "id",
-					   "created_at", "updated_at", NULL};
+					   "created_at", "updated_at", "last_run", NULL};
 	json_t *out = NULL, *globs = NULL;
 	if (!json_is_object(in)) {
 		err_set(e, 400, "invalid_field", "", "the job must be a JSON object");

@@ -11,7 +11,7 @@
  * Validate a job definition as sent by a client (borrowed) and return a new
  * reference to its normalized form: only the definition's own fields, with
  * defaults filled in (load.parallel defaults to default_parallel). Read-only
- * fields (id, created_at, updated_at) are accepted and dropped. On a bad
+ * fields (id, created_at, updated_at, last_run) are accepted and dropped. On a bad
  * definition returns NULL and fills e with a 400 error naming the field.
  */
 json_t *job_normalize(json_t *in, int default_parallel, struct err *e);

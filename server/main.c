@@ -48,7 +48,7 @@ static void usage(FILE *f)
 		"  --workers N         worker threads copying tables        FERRY_WORKERS\n"
 		"                      (default: number of cores, at least 2)\n"
 		"  --data-dir DIR      where the embedded metadata database FERRY_DATA_DIR\n"
-		"                      lives (default ./ferry-data)\n"
+		"                      lives (default ./ferry-data; /var/lib/ferry as root)\n"
 		"  --log-level LEVEL   debug, info, warn or error           FERRY_LOG_LEVEL\n"
 		"                      (default info)\n"
 		"  --api-token TOKEN   require Authorization: Bearer TOKEN  FERRY_API_TOKEN\n"
@@ -98,7 +98,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 	const char *workers = env_or("FERRY_WORKERS", NULL);
 	o->listen = env_or("FERRY_LISTEN", "127.0.0.1:8080");
 	o->meta = env_or("FERRY_META_DSN", NULL);
-	o->data_dir = env_or("FERRY_DATA_DIR", "ferry-data");
+	o->data_dir = env_or("FERRY_DATA_DIR", geteuid() == 0 ? "/var/lib/ferry" : "ferry-data");
 	o->log_level = env_or("FERRY_LOG_LEVEL", "info");
 	o->token = env_or("FERRY_API_TOKEN", NULL);
 	o->insecure_listen = false;

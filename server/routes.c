@@ -27,6 +27,8 @@ static bool seg_decode(const char *s, size_t n, char *out, size_t room)
 			if (hi < 0 || lo < 0)
 				return false;
 			c = (char)(hi * 16 + lo);
+			if (!c)
+				return false;
 			i += 2;
 		}
 		if (o + 1 >= room)

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 want=(gcc make pkg-config libmicrohttpd-dev libjansson-dev libpq-dev uuid-dev zlib1g-dev postgresql)
 if [ "${1:-build}" = test ]; then
-	want+=(libcmocka-dev curl jq chromium)
+	want+=(libcmocka-dev curl jq chromium fonts-liberation)
 	command -v node >/dev/null 2>&1 || want+=(nodejs)
 	command -v npm >/dev/null 2>&1 || want+=(npm)
 fi

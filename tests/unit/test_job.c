@@ -1,0 +1,697 @@
+/* tests/unit/test_job.c: job validation, defaults, rendering and table selection (core/job.h) */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "job.h"
+
+#define SOURCE_DSN "postgresql://app:s3cret@src.example/db"
+#define TARGET_DSN "host=dst.example dbname=db password=t0psecret"
+
+static const char base_job[] = "{\"name\": \"nightly\","
+			       " \"source\": {\"dsn\": \"" SOURCE_DSN "\"},"
+			       " \"target\": {\"dsn\": \"" TARGET_DSN "\"},"
+			       " \"include\": [\"public.*\"]}";
+
+static json_t *parse(const char *text)
+{
+	json_error_t jerr;
+	json_t *v = json_loads(text, JSON_DECODE_ANY, &jerr);
+	if (!v)
+		fail_msg("bad JSON in test: %s: %s", jerr.text, text);
+	return v;
+}
+
+/* The minimal valid job with patch (JSON object text, or NULL) merged in. */
+static json_t *job_doc(const char *patch)
+{
+	json_t *doc = parse(base_job);
+	if (patch) {
+		json_t *p = parse(patch);
+		assert_int_equal(json_object_update_recursive(doc, p), 0);
+		json_decref(p);
+	}
+	return doc;
+}
+
+/* The minimal valid job without its field key. */
+static json_t *job_without(const char *key)
+{
+	json_t *doc = job_doc(NULL);
+	assert_int_equal(json_object_del(doc, key), 0);
+	return doc;
+}
+
+/* job_normalize must reject doc (consumed) with 400, code and field. */
+static void expect_rejected(json_t *doc, const char *code, const char *field)
+{
+	struct err e;
+	err_clear(&e);
+	char *text = json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_t *out = job_normalize(doc, 4, &e);
+	if (out)
+		fail_msg("accepted %s", text);
+	if (e.status != 400 || strcmp(e.code, code) || strcmp(e.field, field))
+		fail_msg("%s\n    got  %d %s at \"%s\" (%s)\n    want 400 %s at \"%s\"", text,
+			 e.status, e.code, e.field, e.msg, code, field);
+	if (!e.msg[0])
+		fail_msg("%s: no message", text);
+	free(text);
+	json_decref(doc);
+}
+
+static void reject(const char *patch, const char *code, const char *field)
+{
+	expect_rejected(job_doc(patch), code, field);
+}
+
+/* Normalize the base job with patch merged in; the test fails when it is rejected. */
+static json_t *accept(const char *patch, int default_parallel)
+{
+	struct err e;
+	err_clear(&e);
+	json_t *doc = job_doc(patch);
+	json_t *out = job_normalize(doc, default_parallel, &e);
+	if (!out)
+		fail_msg("rejected %s: %d %s at \"%s\": %s", patch ? patch : "the base job",
+			 e.status, e.code, e.field, e.msg);
+	assert_false(err_is_set(&e));
+	json_decref(doc);
+	return out;
+}
+
+static void assert_json_equal(json_t *got, const char *want_text)
+{
+	json_t *want = parse(want_text);
+	if (!json_equal(got, want)) {
+		char *g = json_dumps(got, JSON_COMPACT | JSON_ENCODE_ANY);
+		fail_msg("got  %s\nwant %s", g, want_text);
+	}
+	json_decref(want);
+}
+
+static void test_minimal_gets_defaults(void **state)
+{
+	(void)state;
+	json_t *in = job_doc(NULL);
+	json_t *copy = json_deep_copy(in);
+	struct err e;
+	err_clear(&e);
+	json_t *spec = job_normalize(in, 4, &e);
+	assert_non_null(spec);
+	assert_false(err_is_set(&e));
+	assert_json_equal(spec, "{\"name\": \"nightly\","
+				" \"source\": {\"dsn\": \"" SOURCE_DSN "\"},"
+				" \"target\": {\"dsn\": \"" TARGET_DSN "\"},"
+				" \"include\": [\"public.*\"], \"exclude\": [], \"tables\": {},"
+				" \"load\": {\"mode\": \"replace\", \"create\": true,"
+				"           \"parallel\": 4, \"validate\": \"none\"},"
+				" \"retry\": {\"attempts\": 0, \"delay_s\": 5.0},"
+				" \"schedule\": null}");
+	assert_true(json_is_integer(json_object_get(json_object_get(spec, "retry"), "attempts")));
+	assert_true(json_is_real(json_object_get(json_object_get(spec, "retry"), "delay_s")));
+	/* the input is borrowed and left alone */
+	assert_true(json_equal(in, copy));
+
+	assert_string_equal(job_source_dsn(spec), SOURCE_DSN);
+	assert_string_equal(job_target_dsn(spec), TARGET_DSN);
+	assert_string_equal(job_load_mode(spec), "replace");
+	assert_true(job_load_create(spec));
+	assert_int_equal(job_load_parallel(spec), 4);
+	assert_string_equal(job_validate_mode(spec), "none");
+
+	/* the output is a new object, not the input */
+	assert_ptr_not_equal(spec, in);
+	json_decref(spec);
+	json_decref(in);
+	json_decref(copy);
+}
+
+static void test_default_parallel_is_the_given_one(void **state)
+{
+	(void)state;
+	json_t *spec = accept(NULL, 7);
+	assert_int_equal(job_load_parallel(spec), 7);
+	json_decref(spec);
+	spec = accept(NULL, 1);
+	assert_int_equal(job_load_parallel(spec), 1);
+	json_decref(spec);
+	spec = accept("{\"load\": {\"parallel\": 2}}", 7);
+	assert_int_equal(job_load_parallel(spec), 2);
+	json_decref(spec);
+	/* an empty load object gets the same defaults as none */
+	spec = accept("{\"load\": {}}", 9);
+	assert_json_equal(json_object_get(spec, "load"),
+			  "{\"mode\": \"replace\", \"create\": true, \"parallel\": 9,"
+			  " \"validate\": \"none\"}");
+	json_decref(spec);
+	spec = accept("{\"retry\": {}}", 4);
+	assert_json_equal(json_object_get(spec, "retry"), "{\"attempts\": 0, \"delay_s\": 5.0}");
+	json_decref(spec);
+}
+
+static void test_explicit_values_kept(void **state)
+{
+	(void)state;
+	json_t *spec = accept("{\"include\": [\"public.*\", \"\\\"my.schema\\\".t?\"],"
+			      " \"exclude\": [\"public.tmp_*\"],"
+			      " \"tables\": {\"public.t\": {\"where\": \"id > 10\"}},"
+			      " \"load\": {\"mode\": \"append\", \"create\": false,"
+			      "            \"parallel\": 64, \"validate\": \"count\"},"
+			      " \"retry\": {\"attempts\": 10, \"delay_s\": 2.5},"
+			      " \"schedule\": null}",
+			      4);
+	assert_json_equal(json_object_get(spec, "include"),
+			  "[\"public.*\", \"\\\"my.schema\\\".t?\"]");
+	assert_json_equal(json_object_get(spec, "exclude"), "[\"public.tmp_*\"]");
+	assert_json_equal(json_object_get(spec, "tables"),
+			  "{\"public.t\": {\"where\": \"id > 10\"}}");
+	assert_json_equal(json_object_get(spec, "load"),
+			  "{\"mode\": \"append\", \"create\": false, \"parallel\": 64,"
+			  " \"validate\": \"count\"}");
+	assert_json_equal(json_object_get(spec, "retry"), "{\"attempts\": 10, \"delay_s\": 2.5}");
+	assert_true(json_is_null(json_object_get(spec, "schedule")));
+	assert_false(job_load_create(spec));
+	assert_string_equal(job_load_mode(spec), "append");
+	assert_string_equal(job_validate_mode(spec), "count");
+	assert_int_equal(job_load_parallel(spec), 64);
+	json_decref(spec);
+
+	/* an integer delay becomes a number of seconds with a fraction */
+	spec = accept("{\"retry\": {\"attempts\": 0, \"delay_s\": 30}}", 4);
+	assert_json_equal(json_object_get(spec, "retry"), "{\"attempts\": 0, \"delay_s\": 30.0}");
+	json_decref(spec);
+	spec = accept("{\"retry\": {\"delay_s\": 0}, \"load\": {\"parallel\": 1}}", 4);
+	assert_json_equal(json_object_get(spec, "retry"), "{\"attempts\": 0, \"delay_s\": 0.0}");
+	assert_int_equal(job_load_parallel(spec), 1);
+	json_decref(spec);
+	spec = accept("{\"retry\": {\"delay_s\": 3600}, \"load\": {\"validate\": \"none\"}}", 4);
+	assert_json_equal(json_object_get(spec, "retry"), "{\"attempts\": 0, \"delay_s\": 3600.0}");
+	json_decref(spec);
+}
+
+static void test_load_modes_accepted(void **state)
+{
+	(void)state;
+	static const char *const modes[] = {"replace", "append", "fail", "drop"};
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		char patch[100];
+		snprintf(patch, sizeof(patch), "{\"load\": {\"mode\": \"%s\"}}", modes[i]);
+		json_t *spec = accept(patch, 4);
+		assert_string_equal(job_load_mode(spec), modes[i]);
+		json_decref(spec);
+	}
+}
+
+static void test_normalize_is_idempotent(void **state)
+{
+	(void)state;
+	json_t *once = accept("{\"exclude\": [\"public.x\"], \"tables\": {\"public.t\":"
+			      " {\"target\": \"t2\"}}, \"load\": {\"mode\": \"drop\"}}",
+			      3);
+	struct err e;
+	err_clear(&e);
+	json_t *twice = job_normalize(once, 8, &e);
+	assert_non_null(twice);
+	assert_true(json_equal(once, twice));
+	json_decref(once);
+	json_decref(twice);
+}
+
+static void test_read_only_fields_dropped(void **state)
+{
+	(void)state;
+	json_t *spec = accept("{\"id\": \"123e4567-e89b-12d3-a456-426614174000\","
+			      " \"created_at\": \"2024-01-01T00:00:00Z\","
+			      " \"updated_at\": \"2024-01-02T00:00:00Z\"}",
+			      4);
+	assert_null(json_object_get(spec, "id"));
+	assert_null(json_object_get(spec, "created_at"));
+	assert_null(json_object_get(spec, "updated_at"));
+	assert_int_equal(json_object_size(spec), 9);
+	json_decref(spec);
+}
+
+static void test_not_an_object(void **state)
+{
+	(void)state;
+	expect_rejected(parse("[]"), "invalid_field", "");
+	expect_rejected(parse("\"job\""), "invalid_field", "");
+	expect_rejected(parse("null"), "invalid_field", "");
+	expect_rejected(parse("42"), "invalid_field", "");
+
+	struct err e;
+	err_clear(&e);
+	assert_null(job_normalize(NULL, 4, &e));
+	assert_int_equal(e.status, 400);
+	assert_string_equal(e.code, "invalid_field");
+}
+
+static void test_unknown_fields(void **state)
+{
+	(void)state;
+	reject("{\"bogus\": 1}", "unknown_field", "bogus");
+	reject("{\"Name\": \"x\"}", "unknown_field", "Name");
+	reject("{\"source\": {\"password\": \"x\"}}", "unknown_field", "source.password");
+	reject("{\"target\": {\"host\": \"x\"}}", "unknown_field", "target.host");
+	reject("{\"load\": {\"speed\": 1}}", "unknown_field", "load.speed");
+	reject("{\"retry\": {\"backoff\": 2}}", "unknown_field", "retry.backoff");
+	/* an unknown field is reported before a missing one */
+	expect_rejected(parse("{\"bogus\": 1}"), "unknown_field", "bogus");
+}
+
+static void test_missing_fields(void **state)
+{
+	(void)state;
+	expect_rejected(job_without("name"), "missing_field", "name");
+	expect_rejected(job_without("source"), "missing_field", "source");
+	expect_rejected(job_without("target"), "missing_field", "target");
+	expect_rejected(job_without("include"), "missing_field", "include");
+	expect_rejected(parse("{}"), "missing_field", "name");
+	reject("{\"source\": {\"dsn\": null}}", "invalid_field", "source.dsn");
+
+	json_t *doc = job_doc(NULL);
+	json_object_set_new(doc, "target", json_object());
+	expect_rejected(doc, "missing_field", "target.dsn");
+}
+
+static void test_name_rules(void **state)
+{
+	(void)state;
+	char name[200], patch[300];
+	reject("{\"name\": \"\"}", "invalid_field", "name");
+	reject("{\"name\": \"nightly copy\"}", "invalid_field", "name");
+	reject("{\"name\": \"a/b\"}", "invalid_field", "name");
+	reject("{\"name\": \"semi;colon\"}", "invalid_field", "name");
+	reject("{\"name\": \"caf\\u00e9\"}", "invalid_field", "name");
+	reject("{\"name\": \"123e4567-e89b-12d3-a456-426614174000\"}", "invalid_field", "name");
+	reject("{\"name\": \"123E4567-E89B-12D3-A456-426614174000\"}", "invalid_field", "name");
+	reject("{\"name\": 42}", "invalid_field", "name");
+	reject("{\"name\": null}", "invalid_field", "name");
+	reject("{\"name\": [\"x\"]}", "invalid_field", "name");
+
+	memset(name, 'n', 129);
+	name[129] = '\0';
+	snprintf(patch, sizeof(patch), "{\"name\": \"%s\"}", name);
+	reject(patch, "invalid_field", "name");
+
+	/* the longest name, and names that only look like UUIDs */
+	name[128] = '\0';
+	snprintf(patch, sizeof(patch), "{\"name\": \"%s\"}", name);
+	json_t *spec = accept(patch, 4);
+	assert_string_equal(json_string_value(json_object_get(spec, "name")), name);
+	json_decref(spec);
+	static const char *const good[] = {"a", "A.b-c_d.9", "...",
+					   "123e4567-e89b-12d3-a456-42661417400g",
+					   "123e4567-e89b-12d3-a456-4266141740000",
+					   "123e4567e89b12d3a456426614174000"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(patch, sizeof(patch), "{\"name\": \"%s\"}", good[i]);
+		spec = accept(patch, 4);
+		assert_string_equal(json_string_value(json_object_get(spec, "name")), good[i]);
+		json_decref(spec);
+	}
+}
+
+static void test_endpoint_errors(void **state)
+{
+	(void)state;
+	reject("{\"source\": \"" SOURCE_DSN "\"}", "invalid_field", "source");
+	reject("{\"target\": null}", "invalid_field", "target");
+	reject("{\"target\": []}", "invalid_field", "target");
+	reject("{\"source\": {\"dsn\": 5}}", "invalid_field", "source.dsn");
+	reject("{\"source\": {\"dsn\": \"\"}}", "invalid_field", "source.dsn");
+	reject("{\"source\": {\"dsn\": \"host=x foo\"}}", "invalid_field", "source.dsn");
+	reject("{\"target\": {\"dsn\": \"postgresql://[bad\"}}", "invalid_field", "target.dsn");
+	reject("{\"target\": {\"dsn\": \"=\"}}", "invalid_field", "target.dsn");
+
+	/* the DSN error names the field but not the password */
+	struct err e;
+	err_clear(&e);
+	json_t *doc = job_doc("{\"source\": {\"dsn\": \"host=x password=hunter2pw foo\"}}");
+	assert_null(job_normalize(doc, 4, &e));
+	assert_string_equal(e.field, "source.dsn");
+	assert_null(strstr(e.msg, "hunter2pw"));
+	json_decref(doc);
+}
+
+static void test_include_errors(void **state)
+{
+	(void)state;
+	reject("{\"include\": []}", "invalid_field", "include");
+	reject("{\"include\": \"public.*\"}", "invalid_field", "include");
+	reject("{\"include\": {}}", "invalid_field", "include");
+	reject("{\"include\": null}", "invalid_field", "include");
+	reject("{\"include\": [\"public.*\", 3]}", "invalid_field", "include[1]");
+	reject("{\"include\": [null]}", "invalid_field", "include[0]");
+	reject("{\"include\": [\"public\"]}", "invalid_field", "include[0]");
+	reject("{\"include\": [\"public.*\", \"a.b[c]\"]}", "invalid_field", "include[1]");
+	reject("{\"include\": [\"*\"]}", "invalid_field", "include[0]");
+	reject("{\"include\": [\"a.b.c\"]}", "invalid_field", "include[0]");
+	reject("{\"include\": [\"x.y\", \"x.y\", \"\"]}", "invalid_field", "include[2]");
+}
+
+static void test_exclude_errors(void **state)
+{
+	(void)state;
+	reject("{\"exclude\": \"public.x\"}", "invalid_field", "exclude");
+	reject("{\"exclude\": null}", "invalid_field", "exclude");
+	reject("{\"exclude\": [1]}", "invalid_field", "exclude[0]");
+	reject("{\"exclude\": [\"public.tmp_*\", \"nope\"]}", "invalid_field", "exclude[1]");
+	reject("{\"exclude\": [\"a.{b,c}\"]}", "invalid_field", "exclude[0]");
+
+	json_t *spec = accept("{\"exclude\": []}", 4);
+	assert_json_equal(json_object_get(spec, "exclude"), "[]");
+	json_decref(spec);
+}
+
+static void test_load_mode_errors(void **state)
+{
+	(void)state;
+	reject("{\"load\": \"fast\"}", "invalid_field", "load");
+	reject("{\"load\": null}", "invalid_field", "load");
+	reject("{\"load\": {\"mode\": \"merge\"}}", "invalid_field", "load.mode");
+	reject("{\"load\": {\"mode\": \"\"}}", "invalid_field", "load.mode");
+	reject("{\"load\": {\"mode\": \"REPLACE\"}}", "invalid_field", "load.mode");
+	reject("{\"load\": {\"mode\": 1}}", "invalid_field", "load.mode");
+	reject("{\"load\": {\"mode\": null}}", "invalid_field", "load.mode");
+	reject("{\"load\": {\"mode\": \"swap\"}}", "unsupported", "load.mode");
+	reject("{\"load\": {\"mode\": \"upsert\"}}", "unsupported", "load.mode");
+	reject("{\"load\": {\"mode\": \"incremental\"}}", "unsupported", "load.mode");
+}
+
+static void test_load_other_errors(void **state)
+{
+	(void)state;
+	reject("{\"load\": {\"create\": \"yes\"}}", "invalid_field", "load.create");
+	reject("{\"load\": {\"create\": 1}}", "invalid_field", "load.create");
+	reject("{\"load\": {\"create\": null}}", "invalid_field", "load.create");
+	reject("{\"load\": {\"parallel\": 0}}", "invalid_field", "load.parallel");
+	reject("{\"load\": {\"parallel\": 65}}", "invalid_field", "load.parallel");
+	reject("{\"load\": {\"parallel\": -1}}", "invalid_field", "load.parallel");
+	reject("{\"load\": {\"parallel\": 2.0}}", "invalid_field", "load.parallel");
+	reject("{\"load\": {\"parallel\": 2.5}}", "invalid_field", "load.parallel");
+	reject("{\"load\": {\"parallel\": \"4\"}}", "invalid_field", "load.parallel");
+	reject("{\"load\": {\"parallel\": true}}", "invalid_field", "load.parallel");
+	reject("{\"load\": {\"parallel\": null}}", "invalid_field", "load.parallel");
+	reject("{\"load\": {\"parallel\": 4294967297}}", "invalid_field", "load.parallel");
+	reject("{\"load\": {\"validate\": \"checksum\"}}", "unsupported", "load.validate");
+	reject("{\"load\": {\"validate\": \"full\"}}", "invalid_field", "load.validate");
+	reject("{\"load\": {\"validate\": 1}}", "invalid_field", "load.validate");
+	reject("{\"load\": {\"validate\": null}}", "invalid_field", "load.validate");
+
+	struct err e;
+	err_clear(&e);
+	json_t *doc = job_doc("{\"load\": {\"parallel\": 65}}");
+	assert_null(job_normalize(doc, 4, &e));
+	assert_non_null(strstr(e.msg, "1 to 64"));
+	json_decref(doc);
+}
+
+static void test_retry_errors(void **state)
+{
+	(void)state;
+	reject("{\"retry\": []}", "invalid_field", "retry");
+	reject("{\"retry\": 3}", "invalid_field", "retry");
+	reject("{\"retry\": {\"attempts\": -1}}", "invalid_field", "retry.attempts");
+	reject("{\"retry\": {\"attempts\": 11}}", "invalid_field", "retry.attempts");
+	reject("{\"retry\": {\"attempts\": 1.5}}", "invalid_field", "retry.attempts");
+	reject("{\"retry\": {\"attempts\": \"3\"}}", "invalid_field", "retry.attempts");
+	reject("{\"retry\": {\"delay_s\": -1}}", "invalid_field", "retry.delay_s");
+	reject("{\"retry\": {\"delay_s\": -0.5}}", "invalid_field", "retry.delay_s");
+	reject("{\"retry\": {\"delay_s\": 3600.5}}", "invalid_field", "retry.delay_s");
+	reject("{\"retry\": {\"delay_s\": 3601}}", "invalid_field", "retry.delay_s");
+	reject("{\"retry\": {\"delay_s\": \"5\"}}", "invalid_field", "retry.delay_s");
+	reject("{\"retry\": {\"delay_s\": null}}", "invalid_field", "retry.delay_s");
+}
+
+static void test_schedule(void **state)
+{
+	(void)state;
+	reject("{\"schedule\": \"0 * * * *\"}", "unsupported", "schedule");
+	reject("{\"schedule\": {}}", "unsupported", "schedule");
+	reject("{\"schedule\": false}", "unsupported", "schedule");
+	reject("{\"schedule\": \"\"}", "unsupported", "schedule");
+	json_t *spec = accept("{\"schedule\": null}", 4);
+	assert_true(json_is_null(json_object_get(spec, "schedule")));
+	json_decref(spec);
+}
+
+static void test_tables_bad_keys(void **state)
+{
+	(void)state;
+	reject("{\"tables\": []}", "invalid_field", "tables");
+	reject("{\"tables\": \"public.t\"}", "invalid_field", "tables");
+	reject("{\"tables\": null}", "invalid_field", "tables");
+	reject("{\"tables\": {\"t\": {}}}", "invalid_field", "tables.t");
+	reject("{\"tables\": {\"a.b.c\": {}}}", "invalid_field", "tables.a.b.c");
+	reject("{\"tables\": {\"public.\": {}}}", "invalid_field", "tables.public.");
+	reject("{\"tables\": {\"\": {}}}", "invalid_field", "tables.");
+	reject("{\"tables\": {\"\\\"open.t\": {}}}", "invalid_field", "tables.\"open.t");
+	reject("{\"tables\": {\"public.t\": \"x\"}}", "invalid_field", "tables.public.t");
+	reject("{\"tables\": {\"public.t\": null}}", "invalid_field", "tables.public.t");
+	reject("{\"tables\": {\"public.t\": []}}", "invalid_field", "tables.public.t");
+	reject("{\"tables\": {\"public.ok\": {}, \"bad\": {}}}", "invalid_field", "tables.bad");
+}
+
+static void test_tables_bad_options(void **state)
+{
+	(void)state;
+	reject("{\"tables\": {\"public.t\": {\"filter\": \"x\"}}}", "unknown_field",
+	       "tables.public.t.filter");
+	reject("{\"tables\": {\"\\\"my.s\\\".t\": {\"bogus\": 1}}}", "unknown_field",
+	       "tables.\"my.s\".t.bogus");
+	reject("{\"tables\": {\"public.t\": {\"where\": \"\"}}}", "invalid_field",
+	       "tables.public.t.where");
+	reject("{\"tables\": {\"public.t\": {\"where\": 5}}}", "invalid_field",
+	       "tables.public.t.where");
+	reject("{\"tables\": {\"public.t\": {\"where\": null}}}", "invalid_field",
+	       "tables.public.t.where");
+	reject("{\"tables\": {\"public.t\": {\"target\": \"\"}}}", "invalid_field",
+	       "tables.public.t.target");
+	reject("{\"tables\": {\"public.t\": {\"target\": 1}}}", "invalid_field",
+	       "tables.public.t.target");
+	reject("{\"tables\": {\"public.t\": {\"target\": \"a.b.c\"}}}", "invalid_field",
+	       "tables.public.t.target");
+	reject("{\"tables\": {\"public.t\": {\"target\": \"\\\"open\"}}}", "invalid_field",
+	       "tables.public.t.target");
+	reject("{\"tables\": {\"public.t\": {\"target\": \"s.\"}}}", "invalid_field",
+	       "tables.public.t.target");
+}
+
+static void test_tables_reserved_options(void **state)
+{
+	(void)state;
+	static const char *const reserved[] = {"columns", "drop_columns", "expressions",
+					       "cursor", "key", "mode"};
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+		char patch[200], field[100];
+		snprintf(patch, sizeof(patch), "{\"tables\": {\"public.t\": {\"%s\": [\"id\"]}}}",
+			 reserved[i]);
+		snprintf(field, sizeof(field), "tables.public.t.%s", reserved[i]);
+		reject(patch, "unsupported", field);
+	}
+}
+
+static void test_tables_target_rename(void **state)
+{
+	(void)state;
+	static const char tables[] =
+		"{\"public.t\": {\"target\": \"t2\"},"
+		" \"sales.orders\": {\"target\": \"archive.orders_2024\","
+		"                    \"where\": \"created_at >= '2024-01-01'\"},"
+		" \"\\\"Odd.Schema\\\".\\\"T\\\"\": {\"target\": \"\\\"New.Schema\\\".\\\"T\\\"\"},"
+		" \"public.bare_quoted\": {\"target\": \"\\\"x.y\\\"\"},"
+		" \"public.u\": {}}";
+	char patch[600];
+	snprintf(patch, sizeof(patch), "{\"tables\": %s}", tables);
+	json_t *spec = accept(patch, 4);
+	assert_json_equal(json_object_get(spec, "tables"), tables);
+	json_decref(spec);
+}
+
+/* The keys of obj in order, joined by commas. */
+static void keys_of(json_t *obj, char *buf, size_t n)
+{
+	const char *key;
+	json_t *v;
+	size_t len = 0;
+	buf[0] = '\0';
+	json_object_foreach(obj, key, v) {
+		len += (size_t)snprintf(buf + len, n - len, "%s%s", len ? "," : "", key);
+		assert_true(len < n);
+	}
+}
+
+static void test_render_orders_and_redacts(void **state)
+{
+	(void)state;
+	json_t *spec = accept("{\"tables\": {\"public.t\": {\"where\": \"x\"}}}", 4);
+	/* a stored document with its keys in a scrambled order and one stray key */
+	json_t *doc = json_object();
+	json_object_set_new(doc, "last_run", json_pack("{s:s,s:s}", "id", "r1", "state", "done"));
+	json_object_set_new(doc, "extra", json_integer(1));
+	json_object_set_new(doc, "updated_at", json_string("2024-01-02T00:00:00Z"));
+	const char *spec_keys[] = {"schedule", "retry", "load",   "tables",
+				   "exclude",  "include", "target", "source", "name"};
+	for (size_t i = 0; i < sizeof(spec_keys) / sizeof(spec_keys[0]); i++)
+		json_object_set(doc, spec_keys[i], json_object_get(spec, spec_keys[i]));
+	json_object_set_new(doc, "created_at", json_string("2024-01-01T00:00:00Z"));
+	json_object_set_new(doc, "id", json_string("123e4567-e89b-12d3-a456-426614174000"));
+
+	json_t *out = job_render(doc);
+	assert_non_null(out);
+	char keys[400];
+	keys_of(out, keys, sizeof(keys));
+	assert_string_equal(keys, "id,name,source,target,include,exclude,tables,load,retry,"
+				  "schedule,created_at,updated_at,last_run");
+
+	assert_string_equal(job_source_dsn(out), "postgresql://app:***@src.example/db");
+	assert_string_equal(job_target_dsn(out), "host=dst.example dbname=db password=***");
+	char *text = json_dumps(out, JSON_COMPACT);
+	assert_null(strstr(text, "s3cret"));
+	assert_null(strstr(text, "t0psecret"));
+	free(text);
+
+	/* everything but the passwords is carried over as is */
+	static const char *const same[] = {"id", "name", "include", "exclude", "tables", "load",
+					   "retry", "schedule", "created_at", "updated_at",
+					   "last_run"};
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++)
+		if (!json_equal(json_object_get(out, same[i]), json_object_get(doc, same[i])))
+			fail_msg("job_render changed \"%s\"", same[i]);
+
+	/* the document (and the spec it shares values with) keep their passwords */
+	assert_string_equal(job_source_dsn(doc), SOURCE_DSN);
+	assert_string_equal(job_target_dsn(doc), TARGET_DSN);
+	assert_string_equal(job_source_dsn(spec), SOURCE_DSN);
+	json_object_set_new(json_object_get(out, "load"), "mode", json_string("drop"));
+	assert_string_equal(job_load_mode(doc), "replace");
+
+	json_decref(out);
+	json_decref(doc);
+	json_decref(spec);
+}
+
+static void test_render_partial(void **state)
+{
+	(void)state;
+	json_t *doc = parse("{\"source\": {\"dsn\": \"postgresql://u@h/db\"}, \"name\": \"n\","
+			    " \"target\": {\"dsn\": 5}, \"junk\": true}");
+	json_t *out = job_render(doc);
+	char keys[200];
+	keys_of(out, keys, sizeof(keys));
+	assert_string_equal(keys, "name,source,target");
+	assert_string_equal(job_source_dsn(out), "postgresql://u@h/db");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(out, "target"), "dsn")),
+			 5);
+	json_decref(out);
+	json_decref(doc);
+
+	doc = json_object();
+	out = job_render(doc);
+	assert_int_equal(json_object_size(out), 0);
+	json_decref(out);
+	json_decref(doc);
+}
+
+static void test_selects(void **state)
+{
+	(void)state;
+	json_t *spec = accept("{\"include\": [\"public.*\", \"sales.order?\"],"
+			      " \"exclude\": [\"public.tmp_*\", \"*.secret\"]}",
+			      4);
+	assert_true(job_selects(spec, "public", "users"));
+	assert_true(job_selects(spec, "public", "tmp"));
+	assert_false(job_selects(spec, "public", "tmp_x"));
+	assert_false(job_selects(spec, "public", "tmp_"));
+	assert_false(job_selects(spec, "public", "secret"));
+	assert_true(job_selects(spec, "sales", "orders"));
+	assert_false(job_selects(spec, "sales", "order"));
+	assert_false(job_selects(spec, "sales", "orders2"));
+	assert_false(job_selects(spec, "other", "users"));
+	assert_false(job_selects(spec, "Public", "users"));
+	json_decref(spec);
+
+	spec = accept("{\"include\": [\"\\\"my.schema\\\".*\"]}", 4);
+	assert_true(job_selects(spec, "my.schema", "t"));
+	assert_false(job_selects(spec, "my", "schema.t"));
+	json_decref(spec);
+
+	spec = accept("{\"include\": [\"*.*\"]}", 4);
+	assert_true(job_selects(spec, "any", "thing"));
+	json_decref(spec);
+
+	spec = accept("{\"include\": [\"*.*\"], \"exclude\": [\"*.*\"]}", 4);
+	assert_false(job_selects(spec, "any", "thing"));
+	json_decref(spec);
+}
+
+static void test_table_options(void **state)
+{
+	(void)state;
+	json_t *spec = accept("{\"tables\": {\"public.t\": {\"where\": \"id > 10\"},"
+			      " \"\\\"Sales\\\".\\\"Order.Lines\\\"\":"
+			      "   {\"target\": \"archive.lines\"},"
+			      " \"public.u\": {}}}",
+			      4);
+	json_t *o = job_table_options(spec, "public", "t");
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "where")), "id > 10");
+	o = job_table_options(spec, "Sales", "Order.Lines");
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "target")), "archive.lines");
+	o = job_table_options(spec, "public", "u");
+	assert_non_null(o);
+	assert_int_equal(json_object_size(o), 0);
+	assert_null(job_table_options(spec, "sales", "order.lines"));
+	assert_null(job_table_options(spec, "Sales.Order", "Lines"));
+	assert_null(job_table_options(spec, "public", "x"));
+	assert_null(job_table_options(spec, "public.t", ""));
+	assert_null(job_table_options(spec, "", "t"));
+	json_decref(spec);
+
+	json_t *empty = json_object();
+	assert_null(job_table_options(empty, "public", "t"));
+	assert_false(job_selects(empty, "public", "t"));
+	json_decref(empty);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_minimal_gets_defaults),
+		cmocka_unit_test(test_default_parallel_is_the_given_one),
+		cmocka_unit_test(test_explicit_values_kept),
+		cmocka_unit_test(test_load_modes_accepted),
+		cmocka_unit_test(test_normalize_is_idempotent),
+		cmocka_unit_test(test_read_only_fields_dropped),
+		cmocka_unit_test(test_not_an_object),
+		cmocka_unit_test(test_unknown_fields),
+		cmocka_unit_test(test_missing_fields),
+		cmocka_unit_test(test_name_rules),
+		cmocka_unit_test(test_endpoint_errors),
+		cmocka_unit_test(test_include_errors),
+		cmocka_unit_test(test_exclude_errors),
+		cmocka_unit_test(test_load_mode_errors),
+		cmocka_unit_test(test_load_other_errors),
+		cmocka_unit_test(test_retry_errors),
+		cmocka_unit_test(test_schedule),
+		cmocka_unit_test(test_tables_bad_keys),
+		cmocka_unit_test(test_tables_bad_options),
+		cmocka_unit_test(test_tables_reserved_options),
+		cmocka_unit_test(test_tables_target_rename),
+		cmocka_unit_test(test_render_orders_and_redacts),
+		cmocka_unit_test(test_render_partial),
+		cmocka_unit_test(test_selects),
+		cmocka_unit_test(test_table_options),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
