@@ -271,7 +271,7 @@ json_t *job_normalize(json_t *in, int default_parallel, struct err *e)
 					   "created_at", "updated_at", "last_run", NULL};
 	json_t *out = NULL, *globs = NULL;
 	if (!json_is_object(in)) {
-		err_set(e, 400, "invalid_field", "", "the job must be a JSON object");
+		err_set(e, 400, "invalid_json", NULL, "the job must be a JSON object");
 		return NULL;
 	}
 	if (!check_keys(in, keys, "", e))

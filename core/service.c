@@ -260,7 +260,7 @@ static bool trigger_body(json_t *body, json_t **tables, json_t **params, struct 
 	if (!body)
 		return true;
 	if (!json_is_object(body))
-		return err_set(e, 400, "invalid_field", "", "the request body must be a JSON object");
+		return err_set(e, 400, "invalid_json", NULL, "the request body must be a JSON object");
 	const char *key;
 	json_t *v;
 	json_object_foreach(body, key, v) {
@@ -408,7 +408,7 @@ json_t *svc_connection_test(struct service *s, json_t *body, struct err *e)
 {
 	(void)s;
 	if (!json_is_object(body)) {
-		err_set(e, 400, "invalid_field", "", "the request body must be a JSON object");
+		err_set(e, 400, "invalid_json", NULL, "the request body must be a JSON object");
 		return NULL;
 	}
 	const char *key;

@@ -221,13 +221,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->path = url;
 		sb_init(&r->body);
 		*con_cls = r;
+		/*
+		 * A body declared too large is read and dropped, not refused at once:
+		 * a client still writing would otherwise see a reset, not the 413.
+		 */
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-		if (cl && strtoull(cl, NULL, 10) > HTTP_BODY_MAX) {
+		if (cl && strtoull(cl, NULL, 10) > HTTP_BODY_MAX)
 			r->too_large = true;
-			reply_error(r, 413, "payload_too_large", NULL,
-				    "request body is larger than %d bytes", HTTP_BODY_MAX);
-			return send_reply(r);
-		}
 		return MHD_YES;
 	}
 	if (*upload_data_size) {

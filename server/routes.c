@@ -77,6 +77,8 @@ const struct route *route_find(const struct route *table, const char *method, co
 			continue;
 		if (!strcmp(r->method, method))
 			return r;
+		if (r->flags & ROUTE_FALLBACK)
+			continue;
 		*path_known = true;
 		size_t need = strlen(r->method) + (used ? 2 : 0);
 		if (used + need + 1 <= allow_len && !strstr(allow, r->method)) {

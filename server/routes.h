@@ -14,6 +14,7 @@ enum route_flags {
 	ROUTE_BODY_NONE = 0,     /* the request has no body */
 	ROUTE_BODY_JSON = 1,     /* a JSON body is required */
 	ROUTE_BODY_OPTIONAL = 2, /* a JSON body may be sent */
+	ROUTE_FALLBACK = 4,      /* a catch-all: other methods on its paths get 404, not 405 */
 };
 
 struct route {

@@ -1,4 +1,5 @@
 -- core/sql/migrate_002.sql: the API's JSON shapes of jobs, runs, run tables and events as views
+-- (elapsed times are clamped at 0: a reader's now() may precede a start stamped by another transaction)
 CREATE VIEW ferry.job_doc AS
 SELECT j.id, j.name, j.created_at,
        j.spec || jsonb_build_object(
@@ -27,7 +28,7 @@ SELECT t.id, t.run_id, t.seq,
            'error', t.error,
            'validation', t.validation) AS doc
   FROM ferry.run_tasks t,
-       LATERAL (SELECT (extract(epoch FROM coalesce(t.finished_at, now()) - t.started_at) * 1000)::bigint
+       LATERAL (SELECT greatest(0, (extract(epoch FROM coalesce(t.finished_at, now()) - t.started_at) * 1000)::bigint)
                 AS ms) e;
 
 CREATE VIEW ferry.run_doc AS
@@ -75,7 +76,7 @@ SELECT r.id, r.job_id, r.created_at,
        LATERAL (SELECT CASE WHEN r.state = 'succeeded' THEN 1.0
                             WHEN a.weight = 0 THEN 0.0
                             ELSE round((a.done / a.weight)::numeric, 4) END AS progress) p,
-       LATERAL (SELECT (extract(epoch FROM coalesce(r.finished_at, now()) - r.started_at) * 1000)::bigint
+       LATERAL (SELECT greatest(0, (extract(epoch FROM coalesce(r.finished_at, now()) - r.started_at) * 1000)::bigint)
                 AS ms) e;
 
 CREATE VIEW ferry.event_doc AS
