@@ -242,16 +242,16 @@ static void test_read_only_fields_dropped(void **state)
 static void test_not_an_object(void **state)
 {
 	(void)state;
-	expect_rejected(parse("[]"), "invalid_field", "");
-	expect_rejected(parse("\"job\""), "invalid_field", "");
-	expect_rejected(parse("null"), "invalid_field", "");
-	expect_rejected(parse("42"), "invalid_field", "");
+	expect_rejected(parse("[]"), "invalid_json", "");
+	expect_rejected(parse("\"job\""), "invalid_json", "");
+	expect_rejected(parse("null"), "invalid_json", "");
+	expect_rejected(parse("42"), "invalid_json", "");
 
 	struct err e;
 	err_clear(&e);
 	assert_null(job_normalize(NULL, 4, &e));
 	assert_int_equal(e.status, 400);
-	assert_string_equal(e.code, "invalid_field");
+	assert_string_equal(e.code, "invalid_json");
 }
 
 static void test_unknown_fields(void **state)
