@@ -49,7 +49,7 @@ INC       := -Icore -Iserver -I$(GEN)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps deps-build deps-test test unit demo run install bench clean lint-openapi
+.PHONY: all deps deps-build test unit demo run install clean lint-openapi
 
 all: $(BUILD)/ferryd
 
@@ -101,7 +101,8 @@ test: deps
 lint-openapi: deps
 	cd tests && npx --no-install redocly lint ../openapi/openapi.yaml --config ../openapi/redocly.yaml
 
-demo: deps
+demo: deps-build
+	@tests/deps.sh demo
 	@$(MAKE) --no-print-directory all
 	@tests/demo.sh
 

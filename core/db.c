@@ -46,9 +46,10 @@ PGconn *db_connect(const char *dsn, const char *what, struct err *e)
 	}
 	char msg[900], code[48];
 	clean_message(PQerrorMessage(c), dsn, msg, sizeof(msg));
+	bool meta = !strcmp(what, "metadata");
 	snprintf(code, sizeof(code), "%s_unreachable", what);
 	char *shown = dsn_redact(dsn);
-	err_set(e, strcmp(what, "metadata") ? 422 : 503, code, NULL,
+	err_set(e, meta ? 503 : 422, meta ? "unavailable" : code, NULL,
 		"could not connect to %s database \"%s\": %s", what, shown, msg);
 	free(shown);
 	PQfinish(c);

@@ -96,8 +96,10 @@ static void finish_if_done(struct engine *en, const char *run_id)
 	if (res && PQntuples(res) == 1) {
 		const char *state = PQgetvalue(res, 0, 0);
 		const char *error = PQgetvalue(res, 0, 1);
-		bool good = !strcmp(state, "succeeded");
-		meta_event(en->meta, run_id, good ? "info" : "error", NULL, "run_finished",
+		const char *level = !strcmp(state, "succeeded")   ? "info"
+				    : !strcmp(state, "cancelled") ? "warning"
+								  : "error";
+		meta_event(en->meta, run_id, level, NULL, "run_finished",
 			   "run %s%s%s", state, *error ? ": " : "", error);
 		engine_release_run(en, run_id);
 	}
@@ -383,14 +385,14 @@ static void run_task(struct engine *en, struct task *t)
 			   secs, secs > 0 ? (double)r.rows / secs : 0.0);
 	} else if (stopped) {
 		const char *why = shutting ? SHUTDOWN_REASON : "cancelled by request";
-		r.rows = 0;
+		r.rows = r.bytes = 0; /* rolled back: nothing of it stayed on the target */
 		task_done(en, t, "cancelled", &r, why);
 		meta_event(en->meta, t->run_id, "warning", t->src_label, "table_cancelled",
 			   "%s; its partial load was rolled back", why);
 	} else {
 		char *a1 = dsn_scrub(e.msg, job_source_dsn(t->spec));
 		char *msg = dsn_scrub(a1, job_target_dsn(t->spec));
-		r.rows = 0;
+		r.rows = r.bytes = 0; /* rolled back: nothing of it stayed on the target */
 		task_done(en, t, "errored", &r, msg);
 		meta_event(en->meta, t->run_id, "error", t->src_label, "table_failed", "%s", msg);
 		free(a1);

@@ -102,8 +102,11 @@ static bool create_target(struct load_ctx *x, struct err *e)
 	}
 	sb_addc(&sql, ')');
 	ok = ok && side_exec(x->dst, "target", sql.buf, 0, NULL, NULL, e);
-	if (ok && x->t->spec && x->h->step)
-		x->h->step(x->h->arg, "create", "created target table %s", x->dst_rel);
+	if (ok && x->h->step) {
+		char label[300];
+		qualname_format(&x->t->dst, label, sizeof(label));
+		x->h->step(x->h->arg, "create", "created target table %s", label);
+	}
 	sb_release(&sql);
 	x->created = ok;
 	x->dst_relkind = 'r';

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # tests/deps.sh: install what ferry needs that is missing (Debian packages, npm modules).
 #   tests/deps.sh build   compiler, libraries, PostgreSQL
-#   tests/deps.sh test    the above plus what the tests and the demo use
+#   tests/deps.sh demo    the above plus curl and jq
+#   tests/deps.sh test    the above plus what the tests use
 # As root it installs with apt-get; otherwise it names what to install and fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want=(gcc make pkg-config libmicrohttpd-dev libjansson-dev libpq-dev uuid-dev zlib1g-dev postgresql)
+if [ "${1:-build}" = demo ]; then
+	want+=(curl jq)
+fi
 if [ "${1:-build}" = test ]; then
 	want+=(libcmocka-dev curl jq chromium fonts-liberation)
 	command -v node >/dev/null 2>&1 || want+=(nodejs)
