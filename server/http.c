@@ -89,7 +89,7 @@ void reply_static(struct req *r, const char *data, size_t len, const char *ctype
 		  const char *etag, const char *encoding)
 {
 	const char *inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-None-Match");
-	bool fresh = inm && etag && !strcmp(inm, etag);
+	bool fresh = inm && etag && (strstr(inm, etag) || !strcmp(inm, "*"));
 	struct MHD_Response *resp = MHD_create_response_from_buffer(
 		fresh ? 0 : len, fresh ? NULL : (void *)data, MHD_RESPMEM_PERSISTENT);
 	MHD_add_response_header(resp, "Content-Type", ctype);
@@ -128,6 +128,7 @@ static bool take_body(struct req *r, int flags)
 			    HTTP_BODY_MAX);
 		return false;
 	}
+	flags &= ROUTE_BODY_JSON | ROUTE_BODY_OPTIONAL;
 	if (flags == ROUTE_BODY_NONE || (flags == ROUTE_BODY_OPTIONAL && r->body.len == 0))
 		return true;
 	if (!is_json_type(r)) {
