@@ -52,8 +52,8 @@ SELECT r.id, r.job_id, r.created_at,
            'bytes', a.bytes,
            'rows_estimate', a.rows_estimate,
            'progress', p.progress,
-           'eta_s', CASE WHEN r.state = 'running' AND p.progress > 0.001 AND e.ms IS NOT NULL
-                         THEN round((e.ms / 1000.0 * (1 - p.progress) / p.progress)::numeric, 1) END,
+           'eta_s', CASE WHEN r.state = 'running' AND p.finished > 0.001 AND e.ms IS NOT NULL
+                         THEN round((e.ms / 1000.0 * (1 - least(p.finished, 1)) / p.finished)::numeric, 1) END,
            'elapsed_ms', e.ms) AS doc
   FROM ferry.runs r,
        LATERAL (SELECT count(*) AS total,
@@ -68,14 +68,21 @@ SELECT r.id, r.job_id, r.created_at,
                        coalesce(sum(t.rows_estimate), 0) AS rows_estimate,
                        coalesce(sum(greatest(t.rows_estimate, 1)), 0) AS weight,
                        coalesce(sum(greatest(t.rows_estimate, 1) *
-                                    CASE WHEN t.state IN ('queued') THEN 0
+                                    CASE WHEN t.state IN ('loaded', 'skipped') THEN 1
                                          WHEN t.state = 'loading'
                                          THEN least(t.rows::float8 / greatest(t.rows_estimate, 1), 0.99)
-                                         ELSE 1 END), 0) AS done
+                                         ELSE 0 END), 0) AS done,
+                       coalesce(sum(greatest(t.rows_estimate, 1) *
+                                    CASE WHEN t.state IN ('errored', 'cancelled') THEN 1 ELSE 0 END), 0)
+                       AS given_up
                   FROM ferry.run_tasks t WHERE t.run_id = r.id) a,
+       -- progress is the share of the rows that arrived; the ETA also counts
+       -- failed tables as finished, since nothing more will happen to them
        LATERAL (SELECT CASE WHEN r.state = 'succeeded' THEN 1.0
                             WHEN a.weight = 0 THEN 0.0
-                            ELSE round((a.done / a.weight)::numeric, 4) END AS progress) p,
+                            ELSE round((a.done / a.weight)::numeric, 4) END AS progress,
+                       CASE WHEN a.weight = 0 THEN 0.0
+                            ELSE (a.done + a.given_up) / a.weight END AS finished) p,
        LATERAL (SELECT greatest(0, (extract(epoch FROM coalesce(r.finished_at, now()) - r.started_at) * 1000)::bigint)
                 AS ms) e;
 

@@ -30,6 +30,7 @@ function sampleJob() {
 		schedule: null,
 		created_at: '2026-11-22T10:01:02.123456+00:00',
 		updated_at: '2026-11-22T10:01:02.123456+00:00',
+		last_run: null,
 	};
 }
 
