@@ -71,25 +71,29 @@ static bool name_conflict(struct err *e, json_t *spec)
 	return false;
 }
 
-json_t *svc_job_create(struct service *s, json_t *body, struct err *e)
+/* Validate body and write it with sql ($1 id, $2 name, $3 definition); the stored job or NULL. */
+static json_t *job_store(struct service *s, const char *sql, const char *id, json_t *body,
+			 struct err *e)
 {
 	json_t *spec = job_normalize(body, s->default_parallel, e);
 	if (!spec)
 		return NULL;
-	char id[37];
-	new_uuid(id);
 	char *text = json_dumps(spec, JSON_COMPACT);
 	const char *p[] = {id, json_string_value(json_object_get(spec, "name")), text};
-	PGresult *res = meta_exec(s->meta, sql_job_insert, 3, p, e);
+	PGresult *res = meta_exec(s->meta, sql, 3, p, e);
 	free(text);
-	if (!res) {
+	if (!res)
 		name_conflict(e, spec);
-		json_decref(spec);
-		return NULL;
-	}
 	PQclear(res);
 	json_decref(spec);
-	return svc_job_get(s, id, e);
+	return res ? svc_job_get(s, id, e) : NULL;
+}
+
+json_t *svc_job_create(struct service *s, json_t *body, struct err *e)
+{
+	char id[37];
+	new_uuid(id);
+	return job_store(s, sql_job_insert, id, body, e);
 }
 
 json_t *svc_job_list(struct service *s, long limit, long offset, struct err *e)
@@ -127,21 +131,7 @@ json_t *svc_job_update(struct service *s, const char *ref, json_t *body, struct 
 		err_set(e, 400, "invalid_field", "id", "\"id\" does not match the job being replaced");
 		return NULL;
 	}
-	json_t *spec = job_normalize(body, s->default_parallel, e);
-	if (!spec)
-		return NULL;
-	char *text = json_dumps(spec, JSON_COMPACT);
-	const char *p[] = {id, NULL, json_string_value(json_object_get(spec, "name")), text};
-	PGresult *res = meta_exec(s->meta, sql_job_update, 4, p, e);
-	free(text);
-	if (!res) {
-		name_conflict(e, spec);
-		json_decref(spec);
-		return NULL;
-	}
-	PQclear(res);
-	json_decref(spec);
-	return svc_job_get(s, id, e);
+	return job_store(s, sql_job_update, id, body, e);
 }
 
 bool svc_job_delete(struct service *s, const char *ref, struct err *e)

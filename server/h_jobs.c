@@ -26,8 +26,7 @@ void h_jobs_list(struct req *r)
 	struct err e;
 	long limit, offset;
 	err_clear(&e);
-	if (!query_long(r, "limit", 50, 1, 500, &limit) ||
-	    !query_long(r, "offset", 0, 0, 1000000000L, &offset))
+	if (!query_page(r, &limit, &offset))
 		return;
 	reply_result(r, 200, svc_job_list(&r->app->svc, limit, offset, &e), &e);
 }

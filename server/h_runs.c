@@ -26,8 +26,7 @@ void h_runs_list(struct req *r)
 	struct err e;
 	long limit, offset;
 	err_clear(&e);
-	if (!query_long(r, "limit", 50, 1, 500, &limit) ||
-	    !query_long(r, "offset", 0, 0, 1000000000L, &offset))
+	if (!query_page(r, &limit, &offset))
 		return;
 	reply_result(r, 200, svc_run_list(&r->app->svc, r->params.v[0], limit, offset, &e), &e);
 }

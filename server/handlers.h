@@ -11,6 +11,8 @@ extern const struct route ferry_routes[];
 
 /* Parse an integer query parameter in [lo, hi]; replies 400 and returns false when bad. */
 bool query_long(struct req *r, const char *name, long dflt, long lo, long hi, long *out);
+/* Parse the paging parameters limit (1..500, default 50) and offset; replies 400 when bad. */
+bool query_page(struct req *r, long *limit, long *offset);
 /* Reply with a service result: doc (stolen) with status ok, or the error. */
 void reply_result(struct req *r, int ok_status, json_t *doc, const struct err *e);
 

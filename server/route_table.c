@@ -46,6 +46,12 @@ bool query_long(struct req *r, const char *name, long dflt, long lo, long hi, lo
 	return true;
 }
 
+bool query_page(struct req *r, long *limit, long *offset)
+{
+	return query_long(r, "limit", 50, 1, 500, limit) &&
+	       query_long(r, "offset", 0, 0, 1000000000L, offset);
+}
+
 void reply_result(struct req *r, int ok_status, json_t *doc, const struct err *e)
 {
 	if (doc)
