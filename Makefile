@@ -5,6 +5,7 @@
 #   make test       build and run every test; ends with "N passed, N failed"
 #   make demo       migrate a sample database through the REST API and print the report
 #   make run        start ferryd with an embedded metadata database
+#   make bench      time ferry against pgcopydb, pg_dump/pg_restore and a COPY pipe
 #   make install    install ferryd into $(DESTDIR)$(PREFIX)/bin
 #
 # Variables: SANITIZE=address,undefined builds with sanitizers; WERROR=1 (set
@@ -49,7 +50,7 @@ INC       := -Icore -Iserver -I$(GEN)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps deps-build test unit demo run install clean lint-openapi
+.PHONY: all deps deps-build test unit demo run bench install clean lint-openapi
 
 all: $(BUILD)/ferryd
 
@@ -105,6 +106,11 @@ demo: deps-build
 	@tests/deps.sh demo
 	@$(MAKE) --no-print-directory all
 	@tests/demo.sh
+
+bench: deps-build
+	@tests/deps.sh bench
+	@$(MAKE) --no-print-directory all
+	@bench/run.sh
 
 run: deps-build
 	@$(MAKE) --no-print-directory all

@@ -12,6 +12,7 @@
 #include <uuid/uuid.h>
 
 #include "catalog.h"
+#include "planner.h"
 #include "db.h"
 #include "dsn.h"
 #include "job.h"
@@ -63,10 +64,21 @@ struct task {
 	char run_id[37];
 	struct qualname src, dst;
 	char src_label[300], dst_label[300];
-	char *filter; /* owned */
 	json_t *spec; /* owned */
 	char snapshot[128];
+	bool step;    /* a post-load step rather than a table copy */
+	json_t *copy; /* owned: copy description (copy tasks) */
+	char step_kind[32];
+	char step_name[128];
+	char *step_sql; /* owned */
 };
+
+static void task_release(struct task *t)
+{
+	json_decref(t->spec);
+	json_decref(t->copy);
+	free(t->step_sql);
+}
 
 static void engine_release_run(struct engine *en, const char *run_id)
 {
@@ -133,13 +145,93 @@ static PGconn *open_snapshot(json_t *spec, char *snap_id, size_t n, struct err *
 	return c;
 }
 
+/* Insert one task row; its id, or -1 with e filled. */
+static long long insert_task(PGconn *c, const char *run_id, int seq, const struct plan_table *t,
+			     const char *const extra[10], struct err *e)
+{
+	char sq[16], rows[32], bytes[32];
+	snprintf(sq, sizeof(sq), "%d", seq);
+	snprintf(rows, sizeof(rows), "%lld", t->st.rows_estimate);
+	snprintf(bytes, sizeof(bytes), "%lld", t->st.bytes_estimate);
+	const char *p[21] = {run_id, sq, t->st.src.schema, t->st.src.name, t->st.dst.schema,
+			     t->st.dst.name, t->st.src_label, t->st.dst_label, t->st.filter,
+			     rows, bytes};
+	for (int i = 0; i < 10; i++)
+		p[11 + i] = extra[i];
+	PGresult *res = db_exec(c, sql_task_insert, 21, p, e);
+	long long id = res ? atoll(PQgetvalue(res, 0, 0)) : -1;
+	PQclear(res);
+	return id;
+}
+
+/* The plan entry that loads source table q, or NULL. */
+static const struct plan_table *plan_find(const struct plan *p, const struct qualname *q)
+{
+	for (int i = 0; i < p->n; i++)
+		if (!strcmp(p->t[i].st.src.schema, q->schema) && !strcmp(p->t[i].st.src.name, q->name))
+			return &p->t[i];
+	return NULL;
+}
+
+/* Insert the post-load steps of one created table. */
+static bool insert_steps(PGconn *c, const char *run_id, int *seq, const struct plan *p,
+			 const struct plan_table *t, struct err *e)
+{
+	for (int s = 0; s < t->def.nsteps; s++) {
+		const struct tdef_step *st = &t->def.steps[s];
+		char *sql = st->sql ? xstrdup(st->sql) : NULL;
+		char *skip = st->skip ? xstrdup(st->skip) : NULL;
+		bool fk = !strcmp(st->kind, "foreign_key");
+		if (fk && sql) {
+			const struct plan_table *ref = plan_find(p, &st->ref);
+			char label[300];
+			qualname_format(&st->ref, label, sizeof(label));
+			if (!ref) {
+				skip = xasprintf("the referenced table %s is not in this run", label);
+			} else {
+				char *from = xasprintf("REFERENCES %s(", st->ref_printed);
+				char *dq = db_qualified(c, ref->st.dst.schema, ref->st.dst.name);
+				char *to = xasprintf("REFERENCES %s(", dq);
+				const char *hit = strstr(sql, from);
+				char *mapped = hit ? xasprintf("%.*s%s%s", (int)(hit - sql), sql, to,
+							       hit + strlen(from))
+						   : xstrdup(sql);
+				free(sql);
+				sql = mapped;
+				free(from);
+				free(dq);
+				free(to);
+			}
+		}
+		int phase = t->leaf && !fk ? 1 : 2;
+		char ph[4], dep[32];
+		snprintf(ph, sizeof(ph), "%d", phase);
+		snprintf(dep, sizeof(dep), "%lld", t->task_id);
+		const char *extra[10] = {"step", NULL, t->parent_label[0] ? t->parent_label : NULL,
+					 st->kind, st->name, sql ? sql : "", ph,
+					 phase == 1 && t->task_id > 0 ? dep : NULL,
+					 skip ? "skipped" : NULL, skip};
+		(*seq)++;
+		bool ok = insert_task(c, run_id, *seq, t, extra, e) > 0;
+		if (ok && skip)
+			meta_event_on(c, run_id, "warning", t->st.src_label, st->kind,
+				      "skipped %s %s: %s", st->kind, st->name, skip);
+		free(sql);
+		free(skip);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
 /* Insert the run's tasks and its snapshot id in one metadata transaction. */
-static bool store_plan(struct engine *en, const char *run_id, struct src_table *t, int n,
+static bool store_plan(struct engine *en, const char *run_id, struct plan *p, PGconn *quoting,
 		       const char *snap_id, struct err *e)
 {
 	PGconn *c = meta_acquire(en->meta, e);
 	PGresult *res = NULL;
 	bool ok = false;
+	int seq = 0;
 	const char *rp[] = {run_id, snap_id};
 	if (!c || !db_simple(c, "BEGIN", e) || !(res = db_exec(c, sql_run_lock_running, 1, rp, e)))
 		goto out;
@@ -147,17 +239,26 @@ static bool store_plan(struct engine *en, const char *run_id, struct src_table *
 		err_set(e, 409, "conflict", NULL, "run was cancelled while it was planned");
 		goto out;
 	}
-	for (int i = 0; i < n; i++) {
-		char seq[16], rows[32], bytes[32];
-		snprintf(seq, sizeof(seq), "%d", i + 1);
-		snprintf(rows, sizeof(rows), "%lld", t[i].rows_estimate);
-		snprintf(bytes, sizeof(bytes), "%lld", t[i].bytes_estimate);
-		const char *p[] = {run_id, seq, t[i].src.schema, t[i].src.name, t[i].dst.schema,
-				   t[i].dst.name, t[i].src_label, t[i].dst_label, t[i].filter,
-				   rows, bytes};
-		if (!db_run(c, sql_task_insert, 11, p, e))
+	for (int i = 0; i < p->n; i++) {
+		struct plan_table *t = &p->t[i];
+		if (!t->leaf && !*t->error)
+			continue;
+		json_t *copy = *t->error ? NULL : plan_copy_spec(quoting, t);
+		char *copy_text = copy ? json_dumps(copy, JSON_COMPACT) : NULL;
+		const char *extra[10] = {"copy", copy_text, t->parent_label[0] ? t->parent_label : NULL,
+					 NULL, NULL, NULL, "0", NULL,
+					 *t->error ? "errored" : NULL, *t->error ? t->error : NULL};
+		t->task_id = insert_task(c, run_id, ++seq, t, extra, e);
+		free(copy_text);
+		json_decref(copy);
+		if (t->task_id < 0)
 			goto out;
+		if (*t->error)
+			meta_event_on(c, run_id, "error", t->st.src_label, "table_failed", "%s", t->error);
 	}
+	for (int i = 0; i < p->n; i++)
+		if (p->t[i].create && !*p->t[i].error && !insert_steps(c, run_id, &seq, p, &p->t[i], e))
+			goto out;
 	ok = db_run(c, sql_run_set_snapshot, 2, rp, e) && db_simple(c, "COMMIT", e);
 out:
 	PQclear(res);
@@ -167,42 +268,56 @@ out:
 	return ok;
 }
 
+struct note_ctx {
+	struct engine *en;
+	const char *run_id;
+};
+
+static void plan_note(void *arg, const char *level, const char *table, const char *kind,
+		      const char *msg)
+{
+	struct note_ctx *n = arg;
+	meta_event(n->en->meta, n->run_id, level, table, kind, "%s", msg);
+}
+
 static void plan_run(struct engine *en, const char *run_id, json_t *spec, json_t *requested)
 {
 	struct err e;
 	char snap_id[128];
-	struct src_table *tables = NULL;
-	int n = 0;
+	struct plan plan = {0};
+	PGconn *dst = NULL;
 	err_clear(&e);
 	meta_event(en->meta, run_id, "info", NULL, "run_started", "run started on %s", en->instance);
+	int64_t t0 = now_ms();
 	PGconn *snap = open_snapshot(spec, snap_id, sizeof(snap_id), &e);
-	if (!snap) {
-		fail_run(en, run_id, NULL, e.msg);
-		return;
-	}
-	if (!catalog_select(snap, spec, requested, &tables, &n, &e)) {
+	if (!snap || !(dst = db_connect(job_target_dsn(spec), "target", &e)) ||
+	    !plan_build(snap, dst, spec, requested, &plan, &e)) {
 		fail_run(en, run_id, snap, e.msg);
-		return;
+		goto out;
 	}
-	if (n == 0) {
+	if (plan.n == 0) {
 		fail_run(en, run_id, snap, "no source table matches the job's include and exclude patterns");
-		return;
+		goto out;
 	}
-	if (!store_plan(en, run_id, tables, n, snap_id, &e)) {
+	struct note_ctx note = {en, run_id};
+	plan_create_targets(dst, spec, &plan, plan_note, &note, &e);
+	if (!store_plan(en, run_id, &plan, dst, snap_id, &e)) {
 		PQfinish(snap);
 		if (e.status == 409)
 			finish_if_done(en, run_id);
 		else
 			fail_run(en, run_id, NULL, e.msg);
-		catalog_free(tables, n);
-		return;
+		goto out;
 	}
 	long long rows = 0, bytes = 0;
-	for (int i = 0; i < n; i++) {
-		rows += tables[i].rows_estimate;
-		bytes += tables[i].bytes_estimate;
+	int tables = 0;
+	for (int i = 0; i < plan.n; i++) {
+		if (!plan.t[i].leaf)
+			continue;
+		tables++;
+		rows += plan.t[i].st.rows_estimate;
+		bytes += plan.t[i].st.bytes_estimate;
 	}
-	catalog_free(tables, n);
 	struct run_ctx *rc = xcalloc(1, sizeof(*rc));
 	str_copy(rc->run_id, sizeof(rc->run_id), run_id);
 	rc->snap = snap;
@@ -212,8 +327,12 @@ static void plan_run(struct engine *en, const char *run_id, json_t *spec, json_t
 	pthread_cond_broadcast(&en->wake);
 	pthread_mutex_unlock(&en->lock);
 	meta_event(en->meta, run_id, "info", NULL, "planned",
-		   "planned %d tables, about %lld rows and %lld bytes, snapshot %s", n, rows, bytes,
-		   snap_id);
+		   "planned %d tables, about %lld rows and %lld bytes, snapshot %s, in %lld ms",
+		   tables, rows, bytes, snap_id, (long long)(now_ms() - t0));
+	finish_if_done(en, run_id);
+out:
+	PQfinish(dst);
+	plan_release(&plan);
 }
 
 /* Claim one queued run and plan it. True when there was one. */
@@ -257,12 +376,16 @@ static bool claim_task(struct engine *en, struct task *t)
 		str_copy(t->dst.name, sizeof(t->dst.name), PQgetvalue(res, 0, 5));
 		str_copy(t->src_label, sizeof(t->src_label), PQgetvalue(res, 0, 6));
 		str_copy(t->dst_label, sizeof(t->dst_label), PQgetvalue(res, 0, 7));
-		t->filter = *PQgetvalue(res, 0, 8) ? xstrdup(PQgetvalue(res, 0, 8)) : NULL;
 		t->spec = json_loads(PQgetvalue(res, 0, 9), 0, NULL);
 		str_copy(t->snapshot, sizeof(t->snapshot), PQgetvalue(res, 0, 10));
+		t->step = !strcmp(PQgetvalue(res, 0, 11), "step");
+		t->copy = *PQgetvalue(res, 0, 12) ? json_loads(PQgetvalue(res, 0, 12), 0, NULL) : NULL;
+		str_copy(t->step_kind, sizeof(t->step_kind), PQgetvalue(res, 0, 13));
+		str_copy(t->step_name, sizeof(t->step_name), PQgetvalue(res, 0, 14));
+		t->step_sql = xstrdup(PQgetvalue(res, 0, 15));
 	}
 	PQclear(res);
-	return got && t->spec;
+	return got && t->spec && (t->step || t->copy);
 }
 
 static void hook_connections(void *arg, PGconn *src, PGconn *dst)
@@ -358,25 +481,37 @@ static void task_done(struct engine *en, struct task *t, const char *state,
 	free(validation);
 }
 
-static void run_task(struct engine *en, struct task *t)
+/* Steps that waited for a table that did not load will never run: say so. */
+static void skip_dependents(struct engine *en, struct task *t)
 {
-	struct active a = {.task_id = t->id, .en = en};
-	str_copy(a.run_id, sizeof(a.run_id), t->run_id);
-	str_copy(a.label, sizeof(a.label), t->src_label);
-	active_add(en, &a);
-	struct load_table lt = {.run_id = t->run_id, .src = t->src, .dst = t->dst,
-				.filter = t->filter, .snapshot = t->snapshot, .spec = t->spec};
-	struct load_hooks hooks = {hook_connections, hook_progress, hook_step, &a};
+	char id[32];
+	snprintf(id, sizeof(id), "%lld", t->id);
+	const char *p[] = {id, "its table did not load"};
+	struct err e;
+	err_clear(&e);
+	PGresult *res = meta_exec(en->meta, sql_task_skip_dependents, 2, p, &e);
+	for (int i = 0; res && i < PQntuples(res); i++)
+		meta_event(en->meta, t->run_id, "warning", t->src_label, PQgetvalue(res, i, 0),
+			   "skipped %s %s: its table did not load", PQgetvalue(res, i, 0),
+			   PQgetvalue(res, i, 1));
+	PQclear(res);
+}
+
+static void run_copy(struct engine *en, struct task *t, struct active *a)
+{
+	struct load_table lt = {.run_id = t->run_id, .dst = t->dst, .dst_label = t->dst_label,
+				.snapshot = t->snapshot, .spec = t->spec, .copy = t->copy};
+	struct load_hooks hooks = {hook_connections, hook_progress, hook_step, a};
 	struct load_result r = {0};
 	struct err e;
 	err_clear(&e);
-	meta_event(en->meta, t->run_id, "info", t->src_label, "table_started", "loading into %s",
-		   t->dst_label);
+	meta_event(en->meta, t->run_id, "info", t->src_label, "table_started", "loading into %s (%s COPY)",
+		   t->dst_label, json_string_value(json_object_get(t->copy, "format")));
 	int64_t t0 = now_ms();
 	bool ok = load_run(&lt, &hooks, &r, &e);
 	double secs = (double)(now_ms() - t0) / 1000.0;
 	pthread_mutex_lock(&en->lock);
-	bool stopped = a.stop, shutting = en->stopping;
+	bool stopped = a->stop, shutting = en->stopping;
 	pthread_mutex_unlock(&en->lock);
 	if (ok) {
 		task_done(en, t, "loaded", &r, NULL);
@@ -398,7 +533,51 @@ static void run_task(struct engine *en, struct task *t)
 		free(a1);
 		free(msg);
 	}
+	if (!ok)
+		skip_dependents(en, t);
 	json_decref(r.validation);
+}
+
+static void run_step(struct engine *en, struct task *t, struct active *a)
+{
+	struct load_hooks hooks = {hook_connections, NULL, NULL, a};
+	struct load_result r = {0};
+	struct err e;
+	err_clear(&e);
+	r.validation = json_pack("{s:s,s:n,s:n}", "state", "skipped", "source_rows", "target_rows");
+	int64_t t0 = now_ms();
+	bool ok = load_step(t->spec, t->step_sql, &hooks, &e);
+	long long ms = (long long)(now_ms() - t0);
+	pthread_mutex_lock(&en->lock);
+	bool stopped = a->stop;
+	pthread_mutex_unlock(&en->lock);
+	const char *what = !strcmp(t->step_kind, "index") ? "built index" : "added";
+	if (ok) {
+		task_done(en, t, "loaded", &r, NULL);
+		meta_event(en->meta, t->run_id, "info", t->src_label, t->step_kind, "%s %s%s%s in %lld ms",
+			   what, strcmp(t->step_kind, "index") ? t->step_kind : "",
+			   strcmp(t->step_kind, "index") ? " " : "", t->step_name, ms);
+	} else {
+		char *msg = dsn_scrub(e.msg, job_target_dsn(t->spec));
+		task_done(en, t, stopped ? "cancelled" : "errored", &r, msg);
+		meta_event(en->meta, t->run_id, stopped ? "warning" : "error", t->src_label,
+			   t->step_kind, "%s %s failed after %lld ms: %s", t->step_kind, t->step_name,
+			   ms, msg);
+		free(msg);
+	}
+	json_decref(r.validation);
+}
+
+static void run_task(struct engine *en, struct task *t)
+{
+	struct active a = {.task_id = t->id, .en = en};
+	str_copy(a.run_id, sizeof(a.run_id), t->run_id);
+	str_copy(a.label, sizeof(a.label), t->src_label);
+	active_add(en, &a);
+	if (t->step)
+		run_step(en, t, &a);
+	else
+		run_copy(en, t, &a);
 	active_remove(en, &a);
 	finish_if_done(en, t->run_id);
 }
@@ -417,8 +596,7 @@ static void *worker_main(void *arg)
 			continue;
 		if (claim_task(en, &t)) {
 			run_task(en, &t);
-			free(t.filter);
-			json_decref(t.spec);
+			task_release(&t);
 			continue;
 		}
 		struct timespec until;

@@ -13,8 +13,7 @@
 
 static const char *const load_modes[] = {"replace", "append", "fail", "drop", NULL};
 static const char *const later_modes[] = {"swap", "upsert", "incremental", NULL};
-static const char *const later_table_keys[] = {"columns", "drop_columns", "expressions",
-					       "cursor", "key", "mode", NULL};
+static const char *const later_table_keys[] = {"cursor", "key", "mode", "delete_flag", NULL};
 
 static bool in_list(const char *s, const char *const *list)
 {
@@ -112,6 +111,74 @@ static json_t *globs_normalize(json_t *in, const char *key, bool required, struc
 	return json_deep_copy(arr);
 }
 
+/* A column name: 1 to 63 bytes, as PostgreSQL keeps them. */
+static bool column_name_ok(json_t *v, const char *field, struct err *e)
+{
+	if (!json_is_string(v) || !*json_string_value(v) || strlen(json_string_value(v)) > 63)
+		return type_error(field, "a column name of 1 to 63 bytes", e);
+	return true;
+}
+
+/* {"name": "non-empty string"}: keys are column names; values names or SQL as `values_are_names`. */
+static bool string_map_ok(json_t *v, const char *field, bool values_are_names, struct err *e)
+{
+	if (!json_is_object(v))
+		return type_error(field, "an object", e);
+	const char *k;
+	json_t *x;
+	json_object_foreach(v, k, x) {
+		char sub[600];
+		snprintf(sub, sizeof(sub), "%s.%s", field, k);
+		if (!*k || strlen(k) > 63)
+			return err_set(e, 400, "invalid_field", sub,
+				       "\"%s\" must be a column name of 1 to 63 bytes", sub);
+		if (values_are_names ? !column_name_ok(x, sub, e)
+				     : !(json_is_string(x) && *json_string_value(x)))
+			return values_are_names ? false : type_error(sub, "a non-empty string", e);
+	}
+	return true;
+}
+
+static bool drop_list_ok(json_t *v, const char *field, struct err *e)
+{
+	if (!json_is_array(v))
+		return type_error(field, "an array of column names", e);
+	size_t i, j;
+	json_t *x;
+	json_array_foreach(v, i, x) {
+		char sub[600];
+		snprintf(sub, sizeof(sub), "%s[%zu]", field, i);
+		if (!column_name_ok(x, sub, e))
+			return false;
+		for (j = 0; j < i; j++)
+			if (json_equal(json_array_get(v, j), x))
+				return err_set(e, 400, "invalid_field", sub, "\"%s\" lists \"%s\" twice",
+					       field, json_string_value(x));
+	}
+	return true;
+}
+
+/* Check one per-table option; false with e filled. */
+static bool table_option_ok(const char *k, json_t *v, const char *sub, struct err *e)
+{
+	struct qualname q;
+	if (in_list(k, later_table_keys))
+		return err_set(e, 400, "unsupported", sub,
+			       "\"%s\" is not supported by this version of ferry", sub);
+	if (!strcmp(k, "target") || !strcmp(k, "where")) {
+		if (!json_is_string(v) || !*json_string_value(v))
+			return type_error(sub, "a non-empty string", e);
+		return strcmp(k, "target") || qualname_parse(json_string_value(v), true, &q, sub, e);
+	}
+	if (!strcmp(k, "columns"))
+		return string_map_ok(v, sub, true, e);
+	if (!strcmp(k, "expressions") || !strcmp(k, "casts"))
+		return string_map_ok(v, sub, false, e);
+	if (!strcmp(k, "drop_columns"))
+		return drop_list_ok(v, sub, e);
+	return err_set(e, 400, "unknown_field", sub, "unknown field \"%s\"", sub);
+}
+
 static bool table_normalize(const char *key, json_t *opts, json_t *out, struct err *e)
 {
 	char field[400];
@@ -123,33 +190,25 @@ static bool table_normalize(const char *key, json_t *opts, json_t *out, struct e
 		return type_error(field, "an object", e);
 	const char *k;
 	json_t *v;
-	json_t *norm = json_object();
 	json_object_foreach(opts, k, v) {
 		char sub[480];
 		snprintf(sub, sizeof(sub), "%s.%s", field, k);
-		if (in_list(k, later_table_keys)) {
-			err_set(e, 400, "unsupported", sub,
-				"\"%s\" is not supported by this version of ferry", sub);
-			goto fail;
-		}
-		if (strcmp(k, "target") && strcmp(k, "where")) {
-			err_set(e, 400, "unknown_field", sub, "unknown field \"%s\"", sub);
-			goto fail;
-		}
-		if (!json_is_string(v) || !*json_string_value(v)) {
-			type_error(sub, "a non-empty string", e);
-			goto fail;
-		}
-		if (!strcmp(k, "target") &&
-		    !qualname_parse(json_string_value(v), true, &q, sub, e))
-			goto fail;
-		json_object_set(norm, k, v);
+		if (!table_option_ok(k, v, sub, e))
+			return false;
 	}
-	json_object_set_new(out, key, norm);
+	/* a column cannot be both renamed and dropped */
+	json_t *drops = json_object_get(opts, "drop_columns");
+	size_t i;
+	json_array_foreach(drops, i, v) {
+		if (json_object_get(json_object_get(opts, "columns"), json_string_value(v))) {
+			snprintf(field + strlen(field), sizeof(field) - strlen(field), ".drop_columns[%zu]", i);
+			return err_set(e, 400, "invalid_field", field,
+				       "column \"%s\" is both renamed in \"columns\" and dropped",
+				       json_string_value(v));
+		}
+	}
+	json_object_set_new(out, key, json_deep_copy(opts));
 	return true;
-fail:
-	json_decref(norm);
-	return false;
 }
 
 static bool tables_normalize(json_t *in, json_t *out, struct err *e)
@@ -189,7 +248,8 @@ static bool int_in(json_t *obj, const char *key, const char *field, long lo, lon
 
 static bool load_normalize(json_t *in, int default_parallel, json_t *out, struct err *e)
 {
-	static const char *const keys[] = {"mode", "create", "parallel", "validate", NULL};
+	static const char *const keys[] = {"mode", "create", "parallel", "index_parallel", "validate",
+					   NULL};
 	json_t *load = json_object_get(in, "load");
 	json_t *norm = json_object();
 	json_object_set_new(out, "load", norm);
@@ -223,14 +283,13 @@ static bool load_normalize(json_t *in, int default_parallel, json_t *out, struct
 		if (!json_is_string(validate))
 			return type_error("load.validate", "a string", e);
 		vmode = json_string_value(validate);
-		if (!strcmp(vmode, "checksum"))
-			return err_set(e, 400, "unsupported", "load.validate",
-				       "validation \"checksum\" is not supported by this version of ferry");
-		if (strcmp(vmode, "none") && strcmp(vmode, "count"))
+		if (strcmp(vmode, "none") && strcmp(vmode, "count") && strcmp(vmode, "checksum"))
 			return err_set(e, 400, "invalid_field", "load.validate",
-				       "\"load.validate\" must be none or count; got \"%s\"", vmode);
+				       "\"load.validate\" must be none, count or checksum; got \"%s\"", vmode);
 	}
-	if (!int_in(load, "parallel", "load.parallel", 1, 64, default_parallel, norm, e))
+	if (!int_in(load, "parallel", "load.parallel", 1, 64, default_parallel, norm, e) ||
+	    !int_in(load, "index_parallel", "load.index_parallel", 1, 64,
+		    (long)json_integer_value(json_object_get(norm, "parallel")), norm, e))
 		return false;
 	json_object_set_new(norm, "mode", json_string(m));
 	json_object_set_new(norm, "create", json_boolean(create ? json_is_true(create) : true));
@@ -356,6 +415,11 @@ const char *job_load_mode(json_t *spec)
 bool job_load_create(json_t *spec)
 {
 	return json_is_true(json_object_get(json_object_get(spec, "load"), "create"));
+}
+
+int job_index_parallel(json_t *spec)
+{
+	return (int)json_integer_value(json_object_get(json_object_get(spec, "load"), "index_parallel"));
 }
 
 int job_load_parallel(json_t *spec)

@@ -29,6 +29,7 @@ const char *job_target_dsn(json_t *spec);
 const char *job_load_mode(json_t *spec);
 bool job_load_create(json_t *spec);
 int job_load_parallel(json_t *spec);
+int job_index_parallel(json_t *spec);
 const char *job_validate_mode(json_t *spec);
 /* Per-table options of source table "schema.table" (formatted), or NULL. */
 json_t *job_table_options(json_t *spec, const char *schema, const char *name);

@@ -1,11 +1,10 @@
-/* core/load.c: load one table: prepare the target, stream the rows, finish the target */
+/* core/load.c: load one table: prepare the target, stream the rows, validate, commit */
 #include "load.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "catalog.h"
 #include "db.h"
 #include "job.h"
 #include "sb.h"
@@ -20,15 +19,14 @@ struct load_ctx {
 	const struct load_hooks *h;
 	PGconn *src; /* owned */
 	PGconn *dst; /* owned */
-	char *src_rel; /* owned, quoted */
 	char *dst_rel; /* owned, quoted */
-	struct column *scols; /* owned */
-	int nscols;
-	bool created;
-	bool emptied;
+	const char *select; /* borrowed from the copy description */
+	const char *columns;
 	bool binary;
-	char dst_relkind;
-	long long rows_before;
+	bool emptied;
+	char relkind;
+	char before_rows[32]; /* append mode: what the target held before, for validation */
+	char before_sum[64];
 };
 
 /* Set e from a failed result on one side, prefixing the side's name. */
@@ -71,157 +69,70 @@ static bool open_source(struct load_ctx *x, struct err *e)
 			    NULL, NULL, e) &&
 		  side_exec(x->src, "source", set, 0, NULL, NULL, e);
 	free(set);
-	if (!ok)
-		return false;
-	struct err ce;
-	err_clear(&ce);
-	x->nscols = catalog_columns(x->src, &x->t->src, &x->scols, &ce);
-	if (x->nscols < 0)
-		return err_set(e, 500, "source", NULL, "source: %s", ce.msg);
-	if (x->nscols == 0)
-		return err_set(e, 500, "source", NULL, "source: table %s no longer exists",
-			       x->src_rel);
-	return true;
-}
-
-static bool create_target(struct load_ctx *x, struct err *e)
-{
-	struct sb sql;
-	sb_init(&sql);
-	char *schema = db_ident(x->dst, x->t->dst.schema);
-	sb_addf(&sql, "CREATE SCHEMA IF NOT EXISTS %s", schema);
-	free(schema);
-	bool ok = side_exec(x->dst, "target", sql.buf, 0, NULL, NULL, e);
-	sb_reset(&sql);
-	sb_addf(&sql, "CREATE TABLE %s (", x->dst_rel);
-	for (int i = 0; i < x->nscols; i++) {
-		char *col = db_ident(x->dst, x->scols[i].name);
-		sb_addf(&sql, "%s%s %s%s", i ? ", " : "", col, x->scols[i].type,
-			x->scols[i].notnull ? " NOT NULL" : "");
-		free(col);
-	}
-	sb_addc(&sql, ')');
-	ok = ok && side_exec(x->dst, "target", sql.buf, 0, NULL, NULL, e);
-	if (ok && x->h->step) {
-		char label[300];
-		qualname_format(&x->t->dst, label, sizeof(label));
-		x->h->step(x->h->arg, "create", "created target table %s", label);
-	}
-	sb_release(&sql);
-	x->created = ok;
-	x->dst_relkind = 'r';
 	return ok;
 }
 
-static bool target_relkind(struct load_ctx *x, struct err *e)
+/* The validation query of one side: row count and an order-independent hash of the rows. */
+static char *validation_sql(bool checksum, const char *from)
 {
-	const char *params[] = {x->t->dst.schema, x->t->dst.name};
-	PGresult *res = NULL;
-	if (!side_exec(x->dst, "target", sql_catalog_relkind, 2, params, &res, e))
-		return false;
-	x->dst_relkind = PQntuples(res) ? PQgetvalue(res, 0, 0)[0] : 0;
-	PQclear(res);
-	return true;
+	if (!checksum)
+		return xasprintf("SELECT count(*), 0 FROM (%s) s", from);
+	return xasprintf("SELECT count(*), coalesce(sum(('x' || left(md5(s::text), 16))::bit(64)::bigint::numeric), 0) FROM (%s) s",
+			 from);
 }
 
-static long long target_count(struct load_ctx *x, struct err *e)
+static char *target_rows_sql(struct load_ctx *x)
 {
-	char *sql = xasprintf("SELECT count(*) FROM %s", x->dst_rel);
-	PGresult *res = NULL;
-	long long n = -1;
-	if (side_exec(x->dst, "target", sql, 0, NULL, &res, e))
-		n = atoll(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	free(sql);
-	return n;
+	return xasprintf("SELECT %s FROM %s", x->columns, x->dst_rel);
 }
 
 /* Bring the target table into the state load.mode asks for, inside the open transaction. */
 static bool prepare_target(struct load_ctx *x, struct err *e)
 {
 	const char *mode = job_load_mode(x->t->spec);
-	if (!side_exec(x->dst, "target", "BEGIN", 0, NULL, NULL, e) || !target_relkind(x, e))
+	bool created = json_is_true(json_object_get(x->t->copy, "created"));
+	if (!side_exec(x->dst, "target", "BEGIN", 0, NULL, NULL, e))
 		return false;
-	if (x->dst_relkind && x->dst_relkind != 'r' && x->dst_relkind != 'p')
-		return err_set(e, 400, "target", NULL,
-			       "target: %s exists and is not a table (relkind '%c')", x->dst_rel,
-			       x->dst_relkind);
-	if (x->dst_relkind && !strcmp(mode, "drop")) {
-		char *sql = xasprintf("DROP TABLE %s", x->dst_rel);
-		bool ok = side_exec(x->dst, "target", sql, 0, NULL, NULL, e);
-		free(sql);
-		if (!ok)
-			return false;
-		x->dst_relkind = 0;
-	}
-	if (!x->dst_relkind) {
-		if (!job_load_create(x->t->spec) && strcmp(mode, "drop"))
-			return err_set(e, 400, "target", NULL,
-				       "target: table %s does not exist and load.create is false",
-				       x->dst_rel);
-		return create_target(x, e);
-	}
-	if (!strcmp(mode, "replace")) {
+	if (!strcmp(mode, "replace") || !strcmp(mode, "drop") || created) {
 		char *sql = xasprintf("TRUNCATE %s", x->dst_rel);
 		bool ok = side_exec(x->dst, "target", sql, 0, NULL, NULL, e);
 		free(sql);
 		x->emptied = ok;
 		return ok;
 	}
-	long long n = target_count(x, e);
-	if (n < 0)
+	char *sql = xasprintf("SELECT EXISTS (SELECT 1 FROM %s)", x->dst_rel);
+	PGresult *res = NULL;
+	bool ok = side_exec(x->dst, "target", sql, 0, NULL, &res, e);
+	free(sql);
+	if (!ok)
 		return false;
-	if (!strcmp(mode, "fail") && n > 0)
-		return err_set(e, 409, "target_not_empty", NULL,
-			       "target: table %s holds %lld rows and load.mode is fail", x->dst_rel, n);
-	x->rows_before = n;
-	return true;
-}
-
-/* Build the two COPY statements from the source columns that the target has. */
-static bool build_copy_sql(struct load_ctx *x, struct sb *out_src, struct sb *out_dst,
-			   struct err *e)
-{
-	struct column *dcols = NULL;
-	struct err ce;
-	err_clear(&ce);
-	int nd = catalog_columns(x->dst, &x->t->dst, &dcols, &ce);
-	if (nd < 0)
-		return err_set(e, 500, "target", NULL, "target: %s", ce.msg);
-	struct sb cols;
-	sb_init(&cols);
-	x->binary = true;
-	bool ok = true;
-	int used = 0;
-	for (int i = 0; i < x->nscols && ok; i++) {
-		int j = 0;
-		while (j < nd && strcmp(dcols[j].name, x->scols[i].name))
-			j++;
-		if (j == nd) {
-			ok = err_set(e, 400, "target", NULL,
-				     "target: table %s has no column \"%s\" for the source column of that name",
-				     x->dst_rel, x->scols[i].name);
-			break;
+	bool has_rows = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	if (!strcmp(mode, "fail") && has_rows) {
+		char *count = xasprintf("SELECT count(*) FROM %s", x->dst_rel);
+		long long n = -1;
+		if (side_exec(x->dst, "target", count, 0, NULL, &res, e)) {
+			n = atoll(PQgetvalue(res, 0, 0));
+			PQclear(res);
 		}
-		if (dcols[j].generated)
-			continue;
-		if (strcmp(dcols[j].type, x->scols[i].type))
-			x->binary = false;
-		char *col = db_ident(x->dst, x->scols[i].name);
-		sb_addf(&cols, "%s%s", used++ ? ", " : "", col);
-		free(col);
+		free(count);
+		return err_set(e, 409, "target_not_empty", NULL,
+			       "target: table %s holds %lld rows and load.mode is fail",
+			       x->t->dst_label, n);
 	}
-	if (ok) {
-		const char *fmt = x->binary ? "binary" : "text";
-		sb_addf(out_src, "COPY (SELECT %s FROM %s", cols.buf, x->src_rel);
-		if (x->t->filter)
-			sb_addf(out_src, " WHERE (%s)", x->t->filter);
-		sb_addf(out_src, ") TO STDOUT (FORMAT %s)", fmt);
-		sb_addf(out_dst, "COPY %s (%s) FROM STDIN (FORMAT %s%s)", x->dst_rel, cols.buf, fmt,
-			(x->created || x->emptied) && x->dst_relkind == 'r' ? ", FREEZE" : "");
+	const char *vmode = job_validate_mode(x->t->spec);
+	if (strcmp(vmode, "none") && has_rows) {
+		char *rows = target_rows_sql(x);
+		char *v = validation_sql(!strcmp(vmode, "checksum"), rows);
+		ok = side_exec(x->dst, "target", v, 0, NULL, &res, e);
+		if (ok) {
+			str_copy(x->before_rows, sizeof(x->before_rows), PQgetvalue(res, 0, 0));
+			str_copy(x->before_sum, sizeof(x->before_sum), PQgetvalue(res, 0, 1));
+			PQclear(res);
+		}
+		free(v);
+		free(rows);
 	}
-	sb_release(&cols);
-	free(dcols);
 	return ok;
 }
 
@@ -246,28 +157,39 @@ static bool finish_source_copy(struct load_ctx *x, struct err *e)
 	return ok;
 }
 
-/* Stream rows from the source COPY into the target COPY. */
-static bool stream(struct load_ctx *x, const char *src_sql, const char *dst_sql,
-		   struct load_result *r, struct err *e)
+static bool start_copies(struct load_ctx *x, struct err *e)
 {
+	const char *fmt = x->binary ? "binary" : "text";
+	char *src_sql = xasprintf("COPY (%s) TO STDOUT (FORMAT %s)", x->select, fmt);
+	char *dst_sql = xasprintf("COPY %s (%s) FROM STDIN (FORMAT %s%s)", x->dst_rel, x->columns,
+				  fmt, x->emptied && x->relkind == 'r' ? ", FREEZE" : "");
 	PGresult *res = PQexec(x->src, src_sql);
-	if (PQresultStatus(res) != PGRES_COPY_OUT) {
+	bool ok = PQresultStatus(res) == PGRES_COPY_OUT;
+	if (!ok)
 		side_error(x->src, res, "source", e);
-		PQclear(res);
-		return false;
-	}
 	PQclear(res);
-	res = PQexec(x->dst, dst_sql);
-	if (PQresultStatus(res) != PGRES_COPY_IN) {
-		side_error(x->dst, res, "target", e);
+	if (ok) {
+		res = PQexec(x->dst, dst_sql);
+		ok = PQresultStatus(res) == PGRES_COPY_IN;
+		if (!ok)
+			side_error(x->dst, res, "target", e);
 		PQclear(res);
-		return false;
 	}
-	PQclear(res);
+	free(src_sql);
+	free(dst_sql);
+	return ok;
+}
+
+/* Stream rows from the source COPY into the target COPY. */
+static bool stream(struct load_ctx *x, struct load_result *r, struct err *e)
+{
+	if (!start_copies(x, e))
+		return false;
 	long long msgs = 0, bytes = 0;
 	int64_t last = now_ms();
 	char *buf = NULL;
 	int n;
+	PGresult *res;
 	while ((n = PQgetCopyData(x->src, &buf, 0)) > 0) {
 		int put = PQputCopyData(x->dst, buf, n);
 		PQfreemem(buf);
@@ -311,60 +233,91 @@ static bool stream(struct load_ctx *x, const char *src_sql, const char *dst_sql,
 	return ok;
 }
 
-static bool add_primary_key(struct load_ctx *x, struct err *e)
+/* Set each owned sequence of the target to the source's current value. */
+static bool carry_sequences(struct load_ctx *x, struct err *e)
 {
-	struct sb sql;
-	sb_init(&sql);
-	int npk = 0;
-	for (int pos = 1;; pos++) {
-		int i = 0;
-		while (i < x->nscols && x->scols[i].pk_pos != pos)
-			i++;
-		if (i == x->nscols)
-			break;
-		char *col = db_ident(x->dst, x->scols[i].name);
-		sb_addf(&sql, "%s%s", npk++ ? ", " : "", col);
-		free(col);
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(x->t->copy, "sequences"), i, s) {
+		char *sql = xasprintf("SELECT last_value, is_called FROM %s",
+				      json_string_value(json_object_get(s, "source")));
+		PGresult *res = NULL;
+		bool ok = side_exec(x->src, "source", sql, 0, NULL, &res, e);
+		free(sql);
+		if (!ok)
+			return false;
+		const char *p[] = {x->dst_rel, json_string_value(json_object_get(s, "column")),
+				   PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1)};
+		ok = side_exec(x->dst, "target", sql_target_sequence_set, 4, p, NULL, e);
+		PQclear(res);
+		if (!ok)
+			return false;
 	}
-	bool ok = true;
-	if (npk) {
-		char *stmt = xasprintf("ALTER TABLE %s ADD PRIMARY KEY (%s)", x->dst_rel, sql.buf);
-		int64_t t0 = now_ms();
-		ok = side_exec(x->dst, "target", stmt, 0, NULL, NULL, e);
-		if (ok && x->h->step)
-			x->h->step(x->h->arg, "primary_key", "added primary key (%s) in %lld ms",
-				   sql.buf, (long long)(now_ms() - t0));
-		free(stmt);
-	}
-	sb_release(&sql);
-	return ok;
+	return true;
 }
 
-/* Compare row counts of source (same snapshot) and target (same transaction). */
-static bool validate_count(struct load_ctx *x, struct load_result *r, struct err *e)
+/* Send q to c and wait for its one result; NULL with e filled on failure. */
+static PGresult *collect(PGconn *c, const char *side, struct err *e)
 {
-	char *sql = xasprintf("SELECT count(*) FROM %s%s%s%s", x->src_rel,
-			      x->t->filter ? " WHERE (" : "", x->t->filter ? x->t->filter : "",
-			      x->t->filter ? ")" : "");
-	PGresult *res = NULL;
-	bool ok = side_exec(x->src, "source", sql, 0, NULL, &res, e);
-	free(sql);
-	if (!ok)
+	PGresult *res, *last = NULL;
+	while ((res = PQgetResult(c))) {
+		PQclear(last);
+		last = res;
+	}
+	if (PQresultStatus(last) != PGRES_TUPLES_OK) {
+		side_error(c, last, side, e);
+		PQclear(last);
+		return NULL;
+	}
+	return last;
+}
+
+/* Validate: the same count (and hash) on both sides, computed by both databases at once. */
+static bool validate(struct load_ctx *x, struct load_result *r, struct err *e)
+{
+	const char *vmode = job_validate_mode(x->t->spec);
+	bool checksum = !strcmp(vmode, "checksum");
+	char *rows = target_rows_sql(x);
+	char *sq = validation_sql(checksum, x->select);
+	char *dq = validation_sql(checksum, rows);
+	int64_t t0 = now_ms();
+	bool sent = PQsendQuery(x->src, sq) && PQsendQuery(x->dst, dq);
+	free(rows);
+	free(sq);
+	free(dq);
+	if (!sent)
+		return side_error(x->src, NULL, "validation", e);
+	PGresult *rs = collect(x->src, "source", e);
+	PGresult *rd = collect(x->dst, "target", e);
+	if (!rs || !rd) {
+		PQclear(rs);
+		PQclear(rd);
 		return false;
-	long long src_rows = atoll(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	long long dst_rows = target_count(x, e);
-	if (dst_rows < 0)
-		return false;
-	dst_rows -= x->rows_before;
-	bool passed = src_rows == dst_rows;
+	}
+	long long src_rows = atoll(PQgetvalue(rs, 0, 0));
+	long long dst_rows = atoll(PQgetvalue(rd, 0, 0)) - atoll(x->before_rows);
+	const char *p[] = {PQgetvalue(rd, 0, 1), *x->before_sum ? x->before_sum : "0",
+			   PQgetvalue(rs, 0, 1)};
+	PGresult *cmp = NULL;
+	bool same_sum = side_exec(x->dst, "target", "SELECT $1::numeric - $2::numeric = $3::numeric",
+				  3, p, &cmp, e) && PQgetvalue(cmp, 0, 0)[0] == 't';
+	PQclear(cmp);
+	PQclear(rs);
+	PQclear(rd);
+	bool passed = src_rows == dst_rows && same_sum;
 	json_decref(r->validation);
 	r->validation = json_pack("{s:s,s:I,s:I}", "state", passed ? "passed" : "failed",
 				  "source_rows", (json_int_t)src_rows, "target_rows",
 				  (json_int_t)dst_rows);
+	if (x->h->step)
+		x->h->step(x->h->arg, "validation", "%s validation %s in %lld ms: %lld source rows, %lld target rows",
+			   vmode, passed ? "passed" : "failed", (long long)(now_ms() - t0), src_rows,
+			   dst_rows);
 	if (!passed)
 		return err_set(e, 500, "validation_failed", NULL,
-			       "validation failed: source has %lld rows, target received %lld",
+			       src_rows != dst_rows
+				       ? "validation failed: the source has %lld rows, the target received %lld"
+				       : "validation failed: %lld rows on each side, but their checksums differ",
 			       src_rows, dst_rows);
 	return true;
 }
@@ -375,42 +328,51 @@ static void ctx_release(struct load_ctx *x)
 		x->h->connections(x->h->arg, NULL, NULL);
 	PQfinish(x->src);
 	PQfinish(x->dst);
-	free(x->src_rel);
 	free(x->dst_rel);
-	free(x->scols);
 }
 
 bool load_run(const struct load_table *t, const struct load_hooks *h, struct load_result *r,
 	      struct err *e)
 {
 	struct load_ctx x = {.t = t, .h = h};
-	struct sb src_sql, dst_sql;
 	bool ok = false;
-	sb_init(&src_sql);
-	sb_init(&dst_sql);
 	r->rows = r->bytes = 0;
 	r->validation = json_pack("{s:s,s:n,s:n}", "state", "skipped", "source_rows", "target_rows");
+	x.select = json_string_value(json_object_get(t->copy, "select"));
+	x.columns = json_string_value(json_object_get(t->copy, "columns"));
+	x.binary = !strcmp(json_string_value(json_object_get(t->copy, "format")), "binary");
+	x.relkind = json_string_value(json_object_get(t->copy, "relkind"))[0];
+	str_copy(x.before_rows, sizeof(x.before_rows), "0");
 	if (!(x.src = db_connect(job_source_dsn(t->spec), "source", e)) ||
 	    !(x.dst = db_connect(job_target_dsn(t->spec), "target", e)))
 		goto out;
 	if (h->connections)
 		h->connections(h->arg, x.src, x.dst);
-	x.src_rel = db_qualified(x.src, t->src.schema, t->src.name);
 	x.dst_rel = db_qualified(x.dst, t->dst.schema, t->dst.name);
-	if (!open_source(&x, e) || !prepare_target(&x, e) ||
-	    !build_copy_sql(&x, &src_sql, &dst_sql, e) || !stream(&x, src_sql.buf, dst_sql.buf, r, e))
+	if (!open_source(&x, e) || !prepare_target(&x, e) || !stream(&x, r, e) ||
+	    !carry_sequences(&x, e))
 		goto out;
-	if (x.created && !add_primary_key(&x, e))
-		goto out;
-	if (!strcmp(job_validate_mode(t->spec), "count") && !validate_count(&x, r, e))
+	if (strcmp(job_validate_mode(t->spec), "none") && !validate(&x, r, e))
 		goto out;
 	if (!side_exec(x.dst, "target", "COMMIT", 0, NULL, NULL, e))
 		goto out;
 	side_exec(x.src, "source", "COMMIT", 0, NULL, NULL, NULL);
 	ok = true;
 out:
-	sb_release(&src_sql);
-	sb_release(&dst_sql);
 	ctx_release(&x);
+	return ok;
+}
+
+bool load_step(json_t *spec, const char *sql, const struct load_hooks *h, struct err *e)
+{
+	PGconn *dst = db_connect(job_target_dsn(spec), "target", e);
+	if (!dst)
+		return false;
+	if (h->connections)
+		h->connections(h->arg, NULL, dst);
+	bool ok = side_exec(dst, "target", sql, 0, NULL, NULL, e);
+	if (h->connections)
+		h->connections(h->arg, NULL, NULL);
+	PQfinish(dst);
 	return ok;
 }

@@ -1,4 +1,4 @@
-/* core/load.h: load one table: prepare the target, stream the rows, finish the target */
+/* core/load.h: load one table: prepare the target, stream the rows, validate, commit */
 #ifndef FERRY_LOAD_H
 #define FERRY_LOAD_H
 
@@ -11,11 +11,11 @@
 
 struct load_table {
 	const char *run_id;
-	struct qualname src;
-	struct qualname dst;
-	const char *filter;   /* "where" expression or NULL */
+	struct qualname dst;  /* the target table (or partition) */
+	const char *dst_label;
 	const char *snapshot; /* exported source snapshot to read in */
 	json_t *spec;         /* borrowed: the run's job definition */
+	json_t *copy;         /* borrowed: the task's copy description (see plan_copy_spec) */
 };
 
 struct load_hooks {
@@ -35,14 +35,20 @@ struct load_result {
 };
 
 /*
- * Copy one table from source to target inside one target transaction:
- * create or truncate or drop the target as load.mode says, stream the rows
- * with COPY (binary when the column types agree, text otherwise), add the
- * primary key of a table it created, validate, commit. On failure everything
- * on the target is rolled back; returns false with e filled (the database's
- * message, without passwords).
+ * Copy one table inside one target transaction: empty the target as
+ * load.mode says (or refuse a non-empty one), stream the rows with COPY
+ * (binary when the column types agree, text otherwise), carry owned
+ * sequences over, validate (count or checksum, source and target at once),
+ * commit. On failure everything on the target is rolled back; returns false
+ * with e filled (the database's message, without passwords).
  */
 bool load_run(const struct load_table *t, const struct load_hooks *h, struct load_result *r,
 	      struct err *e);
+
+/*
+ * Run one post-load statement (an index or constraint) on the target.
+ * Returns false with e filled when it fails.
+ */
+bool load_step(json_t *spec, const char *sql, const struct load_hooks *h, struct err *e);
 
 #endif

@@ -173,23 +173,40 @@ long long meta_count(struct meta *m, const char *sql, int n, const char *const *
 	return v;
 }
 
-void meta_event(struct meta *m, const char *run_id, const char *level, const char *table,
-		const char *kind, const char *fmt, ...)
+/* Record an event on c, or on a pooled connection when c is NULL; log it too. */
+static void event_add(struct meta *m, PGconn *c, const char *run_id, const char *level,
+		      const char *table, const char *kind, const char *fmt, va_list ap)
 {
 	char msg[2048];
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	const char *params[] = {run_id, level, table, kind, msg};
 	struct err e;
 	err_clear(&e);
-	PGresult *res = meta_exec(m, sql_event_add, 5, params, &e);
+	PGresult *res = c ? db_exec(c, sql_event_add, 5, params, &e)
+			  : meta_exec(m, sql_event_add, 5, params, &e);
 	if (!res)
 		log_warn("could not record event for run %s: %s", run_id, e.msg);
 	PQclear(res);
 	log_msg(!strcmp(level, "error") ? LOG_WARN : LOG_INFO, "run %s%s%s: %s", run_id,
 		table ? " table " : "", table ? table : "", msg);
+}
+
+void meta_event(struct meta *m, const char *run_id, const char *level, const char *table,
+		const char *kind, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	event_add(m, NULL, run_id, level, table, kind, fmt, ap);
+	va_end(ap);
+}
+
+void meta_event_on(PGconn *c, const char *run_id, const char *level, const char *table,
+		   const char *kind, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	event_add(NULL, c, run_id, level, table, kind, fmt, ap);
+	va_end(ap);
 }
 
 bool meta_ping(struct meta *m, struct err *e)

@@ -45,6 +45,10 @@ long long meta_count(struct meta *m, const char *sql, int n, const char *const *
 void meta_event(struct meta *m, const char *run_id, const char *level, const char *table,
 		const char *kind, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/* meta_event on a given metadata connection (inside its transaction, if one is open). */
+void meta_event_on(PGconn *c, const char *run_id, const char *level, const char *table,
+		   const char *kind, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
 /* True when the metadata database answers a trivial query. */
 bool meta_ping(struct meta *m, struct err *e);
 

@@ -7,6 +7,7 @@
 #include <uuid/uuid.h>
 
 #include "catalog.h"
+#include "planner.h"
 #include "db.h"
 #include "dsn.h"
 #include "job.h"
@@ -153,45 +154,70 @@ bool svc_job_delete(struct service *s, const char *ref, struct err *e)
 	return true;
 }
 
-/* Warnings for one planned table: primary key, where clause, what happens to the target. */
-static json_t *plan_warnings(PGconn *src, PGconn *dst, json_t *spec, struct src_table *t,
-			     bool *target_exists)
+/* True when a type name is one whose values do not mean the same in another database. */
+static bool lossy_type(const char *type)
+{
+	static const char *const lossy[] = {"regclass", "regproc", "regprocedure", "regoper",
+					    "regoperator", "regtype", "regconfig", "regdictionary",
+					    "regnamespace", "regrole", "regcollation", "money", "oid",
+					    "pg_catalog.regclass", "pg_catalog.money", NULL};
+	for (const char *const *l = lossy; *l; l++)
+		if (!strcmp(type, *l))
+			return true;
+	return false;
+}
+
+/* Warnings for one planned table: the pre-migration assessment. */
+static json_t *plan_warnings(PGconn *src, json_t *spec, const struct plan *p,
+			     const struct plan_table *t)
 {
 	json_t *w = json_array();
 	struct err e;
 	err_clear(&e);
-	if (!t->has_pk)
+	if (!t->st.has_pk && t->parent < 0)
 		json_array_append_new(w, json_string("table has no primary key"));
-	if (t->filter) {
-		char *rel = db_qualified(src, t->src.schema, t->src.name);
-		char *sql = xasprintf("EXPLAIN SELECT * FROM %s WHERE (%s)", rel, t->filter);
+	for (int i = 0; i < t->def.ncols; i++) {
+		const struct tdef_column *c = &t->def.cols[i];
+		if (c->generated && t->parent < 0)
+			json_array_append_new(w, json_sprintf("column \"%s\" is generated: the target computes it, it is not copied",
+							      c->target));
+		if (lossy_type(c->type))
+			json_array_append_new(w, json_sprintf("column \"%s\" has type %s, whose values do not carry over between databases",
+							      c->target, c->type));
+	}
+	size_t i;
+	json_t *ty;
+	json_array_foreach(p->types, i, ty) {
+		const char *ext = json_string_value(json_object_get(ty, "extension"));
+		for (int c = 0; ext && c < t->def.ncols; c++)
+			if (strstr(t->def.cols[c].type, json_string_value(json_object_get(ty, "type"))))
+				json_array_append_new(w, json_sprintf("column \"%s\" needs extension \"%s\" on the target",
+								      t->def.cols[c].target, ext));
+	}
+	if (t->st.filter && t->parent < 0) {
+		char *rel = db_qualified(src, t->st.src.schema, t->st.src.name);
+		char *sql = xasprintf("EXPLAIN SELECT * FROM %s WHERE (%s)", rel, t->st.filter);
 		if (!db_run(src, sql, 0, NULL, &e)) {
 			const char *m = strchr(e.msg, ':');
 			json_array_append_new(w, json_sprintf("\"where\" is not valid on the source:%s",
 							      m ? m + 1 : e.msg));
+			db_simple(src, "ROLLBACK TO SAVEPOINT plan", NULL);
 		}
 		free(sql);
 		free(rel);
 	}
-	*target_exists = false;
-	if (!dst)
-		return w;
-	const char *p[] = {t->dst.schema, t->dst.name};
-	PGresult *res = db_exec(dst, sql_catalog_relkind, 2, p, &e);
-	*target_exists = res && PQntuples(res) > 0;
-	PQclear(res);
 	const char *mode = job_load_mode(spec);
-	if (*target_exists) {
+	if (t->target_relkind && t->leaf) {
 		const char *what = !strcmp(mode, "replace") ? "its rows will be replaced"
 				   : !strcmp(mode, "append") ? "rows will be appended to it"
 				   : !strcmp(mode, "drop")   ? "it will be dropped and created anew"
 							     : "the load fails if it holds rows";
-		json_array_append_new(w, json_sprintf("target table %s exists: %s (load.mode %s)",
-						      t->dst_label, what, mode));
-	} else if (!job_load_create(spec) && strcmp(mode, "drop")) {
-		json_array_append_new(w, json_sprintf("target table %s does not exist and load.create is false",
-						      t->dst_label));
+		json_array_append_new(w, json_sprintf("target table %s exists%s: %s (load.mode %s)",
+						      t->st.dst_label,
+						      t->target_rows > 0 ? " and holds rows" : "", what, mode));
 	}
+	if (!t->binary && t->leaf && !*t->error)
+		json_array_append_new(w, json_string("target column types differ from the source: the copy uses text format"));
 	return w;
 }
 
@@ -200,42 +226,52 @@ json_t *svc_job_plan(struct service *s, const char *ref, struct err *e)
 	char id[37];
 	json_t *spec = job_spec(s, ref, id, e), *out = NULL;
 	PGconn *src = NULL, *dst = NULL;
-	struct src_table *t = NULL;
-	int n = 0;
+	struct plan p = {0};
 	if (!spec)
 		return NULL;
 	if (!(src = db_connect(job_source_dsn(spec), "source", e)))
 		goto done;
-	if (!db_simple(src, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", e) ||
-	    !catalog_select(src, spec, NULL, &t, &n, e))
+	if (!db_simple(src, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", e))
 		goto done;
 	struct err de;
 	err_clear(&de);
 	json_t *warnings = json_array();
 	if (!(dst = db_connect(job_target_dsn(spec), "target", &de)))
 		json_array_append_new(warnings, json_string(de.msg));
+	if (!plan_build(src, dst, spec, NULL, &p, e)) {
+		json_decref(warnings);
+		goto done;
+	}
+	/* user SQL (where) is checked under the session's own search_path */
+	db_simple(src, "SET LOCAL search_path TO DEFAULT; SAVEPOINT plan", NULL);
 	json_t *tables = json_array();
 	long long rows = 0, bytes = 0;
-	for (int i = 0; i < n; i++) {
-		bool exists;
-		json_t *w = plan_warnings(src, dst, spec, &t[i], &exists);
-		json_array_append_new(tables, json_pack("{s:s,s:s,s:I,s:I,s:i,s:b,s:b,s:o}",
-			"source", t[i].src_label, "target", t[i].dst_label,
-			"rows_estimate", (json_int_t)t[i].rows_estimate,
-			"bytes_estimate", (json_int_t)t[i].bytes_estimate,
-			"columns", t[i].ncolumns, "has_primary_key", t[i].has_pk,
-			"target_exists", exists, "warnings", w));
-		rows += t[i].rows_estimate;
-		bytes += t[i].bytes_estimate;
+	int n = 0;
+	for (int i = 0; i < p.n; i++) {
+		const struct plan_table *t = &p.t[i];
+		json_t *w = plan_warnings(src, spec, &p, t);
+		json_array_append_new(tables, json_pack("{s:s,s:s,s:s?,s:I,s:I,s:i,s:b,s:b,s:o,s:s?}",
+			"source", t->st.src_label, "target", t->st.dst_label,
+			"parent", t->parent_label[0] ? t->parent_label : NULL,
+			"rows_estimate", (json_int_t)(t->leaf ? t->st.rows_estimate : 0),
+			"bytes_estimate", (json_int_t)(t->leaf ? t->st.bytes_estimate : 0),
+			"columns", t->def.ncols, "has_primary_key", t->st.has_pk,
+			"target_exists", t->target_relkind != 0, "warnings", w,
+			"error", *t->error ? t->error : NULL));
+		if (!t->leaf)
+			continue;
+		n++;
+		rows += t->st.rows_estimate;
+		bytes += t->st.bytes_estimate;
 	}
-	if (n == 0)
+	if (p.n == 0)
 		json_array_append_new(warnings,
 				      json_string("no source table matches the job's include and exclude patterns"));
 	out = json_pack("{s:s,s:o,s:{s:i,s:I,s:I},s:o}", "job_id", id, "tables", tables, "totals",
 			"tables", n, "rows_estimate", (json_int_t)rows, "bytes_estimate",
 			(json_int_t)bytes, "warnings", warnings);
 done:
-	catalog_free(t, n);
+	plan_release(&p);
 	PQfinish(src);
 	PQfinish(dst);
 	json_decref(spec);

@@ -1130,6 +1130,7 @@
 			};
 			const tr = h('tr', { 'data-testid': 'table-row', 'data-table': t.source },
 				h('th', { scope: 'row', class: 'col-table' },
+					t.parent ? h('span', { class: 'sub partition-of', 'data-testid': 'table-parent' }, `partition of ${t.parent}`) : null,
 					h('span', { class: 'names' }, h('span', { class: 'source' }, t.source),
 						h('span', { class: 'arrow', 'aria-label': 'into' }, ' → '), p.target),
 					p.error, p.validation),

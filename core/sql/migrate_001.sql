@@ -61,6 +61,17 @@ CREATE TABLE ferry.run_tasks (
     finished_at     timestamptz,
     error           text,
     validation      jsonb NOT NULL DEFAULT '{"state": "skipped", "source_rows": null, "target_rows": null}',
+    -- a copy task loads one table (or partition); a step task runs one
+    -- statement on the target after the data is in (index, constraint)
+    kind            text NOT NULL DEFAULT 'copy' CHECK (kind IN ('copy', 'step')),
+    copy            jsonb,
+    parent_label    text,
+    step_kind       text,
+    step_name       text,
+    step_sql        text,
+    -- steps of phase 1 wait for their table (depends_on), phase 2 for every table of the run
+    phase           integer NOT NULL DEFAULT 0,
+    depends_on      bigint REFERENCES ferry.run_tasks (id) ON DELETE CASCADE,
     UNIQUE (run_id, seq)
 );
 CREATE INDEX run_tasks_queued ON ferry.run_tasks (run_id, seq) WHERE state = 'queued';

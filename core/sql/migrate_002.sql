@@ -16,6 +16,7 @@ SELECT t.id, t.run_id, t.seq,
        jsonb_build_object(
            'source', t.source_label,
            'target', t.target_label,
+           'parent', t.parent_label,
            'state', t.state,
            'rows', t.rows,
            'rows_estimate', t.rows_estimate,
@@ -75,7 +76,7 @@ SELECT r.id, r.job_id, r.created_at,
                        coalesce(sum(greatest(t.rows_estimate, 1) *
                                     CASE WHEN t.state IN ('errored', 'cancelled') THEN 1 ELSE 0 END), 0)
                        AS given_up
-                  FROM ferry.run_tasks t WHERE t.run_id = r.id) a,
+                  FROM ferry.run_tasks t WHERE t.run_id = r.id AND t.kind = 'copy') a,
        -- progress is the share of the rows that arrived; the ETA also counts
        -- failed tables as finished, since nothing more will happen to them
        LATERAL (SELECT CASE WHEN r.state = 'succeeded' THEN 1.0

@@ -1,9 +1,23 @@
 WITH next AS (
     SELECT t.id FROM ferry.run_tasks t JOIN ferry.runs r ON r.id = t.run_id
      WHERE t.state = 'queued' AND r.state = 'running' AND r.owner = $1::uuid AND r.snapshot IS NOT NULL
-       AND (SELECT count(*) FROM ferry.run_tasks l WHERE l.run_id = r.id AND l.state = 'loading')
-           < coalesce((r.spec -> 'load' ->> 'parallel')::int, 1)
-     ORDER BY r.created_at, t.seq
+       AND CASE WHEN t.kind = 'copy' THEN
+                (SELECT count(*) FROM ferry.run_tasks l
+                  WHERE l.run_id = r.id AND l.kind = 'copy' AND l.state = 'loading')
+                < coalesce((r.spec -> 'load' ->> 'parallel')::int, 1)
+           ELSE
+                (SELECT count(*) FROM ferry.run_tasks l
+                  WHERE l.run_id = r.id AND l.kind = 'step' AND l.state = 'loading')
+                < coalesce((r.spec -> 'load' ->> 'index_parallel')::int, 1)
+                AND CASE WHEN t.phase = 1
+                         THEN (SELECT d.state FROM ferry.run_tasks d WHERE d.id = t.depends_on) = 'loaded'
+                         ELSE NOT EXISTS (SELECT 1 FROM ferry.run_tasks o
+                                           WHERE o.run_id = r.id AND (o.kind = 'copy' OR o.phase = 1)
+                                             AND o.state IN ('queued', 'loading'))
+                    END
+           END
+     -- post-load steps first: they finish tables; then the biggest tables
+     ORDER BY r.created_at, t.kind = 'copy', t.seq
      FOR UPDATE OF t SKIP LOCKED LIMIT 1
 ), claimed AS (
     UPDATE ferry.run_tasks t
@@ -14,5 +28,7 @@ WITH next AS (
     RETURNING t.*
 )
 SELECT c.id, c.run_id::text, c.source_schema, c.source_table, c.target_schema, c.target_table,
-       c.source_label, c.target_label, coalesce(c.filter, ''), r.spec::text, r.snapshot
+       c.source_label, c.target_label, coalesce(c.filter, ''), r.spec::text, r.snapshot,
+       c.kind, coalesce(c.copy::text, ''), coalesce(c.step_kind, ''), coalesce(c.step_name, ''),
+       coalesce(c.step_sql, '')
   FROM claimed c JOIN ferry.runs r ON r.id = c.run_id

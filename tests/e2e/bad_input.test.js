@@ -330,6 +330,14 @@ const jobCases = [
 	['"load.parallel" is the string "4"', (j) => { j.load = { parallel: '4' }; }, 400, 'invalid_field', 'load.parallel'],
 	['"load.parallel" is 65', (j) => { j.load = { parallel: 65 }; }, 400, 'invalid_field', 'load.parallel'],
 	['"load.parallel" is 2.5', (j) => { j.load = { parallel: 2.5 }; }, 400, 'invalid_field', 'load.parallel'],
+	['"load.index_parallel" is 0', (j) => { j.load = { index_parallel: 0 }; }, 400, 'invalid_field', 'load.index_parallel'],
+	['"load.index_parallel" is 65', (j) => { j.load = { index_parallel: 65 }; }, 400, 'invalid_field', 'load.index_parallel'],
+	['"load.index_parallel" is the string "2"', (j) => { j.load = { index_parallel: '2' }; },
+		400, 'invalid_field', 'load.index_parallel'],
+	['"load.index_parallel" is 1.5', (j) => { j.load = { index_parallel: 1.5 }; }, 400, 'invalid_field', 'load.index_parallel'],
+	['"load.index_parallel" is 0 next to a valid "load.parallel"', (j) => { j.load = { parallel: 4, index_parallel: 0 }; },
+		400, 'invalid_field', 'load.index_parallel'],
+	['"load.validate" is "sha256"', (j) => { j.load = { validate: 'sha256' }; }, 400, 'invalid_field', 'load.validate'],
 	['"load.create" is "yes"', (j) => { j.load = { create: 'yes' }; }, 400, 'invalid_field', 'load.create'],
 	['"retry.attempts" is -1', (j) => { j.retry = { attempts: -1 }; }, 400, 'invalid_field', 'retry.attempts'],
 	['"retry.delay_s" is "5"', (j) => { j.retry = { delay_s: '5' }; }, 400, 'invalid_field', 'retry.delay_s'],
@@ -339,6 +347,52 @@ const jobCases = [
 	['"tables.public.t.where" is a number', (j) => { j.tables = { 'public.t': { where: 5 } }; },
 		400, 'invalid_field', 'tables.public.t.where'],
 	['a "tables" key without a schema', (j) => { j.tables = { nodot: {} }; }, 400, 'invalid_field', 'tables.nodot'],
+	// per-table column options: renames, dropped columns, expressions, casts
+	['"columns" is an array', (j) => { j.tables = { 'public.t': { columns: ['v'] } }; },
+		400, 'invalid_field', 'tables.public.t.columns'],
+	['"columns" is a string', (j) => { j.tables = { 'public.t': { columns: 'v' } }; },
+		400, 'invalid_field', 'tables.public.t.columns'],
+	['a "columns" value is a number', (j) => { j.tables = { 'public.t': { columns: { v: 5 } } }; },
+		400, 'invalid_field', 'tables.public.t.columns.v'],
+	['a "columns" value is null', (j) => { j.tables = { 'public.t': { columns: { v: null } } }; },
+		400, 'invalid_field', 'tables.public.t.columns.v'],
+	['a "columns" value is empty', (j) => { j.tables = { 'public.t': { columns: { id: 'key', v: '' } } }; },
+		400, 'invalid_field', 'tables.public.t.columns.v'],
+	['a "columns" key is empty', (j) => { j.tables = { 'public.t': { columns: { '': 'v2' } } }; },
+		400, 'invalid_field', 'tables.public.t.columns.'],
+	['a "columns" value of 64 bytes', (j) => { j.tables = { 'public.t': { columns: { v: 'n'.repeat(64) } } }; },
+		400, 'invalid_field', 'tables.public.t.columns.v'],
+	['a "columns" value of 32 letters but 64 bytes', (j) => { j.tables = { 'public.t': { columns: { v: 'é'.repeat(32) } } }; },
+		400, 'invalid_field', 'tables.public.t.columns.v'],
+	['a "columns" key of 64 bytes', (j) => { j.tables = { 'public.t': { columns: { ['k'.repeat(64)]: 'v' } } }; },
+		400, 'invalid_field', `tables.public.t.columns.${'k'.repeat(64)}`],
+	['"drop_columns" is a string', (j) => { j.tables = { 'public.t': { drop_columns: 'v' } }; },
+		400, 'invalid_field', 'tables.public.t.drop_columns'],
+	['"drop_columns" is an object', (j) => { j.tables = { 'public.t': { drop_columns: { v: true } } }; },
+		400, 'invalid_field', 'tables.public.t.drop_columns'],
+	['"drop_columns" names a column twice', (j) => { j.tables = { 'public.t': { drop_columns: ['v', 'v'] } }; },
+		400, 'invalid_field', 'tables.public.t.drop_columns[1]'],
+	['"drop_columns" holds a number', (j) => { j.tables = { 'public.t': { drop_columns: ['v', 2] } }; },
+		400, 'invalid_field', 'tables.public.t.drop_columns[1]'],
+	['"drop_columns" holds an empty name', (j) => { j.tables = { 'public.t': { drop_columns: [''] } }; },
+		400, 'invalid_field', 'tables.public.t.drop_columns[0]'],
+	['"drop_columns" holds a name of 64 bytes', (j) => { j.tables = { 'public.t': { drop_columns: ['d'.repeat(64)] } }; },
+		400, 'invalid_field', 'tables.public.t.drop_columns[0]'],
+	['a column both renamed and dropped', (j) => {
+		j.tables = { 'public.t': { columns: { v: 'value' }, drop_columns: ['id', 'v'] } };
+	}, 400, 'invalid_field', 'tables.public.t.drop_columns[1]'],
+	['"expressions" is an array', (j) => { j.tables = { 'public.t': { expressions: ['now()'] } }; },
+		400, 'invalid_field', 'tables.public.t.expressions'],
+	['an "expressions" value is empty', (j) => { j.tables = { 'public.t': { expressions: { v: '' } } }; },
+		400, 'invalid_field', 'tables.public.t.expressions.v'],
+	['an "expressions" value is a number', (j) => { j.tables = { 'public.t': { expressions: { v: 1 } } }; },
+		400, 'invalid_field', 'tables.public.t.expressions.v'],
+	['"casts" is a string', (j) => { j.tables = { 'public.t': { casts: 'text' } }; },
+		400, 'invalid_field', 'tables.public.t.casts'],
+	['a "casts" value is a number', (j) => { j.tables = { 'public.t': { casts: { v: 25 } } }; },
+		400, 'invalid_field', 'tables.public.t.casts.v'],
+	['a "casts" value is empty', (j) => { j.tables = { 'public.t': { casts: { v: '' } } }; },
+		400, 'invalid_field', 'tables.public.t.casts.v'],
 	// unknown fields
 	['an unknown top-level field', (j) => { j.owner = 'me'; }, 400, 'unknown_field', 'owner'],
 	['an unknown field in "load"', (j) => { j.load = { foo: 1 }; }, 400, 'unknown_field', 'load.foo'],
@@ -374,9 +428,17 @@ const jobCases = [
 	['the reserved "load.mode" swap', (j) => { j.load = { mode: 'swap' }; }, 400, 'unsupported', 'load.mode'],
 	['the reserved "load.mode" incremental', (j) => { j.load = { mode: 'incremental' }; },
 		400, 'unsupported', 'load.mode'],
-	['"load.validate" checksum', (j) => { j.load = { validate: 'checksum' }; }, 400, 'unsupported', 'load.validate'],
 	['a "cursor" table option', (j) => { j.tables = { 'public.t': { cursor: 'ts' } }; },
 		400, 'unsupported', 'tables.public.t.cursor'],
+	['a "cursor" table option next to valid column options', (j) => {
+		j.tables = { 'public.t': { columns: { v: 'value' }, cursor: 'id' } };
+	}, 400, 'unsupported', 'tables.public.t.cursor'],
+	['a "key" table option', (j) => { j.tables = { 'public.t': { key: ['id'] } }; },
+		400, 'unsupported', 'tables.public.t.key'],
+	['a "mode" table option', (j) => { j.tables = { 'public.t': { mode: 'append' } }; },
+		400, 'unsupported', 'tables.public.t.mode'],
+	['a "delete_flag" table option', (j) => { j.tables = { 'public.t': { delete_flag: 'deleted' } }; },
+		400, 'unsupported', 'tables.public.t.delete_flag'],
 	['a non-null "schedule"', (j) => { j.schedule = '0 3 * * *'; }, 400, 'unsupported', 'schedule'],
 	// names
 	['a name that is a UUID', (j) => { j.name = UNKNOWN_UUID; }, 400, 'invalid_field', 'name'],
@@ -395,6 +457,44 @@ for (const [what, edit, status, code, field] of jobCases) {
 		await rejected(() => api.post('/api/v1/jobs', job), status, code, field);
 	});
 }
+
+test('POST /api/v1/jobs accepts the column options, validate checksum and index_parallel, and stores them as sent', async () => {
+	// the boundary the cases above stay outside of: names of 63 bytes, counted in bytes
+	const long = 'c'.repeat(63);
+	const wide = `${'é'.repeat(31)}a`;
+	const tables = {
+		'public.t': {
+			target: 'public.t_copy',
+			columns: { v: 'value', [long]: wide },
+			drop_columns: ['gone', wide],
+			expressions: { masked: 'md5(v)', [long]: 'id * 2' },
+			casts: { value: 'varchar(20)', [wide]: 'bigint' },
+		},
+		'public.u': { columns: {}, drop_columns: [], expressions: {}, casts: {} },
+	};
+	const load = { mode: 'append', create: false, parallel: 2, index_parallel: 5, validate: 'checksum' };
+	const before = await snapshot();
+	const res = await api.post('/api/v1/jobs', { ...validJob('column-options'), tables, load });
+	assert.equal(res.status, 201, res.text);
+	try {
+		assert.deepEqual(res.json.tables, tables);
+		assert.deepEqual(res.json.load, load);
+		const back = await api.get(`/api/v1/jobs/${res.json.id}`);
+		assert.equal(back.status, 200, back.text);
+		assert.deepEqual(back.json.tables, tables);
+		assert.deepEqual(back.json.load, load);
+		// index_parallel left out follows load.parallel
+		const put = await api.put(`/api/v1/jobs/${res.json.id}`,
+			{ ...validJob('column-options'), tables, load: { parallel: 3 } });
+		assert.equal(put.status, 200, put.text);
+		assert.deepEqual(put.json.load, { mode: 'replace', create: true, parallel: 3, index_parallel: 3, validate: 'none' });
+	} finally {
+		const del = await api.del(`/api/v1/jobs/${res.json.id}`);
+		assert.equal(del.status, 204, del.text);
+	}
+	const after = await snapshot();
+	assert.deepEqual(after, before, 'deleting the accepted job did not restore what the API shows');
+});
 
 test('POST /api/v1/jobs with a name that is taken → 409 conflict on "name"', async () => {
 	await rejected(() => api.post('/api/v1/jobs', validJob('fixture')), 409, 'conflict', 'name');
@@ -429,6 +529,22 @@ test('PUT with the "id" of another job → 400 invalid_field on "id"', async () 
 test('PUT with the reserved load.mode upsert → 400 unsupported, job unchanged', async () => {
 	await rejectedPut('fixture', () => api.put('/api/v1/jobs/fixture',
 		jobWith((j) => { j.load = { mode: 'upsert' }; })), 400, 'unsupported', 'load.mode');
+});
+
+test('PUT with a column both renamed and dropped → 400 invalid_field, job unchanged', async () => {
+	await rejectedPut('fixture', () => api.put('/api/v1/jobs/fixture', jobWith((j) => {
+		j.tables = { 'public.t': { columns: { v: 'value' }, drop_columns: ['v'] } };
+	})), 400, 'invalid_field', 'tables.public.t.drop_columns[0]');
+});
+
+test('PUT with "load.index_parallel" 65 → 400 invalid_field, job unchanged', async () => {
+	await rejectedPut('fixture', () => api.put('/api/v1/jobs/fixture',
+		jobWith((j) => { j.load = { index_parallel: 65 }; })), 400, 'invalid_field', 'load.index_parallel');
+});
+
+test('PUT with a per-table "cursor" → 400 unsupported, job unchanged', async () => {
+	await rejectedPut('fixture', () => api.put('/api/v1/jobs/fixture',
+		jobWith((j) => { j.tables = { 'public.t': { cursor: 'id' } }; })), 400, 'unsupported', 'tables.public.t.cursor');
 });
 
 test('PUT with a missing "include" → 400 missing_field, job unchanged', async () => {

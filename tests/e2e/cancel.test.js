@@ -167,7 +167,8 @@ describe('cancelling a run', { skip: !ferrydAvailable() && 'build/ferryd is not 
 		const tables = await runTables(env.api, run.id);
 		assert.equal(tables['public.q1'].state, 'cancelled');
 		assert.equal(tables['public.q1'].started_at, null);
-		assert.equal(await countOrNull(env, 'dst_queued', 'public', 'q1'), null);
+		const q1 = await countOrNull(env, 'dst_queued', 'public', 'q1');
+		assert.ok(q1 === null || q1 === 0, `public.q1 on the target holds ${q1} rows`);
 		const slow = await countOrNull(env, 'dst_queued', 'public', 'slow');
 		assert.ok(slow === null || slow === 0, `public.slow on the target holds ${slow} rows`);
 		await waitRun(env.api, run.id, { timeoutMs: 1000 });

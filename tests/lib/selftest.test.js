@@ -25,7 +25,7 @@ function sampleJob() {
 		include: ['public.*'],
 		exclude: ['public.tmp_*'],
 		tables: { 'public.device': { target: 'iot.device', where: "ts >= '2020-01-01'" } },
-		load: { mode: 'replace', create: true, parallel: 4, validate: 'count' },
+		load: { mode: 'replace', create: true, parallel: 4, index_parallel: 4, validate: 'count' },
 		retry: { attempts: 3, delay_s: 5 },
 		schedule: null,
 		created_at: '2026-11-22T10:01:02.123456+00:00',

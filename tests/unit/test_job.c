@@ -112,7 +112,7 @@ static void test_minimal_gets_defaults(void **state)
 				" \"target\": {\"dsn\": \"" TARGET_DSN "\"},"
 				" \"include\": [\"public.*\"], \"exclude\": [], \"tables\": {},"
 				" \"load\": {\"mode\": \"replace\", \"create\": true,"
-				"           \"parallel\": 4, \"validate\": \"none\"},"
+				"           \"parallel\": 4, \"index_parallel\": 4, \"validate\": \"none\"},"
 				" \"retry\": {\"attempts\": 0, \"delay_s\": 5.0},"
 				" \"schedule\": null}");
 	assert_true(json_is_integer(json_object_get(json_object_get(spec, "retry"), "attempts")));
@@ -125,6 +125,7 @@ static void test_minimal_gets_defaults(void **state)
 	assert_string_equal(job_load_mode(spec), "replace");
 	assert_true(job_load_create(spec));
 	assert_int_equal(job_load_parallel(spec), 4);
+	assert_int_equal(job_index_parallel(spec), 4);
 	assert_string_equal(job_validate_mode(spec), "none");
 
 	/* the output is a new object, not the input */
@@ -139,18 +140,35 @@ static void test_default_parallel_is_the_given_one(void **state)
 	(void)state;
 	json_t *spec = accept(NULL, 7);
 	assert_int_equal(job_load_parallel(spec), 7);
+	assert_int_equal(job_index_parallel(spec), 7);
 	json_decref(spec);
 	spec = accept(NULL, 1);
 	assert_int_equal(job_load_parallel(spec), 1);
+	assert_int_equal(job_index_parallel(spec), 1);
 	json_decref(spec);
+	/* index_parallel follows load.parallel as given, not the server's default */
 	spec = accept("{\"load\": {\"parallel\": 2}}", 7);
 	assert_int_equal(job_load_parallel(spec), 2);
+	assert_int_equal(job_index_parallel(spec), 2);
+	json_decref(spec);
+	/* and can be set on its own, above or below load.parallel */
+	spec = accept("{\"load\": {\"index_parallel\": 3}}", 7);
+	assert_int_equal(job_load_parallel(spec), 7);
+	assert_int_equal(job_index_parallel(spec), 3);
+	json_decref(spec);
+	spec = accept("{\"load\": {\"parallel\": 1, \"index_parallel\": 64}}", 7);
+	assert_int_equal(job_load_parallel(spec), 1);
+	assert_int_equal(job_index_parallel(spec), 64);
+	json_decref(spec);
+	spec = accept("{\"load\": {\"parallel\": 64, \"index_parallel\": 1}}", 7);
+	assert_int_equal(job_load_parallel(spec), 64);
+	assert_int_equal(job_index_parallel(spec), 1);
 	json_decref(spec);
 	/* an empty load object gets the same defaults as none */
 	spec = accept("{\"load\": {}}", 9);
 	assert_json_equal(json_object_get(spec, "load"),
 			  "{\"mode\": \"replace\", \"create\": true, \"parallel\": 9,"
-			  " \"validate\": \"none\"}");
+			  " \"index_parallel\": 9, \"validate\": \"none\"}");
 	json_decref(spec);
 	spec = accept("{\"retry\": {}}", 4);
 	assert_json_equal(json_object_get(spec, "retry"), "{\"attempts\": 0, \"delay_s\": 5.0}");
@@ -164,7 +182,8 @@ static void test_explicit_values_kept(void **state)
 			      " \"exclude\": [\"public.tmp_*\"],"
 			      " \"tables\": {\"public.t\": {\"where\": \"id > 10\"}},"
 			      " \"load\": {\"mode\": \"append\", \"create\": false,"
-			      "            \"parallel\": 64, \"validate\": \"count\"},"
+			      "            \"parallel\": 64, \"index_parallel\": 5,"
+			      "            \"validate\": \"count\"},"
 			      " \"retry\": {\"attempts\": 10, \"delay_s\": 2.5},"
 			      " \"schedule\": null}",
 			      4);
@@ -175,14 +194,25 @@ static void test_explicit_values_kept(void **state)
 			  "{\"public.t\": {\"where\": \"id > 10\"}}");
 	assert_json_equal(json_object_get(spec, "load"),
 			  "{\"mode\": \"append\", \"create\": false, \"parallel\": 64,"
-			  " \"validate\": \"count\"}");
+			  " \"index_parallel\": 5, \"validate\": \"count\"}");
 	assert_json_equal(json_object_get(spec, "retry"), "{\"attempts\": 10, \"delay_s\": 2.5}");
 	assert_true(json_is_null(json_object_get(spec, "schedule")));
 	assert_false(job_load_create(spec));
 	assert_string_equal(job_load_mode(spec), "append");
 	assert_string_equal(job_validate_mode(spec), "count");
 	assert_int_equal(job_load_parallel(spec), 64);
+	assert_int_equal(job_index_parallel(spec), 5);
 	json_decref(spec);
+
+	/* every validation mode is kept */
+	static const char *const vmodes[] = {"none", "count", "checksum"};
+	for (size_t i = 0; i < sizeof(vmodes) / sizeof(vmodes[0]); i++) {
+		char patch[100];
+		snprintf(patch, sizeof(patch), "{\"load\": {\"validate\": \"%s\"}}", vmodes[i]);
+		spec = accept(patch, 4);
+		assert_string_equal(job_validate_mode(spec), vmodes[i]);
+		json_decref(spec);
+	}
 
 	/* an integer delay becomes a number of seconds with a fraction */
 	spec = accept("{\"retry\": {\"attempts\": 0, \"delay_s\": 30}}", 4);
@@ -214,7 +244,10 @@ static void test_normalize_is_idempotent(void **state)
 {
 	(void)state;
 	json_t *once = accept("{\"exclude\": [\"public.x\"], \"tables\": {\"public.t\":"
-			      " {\"target\": \"t2\"}}, \"load\": {\"mode\": \"drop\"}}",
+			      " {\"target\": \"t2\", \"columns\": {\"a\": \"b\"},"
+			      "  \"drop_columns\": [\"c\"], \"expressions\": {\"d\": \"1\"},"
+			      "  \"casts\": {\"b\": \"text\"}}},"
+			      " \"load\": {\"mode\": \"drop\", \"validate\": \"checksum\"}}",
 			      3);
 	struct err e;
 	err_clear(&e);
@@ -402,14 +435,52 @@ static void test_load_other_errors(void **state)
 	reject("{\"load\": {\"parallel\": true}}", "invalid_field", "load.parallel");
 	reject("{\"load\": {\"parallel\": null}}", "invalid_field", "load.parallel");
 	reject("{\"load\": {\"parallel\": 4294967297}}", "invalid_field", "load.parallel");
-	reject("{\"load\": {\"validate\": \"checksum\"}}", "unsupported", "load.validate");
 	reject("{\"load\": {\"validate\": \"full\"}}", "invalid_field", "load.validate");
+	reject("{\"load\": {\"validate\": \"CHECKSUM\"}}", "invalid_field", "load.validate");
+	reject("{\"load\": {\"validate\": \"\"}}", "invalid_field", "load.validate");
 	reject("{\"load\": {\"validate\": 1}}", "invalid_field", "load.validate");
 	reject("{\"load\": {\"validate\": null}}", "invalid_field", "load.validate");
 
 	struct err e;
 	err_clear(&e);
 	json_t *doc = job_doc("{\"load\": {\"parallel\": 65}}");
+	assert_null(job_normalize(doc, 4, &e));
+	assert_non_null(strstr(e.msg, "1 to 64"));
+	json_decref(doc);
+
+	/* the message lists the three modes there are */
+	err_clear(&e);
+	doc = job_doc("{\"load\": {\"validate\": \"full\"}}");
+	assert_null(job_normalize(doc, 4, &e));
+	assert_non_null(strstr(e.msg, "checksum"));
+	json_decref(doc);
+}
+
+static void test_load_index_parallel_errors(void **state)
+{
+	(void)state;
+	reject("{\"load\": {\"index_parallel\": 0}}", "invalid_field", "load.index_parallel");
+	reject("{\"load\": {\"index_parallel\": 65}}", "invalid_field", "load.index_parallel");
+	reject("{\"load\": {\"index_parallel\": -1}}", "invalid_field", "load.index_parallel");
+	reject("{\"load\": {\"index_parallel\": \"2\"}}", "invalid_field", "load.index_parallel");
+	reject("{\"load\": {\"index_parallel\": 2.0}}", "invalid_field", "load.index_parallel");
+	reject("{\"load\": {\"index_parallel\": 2.5}}", "invalid_field", "load.index_parallel");
+	reject("{\"load\": {\"index_parallel\": true}}", "invalid_field", "load.index_parallel");
+	reject("{\"load\": {\"index_parallel\": null}}", "invalid_field", "load.index_parallel");
+	reject("{\"load\": {\"index_parallel\": []}}", "invalid_field", "load.index_parallel");
+	reject("{\"load\": {\"index_parallel\": 4294967297}}", "invalid_field",
+	       "load.index_parallel");
+	/* a valid load.parallel does not make a bad index_parallel good, nor the reverse */
+	reject("{\"load\": {\"parallel\": 8, \"index_parallel\": 0}}", "invalid_field",
+	       "load.index_parallel");
+	reject("{\"load\": {\"parallel\": 0, \"index_parallel\": 8}}", "invalid_field",
+	       "load.parallel");
+	reject("{\"load\": {\"index_parallelism\": 2}}", "unknown_field",
+	       "load.index_parallelism");
+
+	struct err e;
+	err_clear(&e);
+	json_t *doc = job_doc("{\"load\": {\"index_parallel\": 65}}");
 	assert_null(job_normalize(doc, 4, &e));
 	assert_non_null(strstr(e.msg, "1 to 64"));
 	json_decref(doc);
@@ -489,15 +560,254 @@ static void test_tables_bad_options(void **state)
 static void test_tables_reserved_options(void **state)
 {
 	(void)state;
-	static const char *const reserved[] = {"columns", "drop_columns", "expressions",
-					       "cursor", "key", "mode"};
+	/* refused whatever their value, even one that would be wrong anyway */
+	static const char *const reserved[] = {"cursor", "key", "mode", "delete_flag"};
+	static const char *const values[] = {"\"id\"", "[\"id\"]", "{}", "null", "1", "\"\""};
 	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
-		char patch[200], field[100];
-		snprintf(patch, sizeof(patch), "{\"tables\": {\"public.t\": {\"%s\": [\"id\"]}}}",
-			 reserved[i]);
-		snprintf(field, sizeof(field), "tables.public.t.%s", reserved[i]);
-		reject(patch, "unsupported", field);
+		for (size_t j = 0; j < sizeof(values) / sizeof(values[0]); j++) {
+			char patch[200], field[100];
+			snprintf(patch, sizeof(patch), "{\"tables\": {\"public.t\": {\"%s\": %s}}}",
+				 reserved[i], values[j]);
+			snprintf(field, sizeof(field), "tables.public.t.%s", reserved[i]);
+			reject(patch, "unsupported", field);
+		}
 	}
+	/* next to options that are fine */
+	reject("{\"tables\": {\"public.t\": {\"columns\": {\"a\": \"b\"}, \"where\": \"a > 0\","
+	       " \"cursor\": \"updated_at\"}}}",
+	       "unsupported", "tables.public.t.cursor");
+
+	struct err e;
+	err_clear(&e);
+	json_t *doc = job_doc("{\"tables\": {\"public.t\": {\"cursor\": \"updated_at\"}}}");
+	assert_null(job_normalize(doc, 4, &e));
+	assert_non_null(strstr(e.msg, "not supported"));
+	json_decref(doc);
+}
+
+/* buf = unit repeated n times; the test fails if it does not fit. */
+static char *repeat(char *buf, size_t size, const char *unit, size_t n)
+{
+	size_t len = strlen(unit);
+	assert_true(len * n < size);
+	for (size_t i = 0; i < n; i++)
+		memcpy(buf + i * len, unit, len);
+	buf[len * n] = '\0';
+	return buf;
+}
+
+static void test_tables_column_options_accepted(void **state)
+{
+	(void)state;
+	/* every option at once, with names PostgreSQL allows only quoted */
+	static const char tables[] =
+		"{\"public.t\": {\"target\": \"archive.t\", \"where\": \"id > 0\","
+		"   \"columns\": {\"Order Id\": \"order_id\", \"a.b\": \"a_b\", \"\\\"q\\\"\": \"Q\"},"
+		"   \"drop_columns\": [\"secret\", \"Secret\", \"x.y\"],"
+		"   \"expressions\": {\"email\": \"md5(email)\", \"loaded_at\": \"now()\"},"
+		"   \"casts\": {\"order_id\": \"bigint\", \"price\": \"numeric(12, 2)\"}},"
+		" \"public.u\": {\"columns\": {}, \"drop_columns\": [], \"expressions\": {},"
+		"   \"casts\": {}},"
+		" \"public.v\": {\"drop_columns\": [\"only\"]}}";
+	char patch[1000];
+	snprintf(patch, sizeof(patch), "{\"tables\": %s}", tables);
+	json_t *spec = accept(patch, 4);
+	assert_json_equal(json_object_get(spec, "tables"), tables);
+	json_t *o = job_table_options(spec, "public", "t");
+	assert_non_null(o);
+	assert_json_equal(json_object_get(o, "drop_columns"), "[\"secret\", \"Secret\", \"x.y\"]");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(o, "casts"), "price")),
+			    "numeric(12, 2)");
+	json_decref(spec);
+
+	/*
+	 * drop_columns names source columns: dropping the name another column
+	 * is renamed to is no conflict, nor is one that differs only in case
+	 */
+	spec = accept("{\"tables\": {\"public.t\": {\"columns\": {\"a\": \"b\", \"C\": \"d\"},"
+		      " \"drop_columns\": [\"b\", \"c\"]}}}",
+		      4);
+	json_decref(spec);
+	/* expressions and casts are free SQL text; ferry does not parse them */
+	spec = accept("{\"tables\": {\"public.t\": {\"expressions\": {\"x\": \"no such function(\"},"
+		      " \"casts\": {\"y\": \"not a type\"}}}}",
+		      4);
+	json_decref(spec);
+
+	/* names of 63 bytes, counted in bytes: 31 two-byte letters and one more */
+	char n63[100], wide[100], patch2[1200];
+	repeat(n63, sizeof(n63), "c", 63);
+	repeat(wide, sizeof(wide), "\xc3\xa9", 32);
+	wide[62] = 'a';
+	wide[63] = '\0';
+	snprintf(patch2, sizeof(patch2),
+		 "{\"tables\": {\"public.t\": {\"columns\": {\"%s\": \"%s\", \"%s\": \"%s\"},"
+		 " \"drop_columns\": [\"%s1\"], \"expressions\": {\"%s\": \"1\"},"
+		 " \"casts\": {\"%s\": \"text\"}}}}",
+		 n63, wide, wide, n63, "c", n63, wide);
+	spec = accept(patch2, 4);
+	json_decref(spec);
+	snprintf(patch2, sizeof(patch2),
+		 "{\"tables\": {\"public.t\": {\"drop_columns\": [\"%s\", \"%s\"]}}}", n63, wide);
+	spec = accept(patch2, 4);
+	json_decref(spec);
+}
+
+static void test_tables_columns_errors(void **state)
+{
+	(void)state;
+	reject("{\"tables\": {\"public.t\": {\"columns\": [\"id\"]}}}", "invalid_field",
+	       "tables.public.t.columns");
+	reject("{\"tables\": {\"public.t\": {\"columns\": \"id\"}}}", "invalid_field",
+	       "tables.public.t.columns");
+	reject("{\"tables\": {\"public.t\": {\"columns\": null}}}", "invalid_field",
+	       "tables.public.t.columns");
+	reject("{\"tables\": {\"public.t\": {\"columns\": 1}}}", "invalid_field",
+	       "tables.public.t.columns");
+	reject("{\"tables\": {\"public.t\": {\"columns\": {\"id\": 5}}}}", "invalid_field",
+	       "tables.public.t.columns.id");
+	reject("{\"tables\": {\"public.t\": {\"columns\": {\"id\": null}}}}", "invalid_field",
+	       "tables.public.t.columns.id");
+	reject("{\"tables\": {\"public.t\": {\"columns\": {\"id\": true}}}}", "invalid_field",
+	       "tables.public.t.columns.id");
+	reject("{\"tables\": {\"public.t\": {\"columns\": {\"id\": [\"x\"]}}}}", "invalid_field",
+	       "tables.public.t.columns.id");
+	reject("{\"tables\": {\"public.t\": {\"columns\": {\"id\": {\"name\": \"x\"}}}}}",
+	       "invalid_field", "tables.public.t.columns.id");
+	reject("{\"tables\": {\"public.t\": {\"columns\": {\"id\": \"\"}}}}", "invalid_field",
+	       "tables.public.t.columns.id");
+	reject("{\"tables\": {\"public.t\": {\"columns\": {\"\": \"id\"}}}}", "invalid_field",
+	       "tables.public.t.columns.");
+	reject("{\"tables\": {\"public.t\": {\"columns\": {\"a\": \"b\", \"c\": 3}}}}",
+	       "invalid_field", "tables.public.t.columns.c");
+	reject("{\"tables\": {\"\\\"my.s\\\".t\": {\"columns\": {\"a\": 1}}}}", "invalid_field",
+	       "tables.\"my.s\".t.columns.a");
+
+	/* a name over 63 bytes, as the new name or as the source column's */
+	char n64[100], wide[100], patch[300], field[200];
+	repeat(n64, sizeof(n64), "c", 64);
+	repeat(wide, sizeof(wide), "\xc3\xa9", 32); /* 32 letters, 64 bytes */
+	snprintf(patch, sizeof(patch), "{\"tables\": {\"public.t\": {\"columns\": {\"id\": \"%s\"}}}}",
+		 n64);
+	reject(patch, "invalid_field", "tables.public.t.columns.id");
+	snprintf(patch, sizeof(patch), "{\"tables\": {\"public.t\": {\"columns\": {\"id\": \"%s\"}}}}",
+		 wide);
+	reject(patch, "invalid_field", "tables.public.t.columns.id");
+	snprintf(patch, sizeof(patch), "{\"tables\": {\"public.t\": {\"columns\": {\"%s\": \"id\"}}}}",
+		 n64);
+	snprintf(field, sizeof(field), "tables.public.t.columns.%s", n64);
+	reject(patch, "invalid_field", field);
+	snprintf(patch, sizeof(patch), "{\"tables\": {\"public.t\": {\"columns\": {\"%s\": \"id\"}}}}",
+		 wide);
+	snprintf(field, sizeof(field), "tables.public.t.columns.%s", wide);
+	reject(patch, "invalid_field", field);
+}
+
+static void test_tables_drop_columns_errors(void **state)
+{
+	(void)state;
+	reject("{\"tables\": {\"public.t\": {\"drop_columns\": \"secret\"}}}", "invalid_field",
+	       "tables.public.t.drop_columns");
+	reject("{\"tables\": {\"public.t\": {\"drop_columns\": {\"secret\": true}}}}",
+	       "invalid_field", "tables.public.t.drop_columns");
+	reject("{\"tables\": {\"public.t\": {\"drop_columns\": null}}}", "invalid_field",
+	       "tables.public.t.drop_columns");
+	reject("{\"tables\": {\"public.t\": {\"drop_columns\": 0}}}", "invalid_field",
+	       "tables.public.t.drop_columns");
+	reject("{\"tables\": {\"public.t\": {\"drop_columns\": [1]}}}", "invalid_field",
+	       "tables.public.t.drop_columns[0]");
+	reject("{\"tables\": {\"public.t\": {\"drop_columns\": [\"a\", null]}}}", "invalid_field",
+	       "tables.public.t.drop_columns[1]");
+	reject("{\"tables\": {\"public.t\": {\"drop_columns\": [\"a\", [\"b\"]]}}}", "invalid_field",
+	       "tables.public.t.drop_columns[1]");
+	reject("{\"tables\": {\"public.t\": {\"drop_columns\": [\"a\", \"b\", \"\"]}}}",
+	       "invalid_field", "tables.public.t.drop_columns[2]");
+	/* a duplicate is reported at its second appearance */
+	reject("{\"tables\": {\"public.t\": {\"drop_columns\": [\"a\", \"a\"]}}}", "invalid_field",
+	       "tables.public.t.drop_columns[1]");
+	reject("{\"tables\": {\"public.t\": {\"drop_columns\": [\"a\", \"b\", \"c\", \"b\"]}}}",
+	       "invalid_field", "tables.public.t.drop_columns[3]");
+
+	char n64[100], patch[300];
+	repeat(n64, sizeof(n64), "d", 64);
+	snprintf(patch, sizeof(patch),
+		 "{\"tables\": {\"public.t\": {\"drop_columns\": [\"ok\", \"%s\"]}}}", n64);
+	reject(patch, "invalid_field", "tables.public.t.drop_columns[1]");
+
+	struct err e;
+	err_clear(&e);
+	json_t *doc = job_doc("{\"tables\": {\"public.t\": {\"drop_columns\": [\"pw\", \"pw\"]}}}");
+	assert_null(job_normalize(doc, 4, &e));
+	assert_non_null(strstr(e.msg, "\"pw\""));
+	json_decref(doc);
+}
+
+static void test_tables_expressions_and_casts_errors(void **state)
+{
+	(void)state;
+	static const char *const opts[] = {"expressions", "casts"};
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		/* the whole option, then one bad value among good ones */
+		static const char *const not_objects[] = {"[\"x\"]", "\"x\"", "null", "1", "true"};
+		static const char *const bad_values[] = {"\"\"", "1", "null", "false", "[\"x\"]",
+							 "{}"};
+		char patch[300], field[200];
+		for (size_t j = 0; j < sizeof(not_objects) / sizeof(not_objects[0]); j++) {
+			snprintf(patch, sizeof(patch), "{\"tables\": {\"public.t\": {\"%s\": %s}}}", opts[i],
+				 not_objects[j]);
+			snprintf(field, sizeof(field), "tables.public.t.%s", opts[i]);
+			reject(patch, "invalid_field", field);
+		}
+		for (size_t j = 0; j < sizeof(bad_values) / sizeof(bad_values[0]); j++) {
+			snprintf(patch, sizeof(patch),
+				 "{\"tables\": {\"public.t\": {\"%s\": {\"ok\": \"text\", \"v\": %s}}}}",
+				 opts[i], bad_values[j]);
+			snprintf(field, sizeof(field), "tables.public.t.%s.v", opts[i]);
+			reject(patch, "invalid_field", field);
+		}
+		/* the key is a target column name */
+		char n64[100];
+		repeat(n64, sizeof(n64), "e", 64);
+		snprintf(patch, sizeof(patch), "{\"tables\": {\"public.t\": {\"%s\": {\"%s\": \"text\"}}}}",
+			 opts[i], n64);
+		snprintf(field, sizeof(field), "tables.public.t.%s.%s", opts[i], n64);
+		reject(patch, "invalid_field", field);
+		snprintf(patch, sizeof(patch), "{\"tables\": {\"public.t\": {\"%s\": {\"\": \"text\"}}}}",
+			 opts[i]);
+		snprintf(field, sizeof(field), "tables.public.t.%s.", opts[i]);
+		reject(patch, "invalid_field", field);
+	}
+}
+
+static void test_tables_renamed_and_dropped(void **state)
+{
+	(void)state;
+	reject("{\"tables\": {\"public.t\": {\"columns\": {\"a\": \"b\"}, \"drop_columns\": [\"a\"]}}}",
+	       "invalid_field", "tables.public.t.drop_columns[0]");
+	/* the index is that of the dropped column, whichever option comes first */
+	reject("{\"tables\": {\"public.t\": {\"drop_columns\": [\"x\", \"y\", \"a\"],"
+	       " \"columns\": {\"z\": \"zz\", \"a\": \"b\"}}}}",
+	       "invalid_field", "tables.public.t.drop_columns[2]");
+	/* the first conflict is the one reported */
+	reject("{\"tables\": {\"public.t\": {\"columns\": {\"a\": \"b\", \"c\": \"d\"},"
+	       " \"drop_columns\": [\"x\", \"c\", \"a\"]}}}",
+	       "invalid_field", "tables.public.t.drop_columns[1]");
+	/* in a table with a quoted name, after a table that is fine */
+	reject("{\"tables\": {\"public.ok\": {\"drop_columns\": [\"a\"]},"
+	       " \"\\\"my.s\\\".t\": {\"columns\": {\"a\": \"b\"}, \"drop_columns\": [\"a\"]}}}",
+	       "invalid_field", "tables.\"my.s\".t.drop_columns[0]");
+
+	struct err e;
+	err_clear(&e);
+	json_t *doc = job_doc("{\"tables\": {\"public.t\": {\"columns\": {\"ssn\": \"tax_id\"},"
+			      " \"drop_columns\": [\"ssn\"]}}}");
+	json_t *copy = json_deep_copy(doc);
+	assert_null(job_normalize(doc, 4, &e));
+	assert_non_null(strstr(e.msg, "\"ssn\""));
+	/* the rejected input is left alone */
+	assert_true(json_equal(doc, copy));
+	json_decref(doc);
+	json_decref(copy);
 }
 
 static void test_tables_target_rename(void **state)
@@ -682,11 +992,17 @@ int main(void)
 		cmocka_unit_test(test_exclude_errors),
 		cmocka_unit_test(test_load_mode_errors),
 		cmocka_unit_test(test_load_other_errors),
+		cmocka_unit_test(test_load_index_parallel_errors),
 		cmocka_unit_test(test_retry_errors),
 		cmocka_unit_test(test_schedule),
 		cmocka_unit_test(test_tables_bad_keys),
 		cmocka_unit_test(test_tables_bad_options),
 		cmocka_unit_test(test_tables_reserved_options),
+		cmocka_unit_test(test_tables_column_options_accepted),
+		cmocka_unit_test(test_tables_columns_errors),
+		cmocka_unit_test(test_tables_drop_columns_errors),
+		cmocka_unit_test(test_tables_expressions_and_casts_errors),
+		cmocka_unit_test(test_tables_renamed_and_dropped),
 		cmocka_unit_test(test_tables_target_rename),
 		cmocka_unit_test(test_render_orders_and_redacts),
 		cmocka_unit_test(test_render_partial),

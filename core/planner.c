@@ -1,0 +1,359 @@
+/* core/planner.c: turn a job and the live source into a run's plan: tables, target DDL, copy statements, post-load steps */
+#include "planner.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "job.h"
+#include "sb.h"
+#include "sql.h"
+#include "util.h"
+#include "banned.h"
+
+/*
+ * tdef_load inside a savepoint: a table the catalog cannot describe gets an
+ * error of its own and leaves the (snapshot) transaction usable for the rest.
+ */
+static bool load_def(PGconn *src, struct plan_table *t, json_t *opts, char *error, size_t n)
+{
+	struct err e;
+	err_clear(&e);
+	db_simple(src, "SAVEPOINT ferry_table", NULL);
+	if (tdef_load(src, &t->st.src, &t->st.dst, opts, &t->def, &e)) {
+		db_simple(src, "RELEASE SAVEPOINT ferry_table", NULL);
+		return true;
+	}
+	db_simple(src, "ROLLBACK TO SAVEPOINT ferry_table; RELEASE SAVEPOINT ferry_table", NULL);
+	str_copy(error, n, e.msg);
+	return false;
+}
+
+static struct plan_table *plan_add(struct plan *p)
+{
+	p->t = xrealloc(p->t, sizeof(*p->t) * (size_t)(p->n + 1));
+	struct plan_table *t = &p->t[p->n++];
+	memset(t, 0, sizeof(*t));
+	t->parent = -1;
+	t->target_rows = -1;
+	return t;
+}
+
+void plan_release(struct plan *p)
+{
+	for (int i = 0; i < p->n; i++) {
+		free(p->t[i].st.filter);
+		tdef_release(&p->t[i].def);
+	}
+	free(p->t);
+	json_decref(p->types);
+	memset(p, 0, sizeof(*p));
+}
+
+static void table_error(struct plan_table *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void table_error(struct plan_table *t, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(t->error, sizeof(t->error), fmt, ap);
+	va_end(ap);
+}
+
+/* Describe the target side of table i: exists? rows? binary-compatible columns? */
+static void check_target(PGconn *dst, json_t *spec, struct plan *p, int i)
+{
+	struct plan_table *t = &p->t[i];
+	struct err e;
+	err_clear(&e);
+	const char *q[] = {t->st.dst.schema, t->st.dst.name};
+	PGresult *res = db_exec(dst, sql_catalog_relkind, 2, q, &e);
+	if (!res) {
+		table_error(t, "target: %s", e.msg);
+		return;
+	}
+	t->target_relkind = PQntuples(res) ? PQgetvalue(res, 0, 0)[0] : 0;
+	PQclear(res);
+	const char *mode = job_load_mode(spec);
+	bool parent_created = t->parent >= 0 && p->t[t->parent].create;
+	if (!strcmp(mode, "drop") || parent_created)
+		t->create = true;
+	else if (!t->target_relkind)
+		t->create = job_load_create(spec);
+	if (!t->target_relkind && !t->create) {
+		table_error(t, "target: table %s does not exist and load.create is false",
+			    t->st.dst_label);
+		return;
+	}
+	if (t->create || *t->error) {
+		t->binary = true;
+		return;
+	}
+	if (t->target_relkind != 'r' && t->target_relkind != 'p') {
+		snprintf(t->error, sizeof(t->error), "target: %s exists and is not a table",
+			 t->st.dst_label);
+		return;
+	}
+	if (!t->leaf)
+		return;
+	char *rel = db_qualified(dst, t->st.dst.schema, t->st.dst.name);
+	char *sql = xasprintf("SELECT EXISTS (SELECT 1 FROM %s)", rel);
+	free(rel);
+	res = db_exec(dst, sql, 0, NULL, &e);
+	free(sql);
+	if (res)
+		t->target_rows = PQgetvalue(res, 0, 0)[0] == 't' ? 1 : 0;
+	PQclear(res);
+	struct column *cols = NULL;
+	int nd = catalog_columns(dst, &t->st.dst, &cols, &e);
+	t->binary = true;
+	for (int c = 0; c < t->def.ncols && nd >= 0; c++) {
+		const struct tdef_column *col = &t->def.cols[c];
+		if (col->generated)
+			continue;
+		int j = 0;
+		while (j < nd && strcmp(cols[j].name, col->target))
+			j++;
+		if (j == nd) {
+			snprintf(t->error, sizeof(t->error),
+				 "target: table %s has no column \"%s\"", t->st.dst_label, col->target);
+			break;
+		}
+		if (cols[j].generated) {
+			snprintf(t->error, sizeof(t->error),
+				 "target: column \"%s\" of %s is generated there and cannot be loaded",
+				 col->target, t->st.dst_label);
+			break;
+		}
+		if (strcmp(cols[j].type, col->type))
+			t->binary = false;
+	}
+	free(cols);
+}
+
+/* Add the partitions of partitioned table `top` (index) under it, level by level. */
+static bool add_partitions(PGconn *src, json_t *spec, struct plan *p, int top, struct err *e)
+{
+	const char *q[] = {p->t[top].st.src.schema, p->t[top].st.src.name};
+	PGresult *res = db_exec(src, sql_tdef_partitions, 2, q, e);
+	if (!res)
+		return false;
+	json_t *opts = job_table_options(spec, q[0], q[1]);
+	for (int r = 0; r < PQntuples(res); r++) {
+		struct plan_table *t = plan_add(p);
+		struct plan_table *root = &p->t[top];
+		str_copy(t->st.src.schema, sizeof(t->st.src.schema), PQgetvalue(res, r, 0));
+		str_copy(t->st.src.name, sizeof(t->st.src.name), PQgetvalue(res, r, 1));
+		memcpy(t->st.dst.schema, root->st.dst.schema, sizeof(t->st.dst.schema));
+		str_copy(t->st.dst.name, sizeof(t->st.dst.name), PQgetvalue(res, r, 1));
+		qualname_format(&t->st.src, t->st.src_label, sizeof(t->st.src_label));
+		qualname_format(&t->st.dst, t->st.dst_label, sizeof(t->st.dst_label));
+		t->leaf = PQgetvalue(res, r, 4)[0] == 't';
+		t->st.rows_estimate = atoll(PQgetvalue(res, r, 5));
+		t->st.bytes_estimate = atoll(PQgetvalue(res, r, 6));
+		t->st.filter = root->st.filter ? xstrdup(root->st.filter) : NULL;
+		t->st.has_pk = root->st.has_pk;
+		memcpy(t->parent_label, root->st.src_label, sizeof(t->parent_label));
+		for (int k = top; k < p->n - 1; k++)
+			if (!strcmp(p->t[k].st.src.schema, PQgetvalue(res, r, 8)) &&
+			    !strcmp(p->t[k].st.src.name, PQgetvalue(res, r, 9)))
+				t->parent = k;
+		if (t->leaf && PQgetvalue(res, r, 7)[0] != 't') {
+			char *rel = db_qualified(src, t->st.src.schema, t->st.src.name);
+			char *sql = xasprintf("SELECT count(*) FROM %s", rel);
+			PGresult *cnt = db_exec(src, sql, 0, NULL, e);
+			if (cnt)
+				t->st.rows_estimate = atoll(PQgetvalue(cnt, 0, 0));
+			PQclear(cnt);
+			free(sql);
+			free(rel);
+		}
+		if (load_def(src, t, opts, t->error, sizeof(t->error)) && t->parent >= 0)
+			t->def.parent = p->t[t->parent].st.dst;
+	}
+	PQclear(res);
+	return true;
+}
+
+bool plan_build(PGconn *src, PGconn *dst, json_t *spec, json_t *requested, struct plan *p,
+		struct err *e)
+{
+	struct src_table *tops = NULL;
+	int ntops = 0;
+	memset(p, 0, sizeof(*p));
+	if (!catalog_select(src, spec, requested, &tops, &ntops, e))
+		return false;
+	/* every name the catalog prints from here on comes schema-qualified */
+	if (!db_simple(src, "SET LOCAL search_path = pg_catalog", e)) {
+		catalog_free(tops, ntops);
+		return false;
+	}
+	bool ok = true;
+	for (int i = 0; i < ntops && ok; i++) {
+		int idx = p->n;
+		struct plan_table *t = plan_add(p);
+		t->st = tops[i];
+		tops[i].filter = NULL;
+		json_t *opts = job_table_options(spec, t->st.src.schema, t->st.src.name);
+		if (!load_def(src, t, opts, t->error, sizeof(t->error))) {
+			t->leaf = true;
+			continue;
+		}
+		t->leaf = t->def.relkind != 'p';
+		if (t->def.relkind == 'p')
+			ok = add_partitions(src, spec, p, idx, e);
+	}
+	catalog_free(tops, ntops);
+	if (!ok)
+		return false;
+	for (int i = 0; dst && i < p->n; i++)
+		if (!*p->t[i].error)
+			check_target(dst, spec, p, i);
+	struct tdef *defs = xcalloc((size_t)p->n + 1, sizeof(*defs));
+	int nd = 0;
+	for (int i = 0; i < p->n; i++)
+		if (!*p->t[i].error && (p->t[i].create || !dst))
+			defs[nd++] = p->t[i].def;
+	p->types = tdef_types(src, defs, nd, e);
+	free(defs);
+	return p->types != NULL;
+}
+
+/* Run sql on the target; on failure keep its message in msg and return false. */
+static bool target_exec(PGconn *dst, const char *sql, char *msg, size_t n)
+{
+	struct err e;
+	err_clear(&e);
+	if (db_simple(dst, sql, &e))
+		return true;
+	const char *m = strstr(e.msg, ": ");
+	str_copy(msg, n, m && !strncmp(e.msg, "database error", 14) ? m + 2 : e.msg);
+	return false;
+}
+
+static void create_types(PGconn *dst, struct plan *p, plan_note_fn note, void *arg)
+{
+	size_t i;
+	json_t *ty;
+	json_array_foreach(p->types, i, ty) {
+		const char *name = json_string_value(json_object_get(ty, "name"));
+		const char *ext = json_string_value(json_object_get(ty, "extension"));
+		const char *ddl = json_string_value(json_object_get(ty, "ddl"));
+		struct err e;
+		err_clear(&e);
+		const char *q[] = {name};
+		PGresult *res = db_exec(dst, sql_target_type_exists, 1, q, &e);
+		bool exists = res && PQgetvalue(res, 0, 0)[0] == 't';
+		PQclear(res);
+		if (exists)
+			continue;
+		char msg[1024], buf[1200];
+		if (ext || !ddl) {
+			snprintf(buf, sizeof(buf), "type %s comes from extension \"%s\", which the target lacks; install it there",
+				 name, ext ? ext : "?");
+			note(arg, "error", NULL, "type", buf);
+			continue;
+		}
+		char *schema = db_ident(dst, json_string_value(json_object_get(ty, "schema")));
+		char *cs = xasprintf("CREATE SCHEMA IF NOT EXISTS %s", schema);
+		free(schema);
+		int64_t t0 = now_ms();
+		if (target_exec(dst, cs, msg, sizeof(msg)) && target_exec(dst, ddl, msg, sizeof(msg)))
+			snprintf(buf, sizeof(buf), "created type %s in %lld ms", name,
+				 (long long)(now_ms() - t0));
+		else
+			snprintf(buf, sizeof(buf), "could not create type %s: %s", name, msg);
+		note(arg, strncmp(buf, "created", 7) ? "error" : "info", NULL, "type", buf);
+		free(cs);
+	}
+}
+
+/* The statements that create one target table, in order. */
+static void table_ddl(PGconn *dst, json_t *spec, const struct plan_table *t, struct sb *out)
+{
+	char *rel = db_qualified(dst, t->st.dst.schema, t->st.dst.name);
+	char *schema = db_ident(dst, t->st.dst.schema);
+	if (!strcmp(job_load_mode(spec), "drop") && t->target_relkind && t->parent < 0)
+		sb_addf(out, "DROP TABLE %s;\n", rel);
+	sb_addf(out, "CREATE SCHEMA IF NOT EXISTS %s;\n", schema);
+	for (int c = 0; c < t->def.ncols; c++)
+		if (t->def.cols[c].sequence_ddl)
+			sb_addf(out, "%s;\n", t->def.cols[c].sequence_ddl);
+	tdef_create_sql(dst, &t->def, out);
+	sb_adds(out, ";\n");
+	for (int c = 0; c < t->def.ncols; c++) {
+		if (!t->def.cols[c].sequence_ddl)
+			continue;
+		char *col = db_ident(dst, t->def.cols[c].target);
+		sb_addf(out, "ALTER SEQUENCE %s OWNED BY %s.%s;\n", t->def.cols[c].sequence, rel, col);
+		free(col);
+	}
+	free(schema);
+	free(rel);
+}
+
+bool plan_create_targets(PGconn *dst, json_t *spec, struct plan *p, plan_note_fn note,
+			 void *arg, struct err *e)
+{
+	(void)e;
+	create_types(dst, p, note, arg);
+	int made = 0;
+	int64_t t0 = now_ms();
+	for (int i = 0; i < p->n; i++) {
+		struct plan_table *t = &p->t[i];
+		if (!t->create || *t->error)
+			continue;
+		if (t->parent >= 0 && *p->t[t->parent].error) {
+			snprintf(t->error, sizeof(t->error),
+				 "target: its partitioned table %s could not be created",
+				 p->t[t->parent].st.dst_label);
+			continue;
+		}
+		struct sb ddl;
+		sb_init(&ddl);
+		sb_adds(&ddl, "BEGIN;\n");
+		table_ddl(dst, spec, t, &ddl);
+		sb_adds(&ddl, "COMMIT;\n");
+		char msg[900];
+		if (!target_exec(dst, ddl.buf, msg, sizeof(msg))) {
+			target_exec(dst, "ROLLBACK", msg + strlen(msg), 1);
+			snprintf(t->error, sizeof(t->error), "target: could not create table %s: %s",
+				 t->st.dst_label, msg);
+			note(arg, "error", t->st.src_label, "create", t->error);
+		} else {
+			made++;
+		}
+		sb_release(&ddl);
+	}
+	if (made) {
+		char buf[128];
+		snprintf(buf, sizeof(buf), "created %d target tables in %lld ms", made,
+			 (long long)(now_ms() - t0));
+		note(arg, "info", NULL, "create", buf);
+	}
+	return true;
+}
+
+json_t *plan_copy_spec(PGconn *c, const struct plan_table *t)
+{
+	struct sb select, cols;
+	sb_init(&select);
+	sb_init(&cols);
+	tdef_select_sql(c, &t->def, &select);
+	tdef_column_list(c, &t->def, &cols);
+	json_t *seqs = json_array();
+	for (int i = 0; i < t->def.ncols; i++)
+		if (t->def.cols[i].sequence)
+			json_array_append_new(seqs, json_pack("{s:s,s:s}", "source",
+				t->def.cols[i].sequence, "column", t->def.cols[i].target));
+	char relkind[2] = {t->create ? 'r' : (t->target_relkind ? t->target_relkind : 'r'), 0};
+	json_t *out = json_pack("{s:s,s:s,s:s,s:b,s:s,s:o}", "select", select.buf, "columns",
+				cols.buf, "format", t->binary ? "binary" : "text", "created",
+				t->create, "relkind", relkind, "sequences", seqs);
+	sb_release(&select);
+	sb_release(&cols);
+	return out;
+}

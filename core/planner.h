@@ -1,0 +1,65 @@
+/* core/planner.h: turn a job and the live source into a run's plan: tables, target DDL, copy statements, post-load steps */
+#ifndef FERRY_PLANNER_H
+#define FERRY_PLANNER_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "catalog.h"
+#include "err.h"
+#include "tabledef.h"
+
+struct plan_table {
+	struct src_table st;    /* labels, filter and estimates */
+	struct tdef def;        /* valid when !*error */
+	char error[1024];       /* why this table cannot be loaded, or "" */
+	char parent_label[300]; /* the partitioned table a partition belongs to, or "" */
+	int parent;             /* index of that table in the plan, or -1 */
+	bool leaf;              /* holds rows: gets a copy task */
+	char target_relkind;    /* the target table's relkind now, 0 when it does not exist */
+	bool create;            /* this run creates the target table */
+	bool binary;            /* source and target column types agree */
+	long long target_rows;  /* rows the existing target holds (-1 unknown) */
+	long long task_id;      /* the copy task, once stored */
+};
+
+struct plan {
+	struct plan_table *t; /* owned */
+	int n;
+	json_t *types; /* owned: user types the created tables need (see tdef_types) */
+};
+
+/*
+ * Resolve the job against the source (src: inside the run's snapshot
+ * transaction) and, when dst is not NULL, the target: selected tables,
+ * partitions under their parents, columns after transformations, whether
+ * each target exists, whether the copy can be binary. Problems of one
+ * table are kept in its `error`; returns false (e filled) only when the
+ * plan as a whole cannot be made.
+ */
+bool plan_build(PGconn *src, PGconn *dst, json_t *spec, json_t *requested, struct plan *p,
+		struct err *e);
+void plan_release(struct plan *p);
+
+/* Reports a step of plan_create_targets: kind, table label or NULL, message. */
+typedef void (*plan_note_fn)(void *arg, const char *level, const char *table, const char *kind,
+			     const char *msg);
+
+/*
+ * Create on the target what the plan says: schemas, user types, sequences,
+ * tables (dropping them first for load.mode drop), each table in its own
+ * transaction. A table whose DDL fails gets its `error`. False only when
+ * the target cannot be worked on at all.
+ */
+bool plan_create_targets(PGconn *dst, json_t *spec, struct plan *p, plan_note_fn note,
+			 void *arg, struct err *e);
+
+/*
+ * The copy description of one table, stored with its task: the source
+ * SELECT, the target column list, the COPY format and the sequences to
+ * carry over. New reference.
+ */
+json_t *plan_copy_spec(PGconn *c, const struct plan_table *t);
+
+#endif

@@ -1,0 +1,1 @@
+SELECT to_regtype($1) IS NOT NULL

@@ -1,0 +1,1 @@
+SELECT format_type($1::oid, $2::int)

@@ -1,0 +1,551 @@
+/* core/tabledef.c: a source table as the target will hold it: columns after the job's transformations, its DDL, its post-load steps */
+#include "tabledef.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "sql.h"
+#include "util.h"
+#include "banned.h"
+
+static void column_release(struct tdef_column *c)
+{
+	free(c->select);
+	free(c->default_expr);
+	free(c->generated);
+	free(c->sequence);
+	free(c->sequence_ddl);
+}
+
+void tdef_release(struct tdef *t)
+{
+	for (int i = 0; i < t->ncols; i++)
+		column_release(&t->cols[i]);
+	for (int i = 0; i < t->nsteps; i++) {
+		free(t->steps[i].sql);
+		free(t->steps[i].skip);
+	}
+	free(t->cols);
+	free(t->steps);
+	free(t->partkey);
+	free(t->partbound);
+	free(t->filter);
+	memset(t, 0, sizeof(*t));
+}
+
+static char *opt_strdup(PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : xstrdup(PQgetvalue(res, row, col));
+}
+
+static struct tdef_column *add_column(struct tdef *t)
+{
+	t->cols = xrealloc(t->cols, sizeof(*t->cols) * (size_t)(t->ncols + 1));
+	struct tdef_column *c = &t->cols[t->ncols++];
+	memset(c, 0, sizeof(*c));
+	return c;
+}
+
+/*
+ * Ask the source for the type of an expression on the table's rows. The
+ * expression is user SQL: it is described under the session's own
+ * search_path, inside a savepoint so that a bad one leaves the
+ * surrounding (snapshot) transaction usable.
+ */
+static bool expr_type(PGconn *src, const char *rel, const char *expr, char *type, size_t n,
+		      struct err *e)
+{
+	if (!db_simple(src, "SAVEPOINT ferry_expr; SET LOCAL search_path TO DEFAULT", e))
+		return false;
+	char *sql = xasprintf("SELECT (%s) FROM %s", expr, rel);
+	PGresult *res = PQprepare(src, "", sql, 0, NULL);
+	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	free(sql);
+	if (!ok) {
+		const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		err_set(e, 400, "invalid_field", NULL, "%s", m ? m : PQerrorMessage(src));
+		PQclear(res);
+		db_simple(src, "ROLLBACK TO SAVEPOINT ferry_expr; RELEASE SAVEPOINT ferry_expr", NULL);
+		return false;
+	}
+	PQclear(res);
+	res = PQdescribePrepared(src, "");
+	char oid[24], mod[24];
+	snprintf(oid, sizeof(oid), "%u", PQftype(res, 0));
+	snprintf(mod, sizeof(mod), "%d", PQfmod(res, 0));
+	PQclear(res);
+	if (!db_simple(src, "RELEASE SAVEPOINT ferry_expr; SET LOCAL search_path = pg_catalog", e))
+		return false;
+	const char *p[] = {oid, mod};
+	res = db_exec(src, sql_tdef_expr_type, 2, p, e);
+	if (!res)
+		return false;
+	str_copy(type, n, PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return true;
+}
+
+/* A bad option, phrased for the plan and the run: table, column, what is wrong. */
+static bool option_error(const struct tdef *t, struct err *e, const char *option,
+			 const char *column, const char *what)
+{
+	char label[300], field[600];
+	qualname_format(&t->src, label, sizeof(label));
+	snprintf(field, sizeof(field), "tables.%s.%s.%s", label, option, column);
+	return err_set(e, 400, "invalid_field", field, "table %s, %s \"%s\": %s", label, option,
+		       column, what);
+}
+
+/* Check that every column named in an option map exists on the source. */
+static bool names_exist(const struct tdef *t, json_t *map, const char *option, bool keys,
+			struct err *e)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+	if (json_is_object(map)) {
+		json_object_foreach(map, k, v) {
+			const char *name = keys ? k : json_string_value(v);
+			int j = 0;
+			while (j < t->ncols && strcmp(t->cols[j].source, name))
+				j++;
+			if (j == t->ncols)
+				return option_error(t, e, option, name, "no such column on the source");
+		}
+	}
+	json_array_foreach(map, i, v) {
+		int j = 0;
+		while (j < t->ncols && strcmp(t->cols[j].source, json_string_value(v)))
+			j++;
+		if (j == t->ncols)
+			return option_error(t, e, option, json_string_value(v),
+					    "no such column on the source");
+	}
+	return true;
+}
+
+static bool read_columns(PGconn *src, struct tdef *t, struct err *e)
+{
+	const char *p[] = {t->src.schema, t->src.name};
+	PGresult *res = db_exec(src, sql_tdef_columns, 2, p, e);
+	if (!res)
+		return false;
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct tdef_column *c = add_column(t);
+		str_copy(c->source, sizeof(c->source), PQgetvalue(res, i, 0));
+		str_copy(c->target, sizeof(c->target), PQgetvalue(res, i, 0));
+		str_copy(c->type, sizeof(c->type), PQgetvalue(res, i, 1));
+		c->type_oid = atoll(PQgetvalue(res, i, 2));
+		c->notnull = PQgetvalue(res, i, 3)[0] == 't';
+		c->identity = PQgetvalue(res, i, 4)[0];
+		bool gen = PQgetvalue(res, i, 5)[0] == 's';
+		char *def = opt_strdup(res, i, 6);
+		if (gen)
+			c->generated = def;
+		else if (!c->identity)
+			c->default_expr = def;
+		else
+			free(def);
+		if (!PQgetisnull(res, i, 7))
+			str_copy(c->collation, sizeof(c->collation), PQgetvalue(res, i, 7));
+		c->sequence = opt_strdup(res, i, 8);
+		char *q = db_ident(src, c->source);
+		c->select = q;
+	}
+	PQclear(res);
+	return true;
+}
+
+static bool serial_sequences(PGconn *src, struct tdef *t, struct err *e)
+{
+	for (int i = 0; i < t->ncols; i++) {
+		struct tdef_column *c = &t->cols[i];
+		if (!c->sequence || c->identity)
+			continue;
+		const char *p[] = {c->sequence};
+		PGresult *res = db_exec(src, sql_tdef_sequence, 1, p, e);
+		if (!res)
+			return false;
+		if (PQntuples(res))
+			c->sequence_ddl = xstrdup(PQgetvalue(res, 0, 0));
+		PQclear(res);
+	}
+	return true;
+}
+
+/* Apply drop_columns, columns (renames) and casts. */
+static bool apply_renames(PGconn *src, struct tdef *t, json_t *opts, struct err *e)
+{
+	json_t *drops = json_object_get(opts, "drop_columns");
+	json_t *renames = json_object_get(opts, "columns");
+	json_t *casts = json_object_get(opts, "casts");
+	if (!names_exist(t, drops, "drop_columns", false, e) ||
+	    !names_exist(t, renames, "columns", true, e))
+		return false;
+	int kept = 0;
+	for (int i = 0; i < t->ncols; i++) {
+		struct tdef_column *c = &t->cols[i];
+		bool dropped = false;
+		size_t j;
+		json_t *v;
+		json_array_foreach(drops, j, v) {
+			if (!strcmp(json_string_value(v), c->source))
+				dropped = true;
+		}
+		if (dropped) {
+			column_release(c);
+			continue;
+		}
+		const char *to = json_string_value(json_object_get(renames, c->source));
+		if (to)
+			str_copy(c->target, sizeof(c->target), to);
+		t->cols[kept++] = *c;
+	}
+	t->ncols = kept;
+	const char *k;
+	json_t *v;
+	json_object_foreach(casts, k, v) {
+		int j = 0;
+		while (j < t->ncols && strcmp(t->cols[j].target, k))
+			j++;
+		if (j == t->ncols)
+			return option_error(t, e, "casts", k, "no such column on the target table");
+		struct tdef_column *c = &t->cols[j];
+		char *cast = xasprintf("(%s)::%s", c->select, json_string_value(v));
+		free(c->select);
+		c->select = cast;
+		if (c->generated)
+			return option_error(t, e, "casts", k, "a generated column cannot be cast");
+		char *rel = db_qualified(src, t->src.schema, t->src.name);
+		bool ok = expr_type(src, rel, cast, c->type, sizeof(c->type), e);
+		free(rel);
+		if (!ok)
+			return option_error(t, e, "casts", k, e->msg);
+		c->type_oid = 0;
+		free(c->default_expr);
+		c->default_expr = NULL;
+	}
+	return true;
+}
+
+/* Apply expressions: replace a column's value or add a computed column. */
+static bool apply_expressions(PGconn *src, struct tdef *t, json_t *opts, struct err *e)
+{
+	json_t *exprs = json_object_get(opts, "expressions");
+	const char *k;
+	json_t *v;
+	char *rel = db_qualified(src, t->src.schema, t->src.name);
+	bool ok = true;
+	json_object_foreach(exprs, k, v) {
+		char type[256];
+		if (!expr_type(src, rel, json_string_value(v), type, sizeof(type), e)) {
+			ok = option_error(t, e, "expressions", k, e->msg);
+			break;
+		}
+		int j = 0;
+		while (j < t->ncols && strcmp(t->cols[j].target, k))
+			j++;
+		struct tdef_column *c;
+		if (j < t->ncols) {
+			c = &t->cols[j];
+			if (c->generated) {
+				ok = option_error(t, e, "expressions", k, "a generated column is computed by the target");
+				break;
+			}
+			free(c->select);
+			free(c->default_expr);
+			c->default_expr = NULL;
+		} else {
+			c = add_column(t);
+			str_copy(c->target, sizeof(c->target), k);
+		}
+		c->select = xasprintf("(%s)", json_string_value(v));
+		str_copy(c->type, sizeof(c->type), type);
+		c->type_oid = 0;
+		c->identity = 0;
+		c->notnull = false;
+	}
+	free(rel);
+	return ok;
+}
+
+/* True when the comma/\x1f-separated list of source columns names one renamed or dropped. */
+static const char *touched_column(const struct tdef *t, const char *cols, bool *renamed)
+{
+	static __thread char name[128];
+	const char *p = cols;
+	*renamed = false;
+	while (p && *p) {
+		size_t n = strcspn(p, "\x1f");
+		if (n >= sizeof(name))
+			n = sizeof(name) - 1;
+		memcpy(name, p, n);
+		name[n] = '\0';
+		int j = 0;
+		while (j < t->ncols && strcmp(t->cols[j].source, name))
+			j++;
+		if (j == t->ncols)
+			return name; /* dropped, or replaced by an expression */
+		if (strcmp(t->cols[j].target, name) || strncmp(t->cols[j].select, "\"", 1)) {
+			*renamed = true;
+			return name;
+		}
+		p += n;
+		if (*p)
+			p++;
+	}
+	return NULL;
+}
+
+static struct tdef_step *add_step(struct tdef *t, const char *kind, const char *name)
+{
+	t->steps = xrealloc(t->steps, sizeof(*t->steps) * (size_t)(t->nsteps + 1));
+	struct tdef_step *s = &t->steps[t->nsteps++];
+	memset(s, 0, sizeof(*s));
+	str_copy(s->kind, sizeof(s->kind), kind);
+	str_copy(s->name, sizeof(s->name), name);
+	return s;
+}
+
+/* Replace the first occurrence of from in text by to (new string). */
+static char *replace_once(const char *text, const char *from, const char *to)
+{
+	const char *hit = strstr(text, from);
+	if (!hit)
+		return xstrdup(text);
+	return xasprintf("%.*s%s%s", (int)(hit - text), text, to, hit + strlen(from));
+}
+
+static const char *constraint_kind(char c)
+{
+	switch (c) {
+	case 'p': return "primary_key";
+	case 'u': return "unique";
+	case 'c': return "check";
+	case 'x': return "exclusion";
+	default: return "foreign_key";
+	}
+}
+
+static void key_columns_sql(PGconn *c, const struct tdef *t, const char *cols, struct sb *out)
+{
+	const char *p = cols;
+	int n = 0;
+	while (p && *p) {
+		size_t len = strcspn(p, "\x1f");
+		char name[128];
+		str_copy(name, len + 1 < sizeof(name) ? len + 1 : sizeof(name), p);
+		for (int j = 0; j < t->ncols; j++)
+			if (!strcmp(t->cols[j].source, name)) {
+				char *q = db_ident(c, t->cols[j].target);
+				sb_addf(out, "%s%s", n++ ? ", " : "", q);
+				free(q);
+			}
+		p += len;
+		if (*p)
+			p++;
+	}
+}
+
+static bool read_constraints(PGconn *src, struct tdef *t, const char *dst_rel, struct err *e)
+{
+	const char *p[] = {t->src.schema, t->src.name};
+	PGresult *res = db_exec(src, sql_tdef_constraints, 2, p, e);
+	if (!res)
+		return false;
+	for (int i = 0; i < PQntuples(res); i++) {
+		char type = PQgetvalue(res, i, 1)[0];
+		struct tdef_step *s = add_step(t, constraint_kind(type), PQgetvalue(res, i, 0));
+		if (type == 'f') {
+			str_copy(s->ref.schema, sizeof(s->ref.schema), PQgetvalue(res, i, 4));
+			str_copy(s->ref.name, sizeof(s->ref.name), PQgetvalue(res, i, 5));
+		}
+		bool renamed;
+		const char *col = touched_column(t, PQgetvalue(res, i, 3), &renamed);
+		char *name = db_ident(src, s->name);
+		if (col && (!renamed || (type != 'p' && type != 'u'))) {
+			s->skip = xasprintf("it refers to column \"%s\", which the job %s", col,
+					    renamed ? "renames or casts" : "drops or replaces");
+		} else if (col) {
+			struct sb sql;
+			sb_init(&sql);
+			sb_addf(&sql, "ALTER TABLE %s ADD CONSTRAINT %s %s (", dst_rel, name,
+				type == 'p' ? "PRIMARY KEY" : "UNIQUE");
+			key_columns_sql(src, t, PQgetvalue(res, i, 3), &sql);
+			sb_addc(&sql, ')');
+			s->sql = sb_detach(&sql);
+		} else {
+			s->sql = xasprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", dst_rel, name,
+					   PQgetvalue(res, i, 2));
+		}
+		free(name);
+		if (type == 'f')
+			str_copy(s->ref_printed, sizeof(s->ref_printed), PQgetvalue(res, i, 6));
+	}
+	PQclear(res);
+	return true;
+}
+
+static bool read_indexes(PGconn *src, struct tdef *t, const char *dst_rel, struct err *e)
+{
+	const char *p[] = {t->src.schema, t->src.name};
+	PGresult *res = db_exec(src, sql_tdef_indexes, 2, p, e);
+	if (!res)
+		return false;
+	PGresult *qn = db_exec(src, "SELECT quote_ident($1) || '.' || quote_ident($2)", 2, p, e);
+	if (!qn) {
+		PQclear(res);
+		return false;
+	}
+	char *on_only = xasprintf(" ON ONLY %s ", PQgetvalue(qn, 0, 0));
+	char *on = xasprintf(" ON %s ", PQgetvalue(qn, 0, 0));
+	char *to = xasprintf(" ON %s ", dst_rel);
+	PQclear(qn);
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct tdef_step *s = add_step(t, "index", PQgetvalue(res, i, 0));
+		bool renamed;
+		const char *col = touched_column(t, PQgetvalue(res, i, 2), &renamed);
+		if (col) {
+			s->skip = xasprintf("it refers to column \"%s\", which the job %s", col,
+					    renamed ? "renames or casts" : "drops or replaces");
+			continue;
+		}
+		const char *def = PQgetvalue(res, i, 1);
+		s->sql = strstr(def, on_only) ? replace_once(def, on_only, to) : replace_once(def, on, to);
+	}
+	free(on_only);
+	free(on);
+	free(to);
+	PQclear(res);
+	return true;
+}
+
+static bool read_relation(PGconn *src, struct tdef *t, struct err *e)
+{
+	const char *p[] = {t->src.schema, t->src.name};
+	PGresult *res = db_exec(src, sql_tdef_relation, 2, p, e);
+	if (!res)
+		return false;
+	if (PQntuples(res) == 0) {
+		char label[300];
+		qualname_format(&t->src, label, sizeof(label));
+		PQclear(res);
+		return err_set(e, 404, "not_found", NULL, "source table %s does not exist", label);
+	}
+	t->relkind = PQgetvalue(res, 0, 0)[0];
+	t->partkey = opt_strdup(res, 0, 1);
+	t->partbound = opt_strdup(res, 0, 2);
+	PQclear(res);
+	return true;
+}
+
+bool tdef_load(PGconn *src, const struct qualname *srcname, const struct qualname *dst,
+	       json_t *opts, struct tdef *t, struct err *e)
+{
+	memset(t, 0, sizeof(*t));
+	t->src = *srcname;
+	t->dst = *dst;
+	const char *filter = json_string_value(json_object_get(opts, "where"));
+	t->filter = filter ? xstrdup(filter) : NULL;
+	char *dst_rel = db_qualified(src, dst->schema, dst->name);
+	bool ok = read_relation(src, t, e) && read_columns(src, t, e) &&
+		  serial_sequences(src, t, e) && apply_renames(src, t, opts, e) &&
+		  apply_expressions(src, t, opts, e) && read_constraints(src, t, dst_rel, e) &&
+		  read_indexes(src, t, dst_rel, e);
+	free(dst_rel);
+	if (!ok)
+		tdef_release(t);
+	return ok;
+}
+
+void tdef_create_sql(PGconn *c, const struct tdef *t, struct sb *out)
+{
+	char *rel = db_qualified(c, t->dst.schema, t->dst.name);
+	if (t->partbound && *t->parent.name) {
+		char *parent = db_qualified(c, t->parent.schema, t->parent.name);
+		sb_addf(out, "CREATE TABLE %s PARTITION OF %s %s", rel, parent, t->partbound);
+		free(parent);
+		free(rel);
+		if (t->partkey)
+			sb_addf(out, " PARTITION BY %s", t->partkey);
+		return;
+	}
+	sb_addf(out, "CREATE TABLE %s (", rel);
+	free(rel);
+	for (int i = 0; i < t->ncols; i++) {
+		const struct tdef_column *col = &t->cols[i];
+		char *name = db_ident(c, col->target);
+		sb_addf(out, "%s%s %s", i ? ", " : "", name, col->type);
+		free(name);
+		if (*col->collation)
+			sb_addf(out, " COLLATE %s", col->collation);
+		if (col->identity)
+			sb_addf(out, " GENERATED %s AS IDENTITY", col->identity == 'a' ? "ALWAYS" : "BY DEFAULT");
+		if (col->generated)
+			sb_addf(out, " GENERATED ALWAYS AS (%s) STORED", col->generated);
+		else if (col->default_expr)
+			sb_addf(out, " DEFAULT %s", col->default_expr);
+		if (col->notnull)
+			sb_adds(out, " NOT NULL");
+	}
+	sb_addc(out, ')');
+	if (t->partkey)
+		sb_addf(out, " PARTITION BY %s", t->partkey);
+}
+
+void tdef_select_sql(PGconn *c, const struct tdef *t, struct sb *out)
+{
+	char *rel = db_qualified(c, t->src.schema, t->src.name);
+	sb_adds(out, "SELECT ");
+	int n = 0;
+	for (int i = 0; i < t->ncols; i++)
+		if (!t->cols[i].generated)
+			sb_addf(out, "%s%s", n++ ? ", " : "", t->cols[i].select);
+	sb_addf(out, " FROM %s", rel);
+	if (t->filter)
+		sb_addf(out, " WHERE (%s)", t->filter);
+	free(rel);
+}
+
+void tdef_column_list(PGconn *c, const struct tdef *t, struct sb *out)
+{
+	int n = 0;
+	for (int i = 0; i < t->ncols; i++) {
+		if (t->cols[i].generated)
+			continue;
+		char *q = db_ident(c, t->cols[i].target);
+		sb_addf(out, "%s%s", n++ ? ", " : "", q);
+		free(q);
+	}
+}
+
+json_t *tdef_types(PGconn *src, const struct tdef *tables, int n, struct err *e)
+{
+	struct sb oids;
+	sb_init(&oids);
+	sb_addc(&oids, '{');
+	int k = 0;
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < tables[i].ncols; j++)
+			if (tables[i].cols[j].type_oid)
+				sb_addf(&oids, "%s%lld", k++ ? "," : "", tables[i].cols[j].type_oid);
+	sb_addc(&oids, '}');
+	const char *p[] = {oids.buf};
+	PGresult *res = db_exec(src, sql_tdef_types, 1, p, e);
+	sb_release(&oids);
+	if (!res)
+		return NULL;
+	json_t *out = json_array();
+	for (int i = 0; i < PQntuples(res); i++) {
+		char *name = db_qualified(src, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+		json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:s?,s:s?}", "name", name,
+			"schema", PQgetvalue(res, i, 0), "type", PQgetvalue(res, i, 1),
+			"extension", PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4),
+			"ddl", PQgetisnull(res, i, 5) ? NULL : PQgetvalue(res, i, 5)));
+		free(name);
+	}
+	PQclear(res);
+	return out;
+}

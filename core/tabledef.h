@@ -1,0 +1,78 @@
+/* core/tabledef.h: a source table as the target will hold it: columns after the job's transformations, its DDL, its post-load steps */
+#ifndef FERRY_TABLEDEF_H
+#define FERRY_TABLEDEF_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "err.h"
+#include "names.h"
+#include "sb.h"
+
+struct tdef_column {
+	char source[128];      /* source column name ("" for an expression column) */
+	char target[128];      /* target column name */
+	char type[256];        /* type on the target, qualified */
+	char *select;          /* owned: SQL producing it from the source row */
+	char *default_expr;    /* owned or NULL */
+	char *generated;       /* owned or NULL: GENERATED ALWAYS AS (...) STORED */
+	char *sequence;        /* owned or NULL: the source sequence owned by the column */
+	char *sequence_ddl;    /* owned or NULL: CREATE SEQUENCE for a serial column */
+	char collation[200];   /* qualified collation when it is not the type's, or "" */
+	char identity;         /* 'a' always, 'd' by default, 0 none */
+	bool notnull;
+	long long type_oid;    /* on the source; 0 for expression columns */
+};
+
+/* A statement run on the target after the data is in. */
+struct tdef_step {
+	char kind[16];  /* primary_key, unique, check, exclusion, index, foreign_key */
+	char name[128]; /* constraint or index name */
+	char *sql;      /* owned */
+	char *skip;     /* owned or NULL: why the step cannot be taken */
+	struct qualname ref;   /* foreign keys: the referenced source table */
+	char ref_printed[300]; /* foreign keys: that table as the definition prints it */
+};
+
+struct tdef {
+	struct qualname src;
+	struct qualname dst;
+	char relkind;           /* 'r' table, 'p' partitioned */
+	char *partkey;          /* owned: "RANGE (ts)" for a partitioned table */
+	char *partbound;        /* owned: "FOR VALUES ..." or "DEFAULT" for a partition */
+	struct qualname parent; /* the partition's parent on the target (schema empty when none) */
+	struct tdef_column *cols; /* owned */
+	int ncols;
+	struct tdef_step *steps; /* owned */
+	int nsteps;
+	char *filter;           /* owned or NULL: the job's where */
+};
+
+/*
+ * Read table src from the source (a connection whose search_path is
+ * pg_catalog, so every name comes back qualified) and apply the job's
+ * per-table options `opts` (borrowed, may be NULL): columns renames,
+ * drop_columns, expressions (their types are asked of the source) and casts.
+ * dst is the target name. On a bad option or an expression the source
+ * rejects, fills e (400, naming the table and column) and returns false.
+ */
+bool tdef_load(PGconn *src, const struct qualname *srcname, const struct qualname *dst,
+	       json_t *opts, struct tdef *out, struct err *e);
+void tdef_release(struct tdef *t);
+
+/* CREATE TABLE for the target (partitioned, partition or plain), appended to out. */
+void tdef_create_sql(PGconn *c, const struct tdef *t, struct sb *out);
+/* The source query: SELECT <columns> FROM <table> [WHERE (...)], appended to out. */
+void tdef_select_sql(PGconn *c, const struct tdef *t, struct sb *out);
+/* The target column list of the COPY ("a", "b"), appended to out. */
+void tdef_column_list(PGconn *c, const struct tdef *t, struct sb *out);
+
+/*
+ * The user types (enums, domains, composite and range types) the columns
+ * need, deepest dependency first, as a new JSON array of
+ * {"name": "schema.type" quoted, "schema", "ddl", "extension": name|null}.
+ */
+json_t *tdef_types(PGconn *src, const struct tdef *tables, int n, struct err *e);
+
+#endif
