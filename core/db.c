@@ -33,12 +33,13 @@ static void notice_to_log(void *arg, const char *message)
 	log_debug("%s", buf);
 }
 
-PGconn *db_connect(const char *dsn, const char *what, struct err *e)
+PGconn *db_connect_password(const char *dsn, const char *password, const char *what,
+			    struct err *e)
 {
-	/* dbname comes last so that what the DSN itself says wins */
-	static const char *const keys[] = {"fallback_application_name", "connect_timeout",
-					   "options", "dbname", NULL};
-	const char *vals[] = {"ferryd", "10", "-c TimeZone=UTC", dsn, NULL};
+	/* dbname comes before password so that a given password wins over the DSN's */
+	const char *keys[] = {"fallback_application_name", "connect_timeout", "options", "dbname",
+			      password ? "password" : NULL, NULL};
+	const char *vals[] = {"ferryd", "10", "-c TimeZone=UTC", dsn, password, NULL};
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
 	if (PQstatus(c) == CONNECTION_OK) {
 		PQsetNoticeProcessor(c, notice_to_log, NULL);
@@ -54,6 +55,11 @@ PGconn *db_connect(const char *dsn, const char *what, struct err *e)
 	free(shown);
 	PQfinish(c);
 	return NULL;
+}
+
+PGconn *db_connect(const char *dsn, const char *what, struct err *e)
+{
+	return db_connect_password(dsn, NULL, what, e);
 }
 
 const char *db_sqlstate(const PGresult *res)

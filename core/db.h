@@ -14,6 +14,9 @@
  * never carry the password. The session's TimeZone is UTC.
  */
 PGconn *db_connect(const char *dsn, const char *what, struct err *e);
+/* db_connect with a password that overrides the DSN's (NULL: none given). */
+PGconn *db_connect_password(const char *dsn, const char *password, const char *what,
+			    struct err *e);
 
 /*
  * Run one parameterised statement (text parameters, NULL for SQL NULL).

@@ -2,6 +2,7 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -71,6 +72,7 @@ struct task {
 	char step_kind[32];
 	char step_name[128];
 	char *step_sql; /* owned */
+	int attempts;   /* this one included */
 };
 
 static void task_release(struct task *t)
@@ -131,7 +133,7 @@ static void fail_run(struct engine *en, const char *run_id, PGconn *snap, const 
 /* Export a snapshot on a fresh source connection; NULL with e filled on failure. */
 static PGconn *open_snapshot(json_t *spec, char *snap_id, size_t n, struct err *e)
 {
-	PGconn *c = db_connect(job_source_dsn(spec), "source", e);
+	PGconn *c = job_connect(spec, "source", e);
 	if (!c)
 		return NULL;
 	PGresult *res = NULL;
@@ -243,7 +245,7 @@ static bool store_plan(struct engine *en, const char *run_id, struct plan *p, PG
 		struct plan_table *t = &p->t[i];
 		if (!t->leaf && !*t->error)
 			continue;
-		json_t *copy = *t->error ? NULL : plan_copy_spec(quoting, t);
+		json_t *copy = *t->error ? NULL : plan_copy_spec(quoting, p, t);
 		char *copy_text = copy ? json_dumps(copy, JSON_COMPACT) : NULL;
 		const char *extra[10] = {"copy", copy_text, t->parent_label[0] ? t->parent_label : NULL,
 					 NULL, NULL, NULL, "0", NULL,
@@ -290,7 +292,7 @@ static void plan_run(struct engine *en, const char *run_id, json_t *spec, json_t
 	meta_event(en->meta, run_id, "info", NULL, "run_started", "run started on %s", en->instance);
 	int64_t t0 = now_ms();
 	PGconn *snap = open_snapshot(spec, snap_id, sizeof(snap_id), &e);
-	if (!snap || !(dst = db_connect(job_target_dsn(spec), "target", &e)) ||
+	if (!snap || !(dst = job_connect(spec, "target", &e)) ||
 	    !plan_build(snap, dst, spec, requested, &plan, &e)) {
 		fail_run(en, run_id, snap, e.msg);
 		goto out;
@@ -383,6 +385,7 @@ static bool claim_task(struct engine *en, struct task *t)
 		str_copy(t->step_kind, sizeof(t->step_kind), PQgetvalue(res, 0, 13));
 		str_copy(t->step_name, sizeof(t->step_name), PQgetvalue(res, 0, 14));
 		t->step_sql = xstrdup(PQgetvalue(res, 0, 15));
+		t->attempts = atoi(PQgetvalue(res, 0, 16));
 	}
 	PQclear(res);
 	return got && t->spec && (t->step || t->copy);
@@ -497,10 +500,100 @@ static void skip_dependents(struct engine *en, struct task *t)
 	PQclear(res);
 }
 
+/*
+ * Errors worth another attempt: the connection broke or could not be made,
+ * the server is shutting down or restarting, a serialization failure or a
+ * deadlock. Everything else (types, permissions, constraints, bad SQL) is
+ * permanent.
+ */
+static bool transient(const struct err *e)
+{
+	static const char *const codes[] = {"copy_failed", "source_unreachable",
+					    "target_unreachable", "40001", "40P01", "57P01",
+					    "57P02", "57P03", "53300", "55P03", NULL};
+	if (!strncmp(e->code, "08", 2))
+		return true;
+	for (const char *const *c = codes; *c; c++)
+		if (!strcmp(e->code, *c))
+			return true;
+	return false;
+}
+
+/* The source snapshot of a run died with its connection (a source restart): export a new one. */
+static void ensure_snapshot(struct engine *en, const char *run_id, json_t *spec)
+{
+	struct run_ctx *rc;
+	bool alive = true;
+	pthread_mutex_lock(&en->lock);
+	for (rc = en->runs; rc; rc = rc->next)
+		if (!strcmp(rc->run_id, run_id))
+			break;
+	if (rc) {
+		PGresult *res = PQexec(rc->snap, "SELECT 1");
+		alive = PQresultStatus(res) == PGRES_TUPLES_OK;
+		PQclear(res);
+	}
+	pthread_mutex_unlock(&en->lock);
+	if (!rc || alive)
+		return;
+	struct err e;
+	err_clear(&e);
+	char snap_id[128];
+	PGconn *fresh = open_snapshot(spec, snap_id, sizeof(snap_id), &e);
+	if (!fresh)
+		return; /* the source is still down: the next attempt tries again */
+	const char *p[] = {run_id, snap_id};
+	PQclear(meta_exec(en->meta, sql_run_set_snapshot, 2, p, &e));
+	pthread_mutex_lock(&en->lock);
+	for (rc = en->runs; rc; rc = rc->next)
+		if (!strcmp(rc->run_id, run_id)) {
+			PQfinish(rc->snap);
+			rc->snap = fresh;
+			fresh = NULL;
+		}
+	pthread_mutex_unlock(&en->lock);
+	PQfinish(fresh);
+	meta_event(en->meta, run_id, "warning", NULL, "snapshot",
+		   "the source snapshot was lost with its connection; tables loaded from now on read a new one (%s)",
+		   snap_id);
+}
+
+/*
+ * After a transient failure, put the task back in the queue for a later
+ * attempt if the job allows one more; true when it did.
+ */
+static bool retry_later(struct engine *en, struct task *t, const struct err *e, const char *msg)
+{
+	json_t *retry = json_object_get(t->spec, "retry");
+	int allowed = 1 + (int)json_integer_value(json_object_get(retry, "attempts"));
+	double delay = json_number_value(json_object_get(retry, "delay_s"));
+	if (!transient(e) || t->attempts >= allowed)
+		return false;
+	for (int i = 1; i < t->attempts; i++)
+		delay *= 2;
+	char id[32], d[32];
+	snprintf(id, sizeof(id), "%lld", t->id);
+	snprintf(d, sizeof(d), "%.3f", delay);
+	const char *p[] = {id, d, msg};
+	struct err me;
+	err_clear(&me);
+	PGresult *res = meta_exec(en->meta, sql_task_retry, 3, p, &me);
+	if (!res)
+		return false;
+	PQclear(res);
+	meta_event(en->meta, t->run_id, "warning", t->src_label, t->step ? t->step_kind : "table_retry",
+		   "attempt %d of %d failed: %s; trying again in %.1f s", t->attempts, allowed, msg,
+		   delay);
+	if (!t->step)
+		ensure_snapshot(en, t->run_id, t->spec);
+	return true;
+}
+
 static void run_copy(struct engine *en, struct task *t, struct active *a)
 {
-	struct load_table lt = {.run_id = t->run_id, .dst = t->dst, .dst_label = t->dst_label,
-				.snapshot = t->snapshot, .spec = t->spec, .copy = t->copy};
+	struct load_table lt = {.run_id = t->run_id, .task_id = t->id, .dst = t->dst,
+				.dst_label = t->dst_label, .snapshot = t->snapshot, .spec = t->spec,
+				.copy = t->copy};
 	struct load_hooks hooks = {hook_connections, hook_progress, hook_step, a};
 	struct load_result r = {0};
 	struct err e;
@@ -528,14 +621,41 @@ static void run_copy(struct engine *en, struct task *t, struct active *a)
 		char *a1 = dsn_scrub(e.msg, job_source_dsn(t->spec));
 		char *msg = dsn_scrub(a1, job_target_dsn(t->spec));
 		r.rows = r.bytes = 0; /* rolled back: nothing of it stayed on the target */
-		task_done(en, t, "errored", &r, msg);
-		meta_event(en->meta, t->run_id, "error", t->src_label, "table_failed", "%s", msg);
+		if (retry_later(en, t, &e, msg)) {
+			ok = true; /* not finished: its steps keep waiting */
+		} else {
+			task_done(en, t, "errored", &r, msg);
+			meta_event(en->meta, t->run_id, "error", t->src_label, "table_failed",
+				   "%s%s", msg, t->attempts > 1 ? " (last of its attempts)" : "");
+		}
 		free(a1);
 		free(msg);
 	}
 	if (!ok)
 		skip_dependents(en, t);
 	json_decref(r.validation);
+}
+
+/*
+ * A step tried before (a retry, or a run resumed after a crash) may have
+ * committed on the target without the metadata knowing: if its index or
+ * constraint is there, it is done.
+ */
+static bool step_already_done(struct task *t)
+{
+	if (t->attempts < 2)
+		return false;
+	struct err e;
+	err_clear(&e);
+	PGconn *dst = job_connect(t->spec, "target", &e);
+	if (!dst)
+		return false;
+	const char *p[] = {t->dst.schema, t->dst.name, t->step_name};
+	PGresult *res = db_exec(dst, sql_target_index_exists, 3, p, &e);
+	bool done = res && PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	PQfinish(dst);
+	return done;
 }
 
 static void run_step(struct engine *en, struct task *t, struct active *a)
@@ -546,7 +666,7 @@ static void run_step(struct engine *en, struct task *t, struct active *a)
 	err_clear(&e);
 	r.validation = json_pack("{s:s,s:n,s:n}", "state", "skipped", "source_rows", "target_rows");
 	int64_t t0 = now_ms();
-	bool ok = load_step(t->spec, t->step_sql, &hooks, &e);
+	bool ok = step_already_done(t) || load_step(t->spec, t->step_sql, &hooks, &e);
 	long long ms = (long long)(now_ms() - t0);
 	pthread_mutex_lock(&en->lock);
 	bool stopped = a->stop;
@@ -557,6 +677,8 @@ static void run_step(struct engine *en, struct task *t, struct active *a)
 		meta_event(en->meta, t->run_id, "info", t->src_label, t->step_kind, "%s %s%s%s in %lld ms",
 			   what, strcmp(t->step_kind, "index") ? t->step_kind : "",
 			   strcmp(t->step_kind, "index") ? " " : "", t->step_name, ms);
+	} else if (!stopped && retry_later(en, t, &e, e.msg)) {
+		/* queued again */
 	} else {
 		char *msg = dsn_scrub(e.msg, job_target_dsn(t->spec));
 		task_done(en, t, stopped ? "cancelled" : "errored", &r, msg);
@@ -585,6 +707,7 @@ static void run_task(struct engine *en, struct task *t)
 static void *worker_main(void *arg)
 {
 	struct engine *en = arg;
+	meta_set_patient(true);
 	for (;;) {
 		pthread_mutex_lock(&en->lock);
 		bool stopping = en->stopping;
@@ -610,17 +733,130 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* Close runs whose process died; keep this process's heartbeat fresh. */
+/* Forget instances on this host whose process is gone, so their runs can be taken over at once. */
+static void forget_dead_neighbours(struct engine *en)
+{
+	char host[256] = "";
+	gethostname(host, sizeof(host) - 1);
+	struct err e;
+	err_clear(&e);
+	const char *p[] = {en->instance};
+	PGresult *res = meta_exec(en->meta, sql_instances_others, 1, p, &e);
+	for (int i = 0; res && i < PQntuples(res); i++) {
+		pid_t pid = (pid_t)atoi(PQgetvalue(res, i, 2));
+		if (strcmp(PQgetvalue(res, i, 1), host) || pid <= 0 || kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		const char *ip[] = {PQgetvalue(res, i, 0)};
+		PQclear(meta_exec(en->meta, sql_instance_remove, 1, ip, &e));
+		log_info("ferryd instance %s (pid %d) is gone; its runs will be taken over", ip[0], (int)pid);
+	}
+	PQclear(res);
+}
+
+/* Did the load of copy task `id` commit on the target? Its rows, or -1 when not (or unknown). */
+static long long committed_rows(PGconn *dst, const char *run_id, const char *id)
+{
+	struct err e;
+	err_clear(&e);
+	const char *p[] = {run_id, id};
+	PGresult *res = dst ? db_exec(dst, sql_target_marker_get, 2, p, &e) : NULL;
+	long long rows = res && PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : -1;
+	PQclear(res);
+	return rows;
+}
+
+/* Settle the tasks a dead ferryd left loading: committed ones are loaded, the others go again. */
+static void settle_inflight(struct engine *en, const char *run_id, json_t *spec)
+{
+	struct err e;
+	err_clear(&e);
+	PGconn *dst = job_connect(spec, "target", &e);
+	const char *p[] = {run_id};
+	PGresult *res = meta_exec(en->meta, sql_run_tasks_inflight, 1, p, &e);
+	for (int i = 0; res && i < PQntuples(res); i++) {
+		const char *id = PQgetvalue(res, i, 0);
+		const char *label = PQgetvalue(res, i, 2);
+		bool copy = !strcmp(PQgetvalue(res, i, 1), "copy");
+		long long rows = copy ? committed_rows(dst, run_id, id) : -1;
+		if (rows >= 0) {
+			char r[32];
+			snprintf(r, sizeof(r), "%lld", rows);
+			const char *mp[] = {id, r};
+			PQclear(meta_exec(en->meta, sql_task_mark_loaded, 2, mp, &e));
+			meta_event(en->meta, run_id, "info", label, "table_loaded",
+				   "its load of %lld rows had committed before the ferryd running it stopped", rows);
+		} else {
+			const char *rp[] = {id, "0", "interrupted: the ferryd running it stopped; started again"};
+			PQclear(meta_exec(en->meta, sql_task_retry, 3, rp, &e));
+			meta_event(en->meta, run_id, "warning", label, copy ? "table_retry" : "step_retry",
+				   "interrupted when the ferryd running it stopped; %s again from the start",
+				   copy ? "loading it" : "running it");
+		}
+	}
+	PQclear(res);
+	PQfinish(dst);
+}
+
+/* Carry on with a run whose ferryd died. */
+static void resume_run(struct engine *en, const char *run_id, const char *state, json_t *spec)
+{
+	struct err e;
+	err_clear(&e);
+	const char *p[] = {run_id, "interrupted: the ferryd running it stopped"};
+	if (!strcmp(state, "cancelling")) {
+		PQclear(meta_exec(en->meta, sql_run_cancel_inflight, 2, p, &e));
+		finish_if_done(en, run_id);
+		return;
+	}
+	PGresult *res = meta_exec(en->meta, sql_run_requeue_unplanned, 1, p, &e);
+	bool requeued = res && PQntuples(res) > 0;
+	PQclear(res);
+	if (requeued) {
+		meta_event(en->meta, run_id, "warning", NULL, "run_resumed",
+			   "the ferryd planning this run stopped; it is queued to be planned again");
+		engine_wake(en);
+		return;
+	}
+	char snap_id[128];
+	PGconn *snap = open_snapshot(spec, snap_id, sizeof(snap_id), &e);
+	if (!snap) {
+		fail_run(en, run_id, NULL, e.msg);
+		PQclear(meta_exec(en->meta, sql_run_cancel_inflight, 2, p, &e));
+		finish_if_done(en, run_id);
+		return;
+	}
+	settle_inflight(en, run_id, spec);
+	const char *sp[] = {run_id, snap_id};
+	PQclear(meta_exec(en->meta, sql_run_set_snapshot, 2, sp, &e));
+	struct run_ctx *rc = xcalloc(1, sizeof(*rc));
+	str_copy(rc->run_id, sizeof(rc->run_id), run_id);
+	rc->snap = snap;
+	pthread_mutex_lock(&en->lock);
+	rc->next = en->runs;
+	en->runs = rc;
+	pthread_cond_broadcast(&en->wake);
+	pthread_mutex_unlock(&en->lock);
+	meta_event(en->meta, run_id, "warning", NULL, "run_resumed",
+		   "resumed by %s after the ferryd running it stopped: loaded tables stay loaded, the rest load from a new snapshot (%s)",
+		   en->instance, snap_id);
+	finish_if_done(en, run_id);
+}
+
+/* Take over the runs of ferryd processes that died; keep this process's heartbeat fresh. */
 static void housekeeping(struct engine *en)
 {
 	struct err e;
 	err_clear(&e);
 	const char *params[] = {en->instance};
 	PQclear(meta_exec(en->meta, sql_instance_heartbeat, 1, params, &e));
-	PGresult *res = meta_exec(en->meta, sql_runs_recover, 0, NULL, &e);
-	for (int i = 0; res && i < PQntuples(res); i++)
-		meta_event(en->meta, PQgetvalue(res, i, 0), "error", NULL, "run_interrupted",
-			   "run closed as failed: the ferryd process running it stopped before it finished");
+	forget_dead_neighbours(en);
+	PGresult *res = meta_exec(en->meta, sql_runs_takeover, 1, params, &e);
+	for (int i = 0; res && i < PQntuples(res); i++) {
+		json_t *spec = json_loads(PQgetvalue(res, i, 2), 0, NULL);
+		if (spec)
+			resume_run(en, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), spec);
+		json_decref(spec);
+	}
 	PQclear(res);
 	PQclear(meta_exec(en->meta, sql_instances_prune, 0, NULL, &e));
 }
@@ -628,6 +864,7 @@ static void housekeeping(struct engine *en)
 static void *housekeeper_main(void *arg)
 {
 	struct engine *en = arg;
+	meta_set_patient(true);
 	pthread_mutex_lock(&en->lock);
 	while (!en->stopping) {
 		pthread_mutex_unlock(&en->lock);

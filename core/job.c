@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
 #include "dsn.h"
 #include "names.h"
 #include "util.h"
@@ -64,9 +65,19 @@ static bool endpoint_normalize(json_t *in, const char *key, json_t *out, struct 
 		return err_set(e, 400, "missing_field", key, "\"%s\" is required", key);
 	if (!json_is_object(ep))
 		return type_error(key, "an object with a \"dsn\"", e);
-	static const char *const keys[] = {"dsn", NULL};
+	static const char *const keys[] = {"dsn", "password_env", NULL};
 	if (!check_keys(ep, keys, key, e))
 		return false;
+	json_t *penv = json_object_get(ep, "password_env");
+	if (penv) {
+		snprintf(field, sizeof(field), "%s.password_env", key);
+		const char *v = json_is_string(penv) ? json_string_value(penv) : "";
+		bool ok = *v && !isdigit((unsigned char)*v) && strlen(v) < 128;
+		for (const char *c = v; ok && *c; c++)
+			ok = isalnum((unsigned char)*c) || *c == '_';
+		if (!ok)
+			return type_error(field, "the name of an environment variable (letters, digits, _)", e);
+	}
 	snprintf(field, sizeof(field), "%s.dsn", key);
 	json_t *dsn = json_object_get(ep, "dsn");
 	if (!dsn)
@@ -75,7 +86,10 @@ static bool endpoint_normalize(json_t *in, const char *key, json_t *out, struct 
 		return type_error(field, "a string", e);
 	if (!dsn_validate(json_string_value(dsn), field, e))
 		return false;
-	json_object_set_new(out, key, json_pack("{s:O}", "dsn", dsn));
+	json_t *norm = json_pack("{s:O}", "dsn", dsn);
+	if (penv)
+		json_object_set(norm, "password_env", penv);
+	json_object_set_new(out, key, norm);
 	return true;
 }
 
@@ -395,6 +409,21 @@ json_t *job_render(json_t *doc)
 	redact_endpoint(out, "source");
 	redact_endpoint(out, "target");
 	return out;
+}
+
+PGconn *job_connect(json_t *spec, const char *side, struct err *e)
+{
+	json_t *ep = json_object_get(spec, side);
+	const char *dsn = json_string_value(json_object_get(ep, "dsn"));
+	const char *env = json_string_value(json_object_get(ep, "password_env"));
+	const char *password = NULL;
+	if (env && !(password = getenv(env))) {
+		err_set(e, 422, !strcmp(side, "source") ? "source_unreachable" : "target_unreachable",
+			NULL, "%s.password_env names \"%s\", which is not set in ferryd's environment",
+			side, env);
+		return NULL;
+	}
+	return db_connect_password(dsn, password, side, e);
 }
 
 const char *job_source_dsn(json_t *spec)

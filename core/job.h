@@ -3,6 +3,7 @@
 #define FERRY_JOB_H
 
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <stdbool.h>
 
 #include "err.h"
@@ -22,6 +23,13 @@ json_t *job_normalize(json_t *in, int default_parallel, struct err *e);
  * order and the passwords of its DSNs replaced by "***".
  */
 json_t *job_render(json_t *doc);
+
+/*
+ * Connect to the job's "source" or "target" (side), with the password from
+ * the environment variable that <side>.password_env names, if any. NULL
+ * with e filled (422 <side>_unreachable) on failure.
+ */
+PGconn *job_connect(json_t *spec, const char *side, struct err *e);
 
 /* Accessors on a normalized definition (borrowed strings). */
 const char *job_source_dsn(json_t *spec);

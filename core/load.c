@@ -246,7 +246,8 @@ static bool carry_sequences(struct load_ctx *x, struct err *e)
 		free(sql);
 		if (!ok)
 			return false;
-		const char *p[] = {x->dst_rel, json_string_value(json_object_get(s, "column")),
+		const char *table = json_string_value(json_object_get(s, "table"));
+		const char *p[] = {table ? table : x->dst_rel, json_string_value(json_object_get(s, "column")),
 				   PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1)};
 		ok = side_exec(x->dst, "target", sql_target_sequence_set, 4, p, NULL, e);
 		PQclear(res);
@@ -322,6 +323,16 @@ static bool validate(struct load_ctx *x, struct load_result *r, struct err *e)
 	return true;
 }
 
+/* Record, in the load's own transaction, that this task's rows are in. */
+static bool mark_loaded(struct load_ctx *x, const struct load_result *r, struct err *e)
+{
+	char task[32], rows[32];
+	snprintf(task, sizeof(task), "%lld", x->t->task_id);
+	snprintf(rows, sizeof(rows), "%lld", r->rows);
+	const char *p[] = {x->t->run_id, task, rows};
+	return side_exec(x->dst, "target", sql_target_marker_add, 3, p, NULL, e);
+}
+
 static void ctx_release(struct load_ctx *x)
 {
 	if (x->h->connections)
@@ -343,8 +354,8 @@ bool load_run(const struct load_table *t, const struct load_hooks *h, struct loa
 	x.binary = !strcmp(json_string_value(json_object_get(t->copy, "format")), "binary");
 	x.relkind = json_string_value(json_object_get(t->copy, "relkind"))[0];
 	str_copy(x.before_rows, sizeof(x.before_rows), "0");
-	if (!(x.src = db_connect(job_source_dsn(t->spec), "source", e)) ||
-	    !(x.dst = db_connect(job_target_dsn(t->spec), "target", e)))
+	if (!(x.src = job_connect(t->spec, "source", e)) ||
+	    !(x.dst = job_connect(t->spec, "target", e)))
 		goto out;
 	if (h->connections)
 		h->connections(h->arg, x.src, x.dst);
@@ -353,6 +364,8 @@ bool load_run(const struct load_table *t, const struct load_hooks *h, struct loa
 	    !carry_sequences(&x, e))
 		goto out;
 	if (strcmp(job_validate_mode(t->spec), "none") && !validate(&x, r, e))
+		goto out;
+	if (json_is_true(json_object_get(t->copy, "mark")) && !mark_loaded(&x, r, e))
 		goto out;
 	if (!side_exec(x.dst, "target", "COMMIT", 0, NULL, NULL, e))
 		goto out;
@@ -365,7 +378,7 @@ out:
 
 bool load_step(json_t *spec, const char *sql, const struct load_hooks *h, struct err *e)
 {
-	PGconn *dst = db_connect(job_target_dsn(spec), "target", e);
+	PGconn *dst = job_connect(spec, "target", e);
 	if (!dst)
 		return false;
 	if (h->connections)

@@ -11,6 +11,7 @@
 
 struct load_table {
 	const char *run_id;
+	long long task_id;
 	struct qualname dst;  /* the target table (or partition) */
 	const char *dst_label;
 	const char *snapshot; /* exported source snapshot to read in */

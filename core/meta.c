@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "db.h"
 #include "log.h"
@@ -14,6 +15,7 @@
 #include "banned.h"
 
 #define META_IDLE_MAX 16
+#define META_PATIENCE_MS 120000
 
 struct meta {
 	char *dsn; /* owned */
@@ -116,17 +118,43 @@ void meta_release(struct meta *m, PGconn *c)
 	PQfinish(c);
 }
 
-PGresult *meta_exec(struct meta *m, const char *sql, int n, const char *const *params,
-		    struct err *e)
+/* Engine threads wait for the metadata database to come back; request threads do not. */
+static __thread bool meta_patient;
+
+void meta_set_patient(bool patient)
+{
+	meta_patient = patient;
+}
+
+static PGresult *exec_once(struct meta *m, const char *sql, int n, const char *const *params,
+			   struct err *e)
 {
 	PGconn *c = meta_acquire(m, e);
 	if (!c)
 		return NULL;
 	PGresult *res = db_exec(c, sql, n, params, e);
-	if (!res && e && e->status >= 500)
-		log_error("metadata query failed: %s", e->msg);
 	meta_release(m, c);
 	return res;
+}
+
+PGresult *meta_exec(struct meta *m, const char *sql, int n, const char *const *params,
+		    struct err *e)
+{
+	int64_t start = now_ms();
+	int pause_ms = 250;
+	for (;;) {
+		PGresult *res = exec_once(m, sql, n, params, e);
+		if (res || !meta_patient || e->status != 503 || now_ms() - start > META_PATIENCE_MS) {
+			if (!res && e->status >= 500)
+				log_error("metadata query failed: %s", e->msg);
+			return res;
+		}
+		log_warn("metadata database unavailable (%s); trying again", e->msg);
+		struct timespec ts = {pause_ms / 1000, (pause_ms % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+		if (pause_ms < 4000)
+			pause_ms *= 2;
+	}
 }
 
 json_t *meta_docs(struct meta *m, const char *sql, int n, const char *const *params,

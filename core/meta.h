@@ -31,6 +31,12 @@ void meta_release(struct meta *m, PGconn *c);
  */
 PGresult *meta_exec(struct meta *m, const char *sql, int n, const char *const *params,
 		    struct err *e);
+/*
+ * Make meta_exec on the calling thread wait (up to two minutes, retrying)
+ * while the metadata database is unreachable, instead of failing at once.
+ * The engine's threads are patient; request threads are not.
+ */
+void meta_set_patient(bool patient);
 /* meta_exec that returns the first column of every row parsed as JSON, in a new array. */
 json_t *meta_docs(struct meta *m, const char *sql, int n, const char *const *params,
 		  struct err *e);

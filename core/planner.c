@@ -280,12 +280,12 @@ static void table_ddl(PGconn *dst, json_t *spec, const struct plan_table *t, str
 		sb_addf(out, "DROP TABLE %s;\n", rel);
 	sb_addf(out, "CREATE SCHEMA IF NOT EXISTS %s;\n", schema);
 	for (int c = 0; c < t->def.ncols; c++)
-		if (t->def.cols[c].sequence_ddl)
+		if (t->def.cols[c].sequence_ddl && !t->def.cols[c].identity)
 			sb_addf(out, "%s;\n", t->def.cols[c].sequence_ddl);
 	tdef_create_sql(dst, &t->def, out);
 	sb_adds(out, ";\n");
 	for (int c = 0; c < t->def.ncols; c++) {
-		if (!t->def.cols[c].sequence_ddl)
+		if (!t->def.cols[c].sequence_ddl || t->def.cols[c].identity)
 			continue;
 		char *col = db_ident(dst, t->def.cols[c].target);
 		sb_addf(out, "ALTER SEQUENCE %s OWNED BY %s.%s;\n", t->def.cols[c].sequence, rel, col);
@@ -299,6 +299,22 @@ bool plan_create_targets(PGconn *dst, json_t *spec, struct plan *p, plan_note_fn
 			 void *arg, struct err *e)
 {
 	(void)e;
+	char why[900];
+	/*
+	 * replace and drop empty the table in the load's transaction, so loading
+	 * it again after a crash gives the same rows; append and fail do not,
+	 * so their loads leave a record of having committed.
+	 */
+	const char *mode = job_load_mode(spec);
+	bool needed = !strcmp(mode, "append") || !strcmp(mode, "fail");
+	p->mark = needed && target_exec(dst, sql_target_marker_prepare, why, sizeof(why));
+	if (needed && !p->mark) {
+		char buf[1100];
+		snprintf(buf, sizeof(buf),
+			 "cannot keep load records in _ferry.loads on the target (%s): a table whose load is cut short by a crash is reloaded",
+			 why);
+		note(arg, "warning", NULL, "create", buf);
+	}
 	create_types(dst, p, note, arg);
 	int made = 0;
 	int64_t t0 = now_ms();
@@ -337,22 +353,29 @@ bool plan_create_targets(PGconn *dst, json_t *spec, struct plan *p, plan_note_fn
 	return true;
 }
 
-json_t *plan_copy_spec(PGconn *c, const struct plan_table *t)
+json_t *plan_copy_spec(PGconn *c, const struct plan *p, const struct plan_table *t)
 {
 	struct sb select, cols;
 	sb_init(&select);
 	sb_init(&cols);
 	tdef_select_sql(c, &t->def, &select);
 	tdef_column_list(c, &t->def, &cols);
+	/* a partition's sequences belong to the columns of its partitioned table */
+	const struct plan_table *owner = t;
+	while (owner->parent >= 0)
+		owner = &p->t[owner->parent];
+	char *table = db_qualified(c, owner->st.dst.schema, owner->st.dst.name);
 	json_t *seqs = json_array();
-	for (int i = 0; i < t->def.ncols; i++)
-		if (t->def.cols[i].sequence)
-			json_array_append_new(seqs, json_pack("{s:s,s:s}", "source",
-				t->def.cols[i].sequence, "column", t->def.cols[i].target));
+	for (int i = 0; i < owner->def.ncols; i++)
+		if (owner->def.cols[i].sequence)
+			json_array_append_new(seqs, json_pack("{s:s,s:s,s:s}", "source",
+				owner->def.cols[i].sequence, "table", table, "column",
+				owner->def.cols[i].target));
+	free(table);
 	char relkind[2] = {t->create ? 'r' : (t->target_relkind ? t->target_relkind : 'r'), 0};
-	json_t *out = json_pack("{s:s,s:s,s:s,s:b,s:s,s:o}", "select", select.buf, "columns",
+	json_t *out = json_pack("{s:s,s:s,s:s,s:b,s:s,s:o,s:b}", "select", select.buf, "columns",
 				cols.buf, "format", t->binary ? "binary" : "text", "created",
-				t->create, "relkind", relkind, "sequences", seqs);
+				t->create, "relkind", relkind, "sequences", seqs, "mark", p->mark);
 	sb_release(&select);
 	sb_release(&cols);
 	return out;

@@ -28,6 +28,7 @@ struct plan {
 	struct plan_table *t; /* owned */
 	int n;
 	json_t *types; /* owned: user types the created tables need (see tdef_types) */
+	bool mark;     /* the target has _ferry.loads, where each load records that it committed */
 };
 
 /*
@@ -47,7 +48,10 @@ typedef void (*plan_note_fn)(void *arg, const char *level, const char *table, co
 			     const char *msg);
 
 /*
- * Create on the target what the plan says: schemas, user types, sequences,
+ * Create on the target what the plan says: for load modes append and fail,
+ * the _ferry.loads table in which every load records, in its own
+ * transaction, that it committed (so a load cut short by a crash is known to
+ * have landed or not); schemas, user types, sequences,
  * tables (dropping them first for load.mode drop), each table in its own
  * transaction. A table whose DDL fails gets its `error`. False only when
  * the target cannot be worked on at all.
@@ -60,6 +64,6 @@ bool plan_create_targets(PGconn *dst, json_t *spec, struct plan *p, plan_note_fn
  * SELECT, the target column list, the COPY format and the sequences to
  * carry over. New reference.
  */
-json_t *plan_copy_spec(PGconn *c, const struct plan_table *t);
+json_t *plan_copy_spec(PGconn *c, const struct plan *p, const struct plan_table *t);
 
 #endif

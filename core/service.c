@@ -229,14 +229,14 @@ json_t *svc_job_plan(struct service *s, const char *ref, struct err *e)
 	struct plan p = {0};
 	if (!spec)
 		return NULL;
-	if (!(src = db_connect(job_source_dsn(spec), "source", e)))
+	if (!(src = job_connect(spec, "source", e)))
 		goto done;
 	if (!db_simple(src, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", e))
 		goto done;
 	struct err de;
 	err_clear(&de);
 	json_t *warnings = json_array();
-	if (!(dst = db_connect(job_target_dsn(spec), "target", &de)))
+	if (!(dst = job_connect(spec, "target", &de)))
 		json_array_append_new(warnings, json_string(de.msg));
 	if (!plan_build(src, dst, spec, NULL, &p, e)) {
 		json_decref(warnings);
@@ -317,22 +317,17 @@ static bool trigger_body(json_t *body, json_t **tables, json_t **params, struct 
 	return true;
 }
 
-json_t *svc_run_trigger(struct service *s, const char *job_ref, json_t *body, struct err *e)
+/* Queue a run of job_id; tables (borrowed, may be NULL) narrows it. The new run, or NULL. */
+static json_t *queue_run(struct service *s, const char *job_id, const char *job_ref,
+			 const char *trigger, json_t *tables, json_t *params, struct err *e)
 {
-	char job_id[37], run_id[37];
-	json_t *tables, *params;
-	json_t *spec = job_spec(s, job_ref, job_id, e);
-	if (!spec)
-		return NULL;
-	json_decref(spec);
-	if (!trigger_body(body, &tables, &params, e))
-		return NULL;
+	char run_id[37];
 	new_uuid(run_id);
 	char *t = tables ? json_dumps(tables, JSON_COMPACT) : NULL;
 	json_t *empty = json_object();
 	char *p = json_dumps(params ? params : empty, JSON_COMPACT);
 	json_decref(empty);
-	const char *args[] = {run_id, job_id, "api", p, t};
+	const char *args[] = {run_id, job_id, trigger, p, t};
 	PGresult *res = meta_exec(s->meta, sql_run_insert, 5, args, e);
 	free(t);
 	free(p);
@@ -346,6 +341,54 @@ json_t *svc_run_trigger(struct service *s, const char *job_ref, json_t *body, st
 	PQclear(res);
 	engine_wake(s->engine);
 	return svc_run_get(s, run_id, e);
+}
+
+json_t *svc_run_trigger(struct service *s, const char *job_ref, json_t *body, struct err *e)
+{
+	char job_id[37];
+	json_t *tables, *params;
+	json_t *spec = job_spec(s, job_ref, job_id, e);
+	if (!spec)
+		return NULL;
+	json_decref(spec);
+	if (!trigger_body(body, &tables, &params, e))
+		return NULL;
+	return queue_run(s, job_id, job_ref, "api", tables, params, e);
+}
+
+json_t *svc_run_retry(struct service *s, const char *run_id, struct err *e)
+{
+	json_t *run = svc_run_get(s, run_id, e);
+	if (!run)
+		return NULL;
+	const char *state = json_string_value(json_object_get(run, "state"));
+	char job_id[37];
+	str_copy(job_id, sizeof(job_id), json_string_value(json_object_get(run, "job_id")));
+	bool active = !strcmp(state, "queued") || !strcmp(state, "running") ||
+		      !strcmp(state, "cancelling");
+	json_decref(run);
+	if (active) {
+		err_set(e, 409, "conflict", NULL, "run %s is still %s; retry it once it has finished",
+			run_id, state);
+		return NULL;
+	}
+	const char *p[] = {run_id};
+	PGresult *res = meta_exec(s->meta, sql_run_not_loaded, 1, p, e);
+	if (!res)
+		return NULL;
+	json_t *tables = json_array();
+	for (int i = 0; i < PQntuples(res); i++)
+		json_array_append_new(tables, json_string(PQgetvalue(res, i, 0)));
+	PQclear(res);
+	json_t *out = NULL;
+	if (json_array_size(tables) == 0)
+		err_set(e, 409, "conflict", NULL,
+			"every table of run %s loaded: there is nothing to retry", run_id);
+	else
+		out = queue_run(s, job_id, job_id, "retry", tables,
+				json_pack("{s:s}", "retry_of", run_id), e);
+	json_decref(tables);
+	return out;
 }
 
 json_t *svc_run_list(struct service *s, const char *job_ref, long limit, long offset,

@@ -37,6 +37,8 @@ json_t *svc_run_tables(struct service *s, const char *run_id, struct err *e);
 json_t *svc_run_events(struct service *s, const char *run_id, long long after, long limit,
 		       struct err *e);
 json_t *svc_run_cancel(struct service *s, const char *run_id, struct err *e);
+/* A new run of the tables that did not load in run_id (409 when it is active or all loaded). */
+json_t *svc_run_retry(struct service *s, const char *run_id, struct err *e);
 
 json_t *svc_connection_test(struct service *s, json_t *body, struct err *e);
 

@@ -158,14 +158,18 @@ static bool read_columns(PGconn *src, struct tdef *t, struct err *e)
 	return true;
 }
 
+/*
+ * The sequence behind a serial column (a CREATE SEQUENCE) or an identity
+ * column (its options, for GENERATED ... AS IDENTITY (...)).
+ */
 static bool serial_sequences(PGconn *src, struct tdef *t, struct err *e)
 {
 	for (int i = 0; i < t->ncols; i++) {
 		struct tdef_column *c = &t->cols[i];
-		if (!c->sequence || c->identity)
+		if (!c->sequence)
 			continue;
 		const char *p[] = {c->sequence};
-		PGresult *res = db_exec(src, sql_tdef_sequence, 1, p, e);
+		PGresult *res = db_exec(src, c->identity ? sql_tdef_identity : sql_tdef_sequence, 1, p, e);
 		if (!res)
 			return false;
 		if (PQntuples(res))
@@ -221,8 +225,11 @@ static bool apply_renames(PGconn *src, struct tdef *t, json_t *opts, struct err 
 		char *rel = db_qualified(src, t->src.schema, t->src.name);
 		bool ok = expr_type(src, rel, cast, c->type, sizeof(c->type), e);
 		free(rel);
-		if (!ok)
-			return option_error(t, e, "casts", k, e->msg);
+		if (!ok) {
+			char why[1024];
+			str_copy(why, sizeof(why), e->msg);
+			return option_error(t, e, "casts", k, why);
+		}
 		c->type_oid = 0;
 		free(c->default_expr);
 		c->default_expr = NULL;
@@ -241,7 +248,9 @@ static bool apply_expressions(PGconn *src, struct tdef *t, json_t *opts, struct 
 	json_object_foreach(exprs, k, v) {
 		char type[256];
 		if (!expr_type(src, rel, json_string_value(v), type, sizeof(type), e)) {
-			ok = option_error(t, e, "expressions", k, e->msg);
+			char why[1024];
+			str_copy(why, sizeof(why), e->msg);
+			ok = option_error(t, e, "expressions", k, why);
 			break;
 		}
 		int j = 0;
@@ -482,7 +491,9 @@ void tdef_create_sql(PGconn *c, const struct tdef *t, struct sb *out)
 		if (*col->collation)
 			sb_addf(out, " COLLATE %s", col->collation);
 		if (col->identity)
-			sb_addf(out, " GENERATED %s AS IDENTITY", col->identity == 'a' ? "ALWAYS" : "BY DEFAULT");
+			sb_addf(out, " GENERATED %s AS IDENTITY%s%s%s", col->identity == 'a' ? "ALWAYS" : "BY DEFAULT",
+				col->sequence_ddl ? " (" : "", col->sequence_ddl ? col->sequence_ddl : "",
+				col->sequence_ddl ? ")" : "");
 		if (col->generated)
 			sb_addf(out, " GENERATED ALWAYS AS (%s) STORED", col->generated);
 		else if (col->default_expr)

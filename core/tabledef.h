@@ -18,7 +18,7 @@ struct tdef_column {
 	char *default_expr;    /* owned or NULL */
 	char *generated;       /* owned or NULL: GENERATED ALWAYS AS (...) STORED */
 	char *sequence;        /* owned or NULL: the source sequence owned by the column */
-	char *sequence_ddl;    /* owned or NULL: CREATE SEQUENCE for a serial column */
+	char *sequence_ddl;    /* owned or NULL: CREATE SEQUENCE for a serial column, the sequence options of an identity column */
 	char collation[200];   /* qualified collation when it is not the type's, or "" */
 	char identity;         /* 'a' always, 'd' by default, 0 none */
 	bool notnull;

@@ -62,3 +62,18 @@ void h_run_cancel(struct req *r)
 	err_clear(&e);
 	reply_result(r, 202, svc_run_cancel(&r->app->svc, r->params.v[0], &e), &e);
 }
+
+void h_run_retry(struct req *r)
+{
+	struct err e;
+	err_clear(&e);
+	json_t *run = svc_run_retry(&r->app->svc, r->params.v[0], &e);
+	if (!run) {
+		reply_err(r, &e);
+		return;
+	}
+	char loc[128];
+	snprintf(loc, sizeof(loc), "/api/v1/runs/%s", json_string_value(json_object_get(run, "id")));
+	reply_json(r, 202, run);
+	reply_header(r, "Location", loc);
+}

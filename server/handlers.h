@@ -39,5 +39,6 @@ void h_run_get(struct req *r);
 void h_run_tables(struct req *r);
 void h_run_events(struct req *r);
 void h_run_cancel(struct req *r);
+void h_run_retry(struct req *r);
 
 #endif

@@ -296,13 +296,17 @@ static bool parse_listen(const char *listen, struct sockaddr_storage *ss, sockle
 	return true;
 }
 
-struct http_server *http_start(const char *listen, const struct route *routes, struct app *app,
-			       int *port_out, struct err *e)
+struct http_server *http_start(const struct http_options *o, const struct route *routes,
+			       struct app *app, int *port_out, struct err *e)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen;
-	if (!parse_listen(listen, &ss, &sslen, e))
+	if (!parse_listen(o->listen, &ss, &sslen, e))
 		return NULL;
+	if (o->tls_cert && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		err_set(e, 500, "tls", NULL, "this libmicrohttpd was built without TLS support");
+		return NULL;
+	}
 	struct http_server *s = xcalloc(1, sizeof(*s));
 	s->routes = routes;
 	s->app = app;
@@ -310,15 +314,28 @@ struct http_server *http_start(const char *listen, const struct route *routes, s
 			     MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	struct MHD_OptionItem tls[] = {
+		{MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)o->tls_cert},
+		{MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)o->tls_key},
+		{MHD_OPTION_END, 0, NULL},
+	};
+	if (o->tls_cert)
+		flags |= MHD_USE_TLS;
+	else
+		tls[0].option = MHD_OPTION_END;
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+				MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s,
+				MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
+				MHD_OPTION_ARRAY, tls,
 				MHD_OPTION_END);
 	if (!s->d) {
 		free(s);
-		err_set(e, 500, "listen", NULL, "could not listen on %s (address in use or not available)",
-			listen);
+		err_set(e, 500, "listen", NULL,
+			o->tls_cert ? "could not listen on %s (address in use, or the TLS certificate and key do not match)"
+				    : "could not listen on %s (address in use or not available)",
+			o->listen);
 		return NULL;
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);

@@ -62,13 +62,22 @@ void reply_header(struct req *r, const char *name, const char *value);
 
 struct http_server;
 
+struct http_options {
+	const char *listen;   /* "host:port", "[v6]:port" */
+	const char *tls_cert; /* PEM text (not a path), or NULL for plain HTTP */
+	const char *tls_key;  /* PEM text */
+	unsigned int max_connections;
+	unsigned int timeout_s; /* idle connections are closed after this */
+};
+
 /*
- * Listen on "host:port" ("[v6]:port" for IPv6) and serve routes with one
- * thread per connection. NULL with e filled when the address is bad or
- * taken. *port_out receives the bound port.
+ * Listen and serve routes with one thread per connection, at most
+ * max_connections at once (more are refused at accept). NULL with e filled
+ * when the address is bad or taken, or TLS cannot be set up. *port_out
+ * receives the bound port.
  */
-struct http_server *http_start(const char *listen, const struct route *routes, struct app *app,
-			       int *port_out, struct err *e);
+struct http_server *http_start(const struct http_options *o, const struct route *routes,
+			       struct app *app, int *port_out, struct err *e);
 /* Stop accepting new connections (requests in flight finish). */
 void http_quiesce(struct http_server *s);
 /* Close every connection and free the server. */

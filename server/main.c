@@ -1,4 +1,5 @@
 /* server/main.c: ferryd: flags, start-up, signals and graceful shutdown */
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include "http.h"
 #include "log.h"
 #include "meta.h"
+#include "sb.h"
 #include "util.h"
 #include "banned.h"
 
@@ -27,8 +29,12 @@ struct options {
 	const char *data_dir;
 	const char *log_level;
 	const char *token;
+	const char *tls_cert;
+	const char *tls_key;
 	bool insecure_listen;
 	int workers;
+	int max_connections;
+	int timeout_s;
 };
 
 static void usage(FILE *f)
@@ -55,6 +61,12 @@ static void usage(FILE *f)
 		"                      on every /api/ request (default: no token)\n"
 		"  --insecure-listen   allow a non-loopback --listen address\n"
 		"                      without an API token\n"
+		"  --tls-cert FILE     serve HTTPS with this PEM certificate FERRY_TLS_CERT\n"
+		"  --tls-key FILE      and this PEM private key             FERRY_TLS_KEY\n"
+		"  --max-connections N HTTP connections served at once      FERRY_MAX_CONNECTIONS\n"
+		"                      (default 256; more are refused)\n"
+		"  --request-timeout S close an HTTP connection idle this   FERRY_REQUEST_TIMEOUT\n"
+		"                      many seconds (default 30)\n"
 		"  --help              show this help and exit\n"
 		"  --version           show the version and exit\n"
 		"\n"
@@ -67,14 +79,35 @@ static const char *env_or(const char *name, const char *dflt)
 	return v && *v ? v : dflt;
 }
 
-static bool parse_workers(const char *s, int *out)
+static bool parse_int(const char *s, long lo, long hi, int *out)
 {
 	char *end;
 	long n = strtol(s, &end, 10);
-	if (!*s || *end || n < 1 || n > 256)
+	if (!*s || *end || n < lo || n > hi)
 		return false;
 	*out = (int)n;
 	return true;
+}
+
+/* Read a whole (small) file into a new string; NULL when it cannot be read. */
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	struct sb b;
+	sb_init(&b);
+	char buf[4096];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0 && b.len < 1024 * 1024)
+		sb_add(&b, buf, n);
+	bool ok = !ferror(f);
+	fclose(f);
+	if (!ok) {
+		sb_release(&b);
+		return NULL;
+	}
+	return sb_detach(&b);
 }
 
 /* True when a "host:port" listen address is on the loopback interface. */
@@ -92,6 +125,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"workers", required_argument, NULL, 'w'}, {"data-dir", required_argument, NULL, 'd'},
 		{"log-level", required_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
 		{"api-token", required_argument, NULL, 't'}, {"insecure-listen", no_argument, NULL, 'i'},
+		{"tls-cert", required_argument, NULL, 'c'}, {"tls-key", required_argument, NULL, 'k'},
+		{"max-connections", required_argument, NULL, 'M'},
+		{"request-timeout", required_argument, NULL, 'T'},
 		{"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
 	};
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -101,6 +137,10 @@ static void parse_options(int argc, char **argv, struct options *o)
 	o->data_dir = env_or("FERRY_DATA_DIR", geteuid() == 0 ? "/var/lib/ferry" : "ferry-data");
 	o->log_level = env_or("FERRY_LOG_LEVEL", "info");
 	o->token = env_or("FERRY_API_TOKEN", NULL);
+	o->tls_cert = env_or("FERRY_TLS_CERT", NULL);
+	o->tls_key = env_or("FERRY_TLS_KEY", NULL);
+	const char *maxc = env_or("FERRY_MAX_CONNECTIONS", "256");
+	const char *timeout = env_or("FERRY_REQUEST_TIMEOUT", "30");
 	o->insecure_listen = false;
 	o->workers = cores < 2 ? 2 : (int)cores;
 	int c;
@@ -112,6 +152,10 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'd': o->data_dir = optarg; break;
 		case 'v': o->log_level = optarg; break;
 		case 't': o->token = optarg; break;
+		case 'c': o->tls_cert = optarg; break;
+		case 'k': o->tls_key = optarg; break;
+		case 'M': maxc = optarg; break;
+		case 'T': timeout = optarg; break;
 		case 'i': o->insecure_listen = true; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("ferryd %s\n", FERRY_VERSION); exit(0);
@@ -122,9 +166,18 @@ static void parse_options(int argc, char **argv, struct options *o)
 		fprintf(stderr, "ferryd: unexpected argument \"%s\"\n", argv[optind]);
 		exit(2);
 	}
-	if (workers && !parse_workers(workers, &o->workers)) {
+	if (workers && !parse_int(workers, 1, 256, &o->workers)) {
 		fprintf(stderr, "ferryd: --workers must be a whole number from 1 to 256, not \"%s\"\n",
 			workers);
+		exit(2);
+	}
+	if (!parse_int(maxc, 1, 100000, &o->max_connections) ||
+	    !parse_int(timeout, 1, 86400, &o->timeout_s)) {
+		fprintf(stderr, "ferryd: --max-connections must be 1 to 100000 and --request-timeout 1 to 86400\n");
+		exit(2);
+	}
+	if (!o->tls_cert != !o->tls_key) {
+		fprintf(stderr, "ferryd: --tls-cert and --tls-key go together\n");
 		exit(2);
 	}
 	enum log_level lv;
@@ -145,11 +198,11 @@ static void parse_options(int argc, char **argv, struct options *o)
 	}
 }
 
-static void listen_url(const char *listen, int port, char *out, size_t n)
+static void listen_url(const char *listen, int port, bool tls, char *out, size_t n)
 {
 	const char *colon = strrchr(listen, ':');
 	int hl = colon ? (int)(colon - listen) : 0;
-	snprintf(out, n, "http://%.*s:%d/", hl, listen, port);
+	snprintf(out, n, "%s://%.*s:%d/", tls ? "https" : "http", hl, listen, port);
 }
 
 int main(int argc, char **argv)
@@ -160,6 +213,7 @@ int main(int argc, char **argv)
 	struct meta *meta = NULL;
 	struct engine *engine = NULL;
 	struct http_server *http = NULL;
+	char *cert = NULL, *key = NULL;
 	int rc = 1;
 	err_clear(&e);
 	parse_options(argc, argv, &o);
@@ -187,10 +241,21 @@ int main(int argc, char **argv)
 	struct app app = {.svc = {.meta = meta, .engine = engine, .default_parallel = o.workers},
 			  .meta = meta, .token = o.token};
 	int port = 0;
-	if (!(http = http_start(o.listen, ferry_routes, &app, &port, &e)))
+	struct http_options ho = {.listen = o.listen, .max_connections = (unsigned)o.max_connections,
+				  .timeout_s = (unsigned)o.timeout_s};
+	if (o.tls_cert) {
+		if (!(cert = read_file(o.tls_cert)) || !(key = read_file(o.tls_key))) {
+			err_set(&e, 500, "tls", NULL, "could not read %s: %s",
+				cert ? o.tls_key : o.tls_cert, strerror(errno));
+			goto out;
+		}
+		ho.tls_cert = cert;
+		ho.tls_key = key;
+	}
+	if (!(http = http_start(&ho, ferry_routes, &app, &port, &e)))
 		goto out;
 	char url[300];
-	listen_url(o.listen, port, url, sizeof(url));
+	listen_url(o.listen, port, o.tls_cert != NULL, url, sizeof(url));
 	log_info("ferryd %s listening on %s (status page %s, API %sapi/v1)", FERRY_VERSION, url,
 		 url, url);
 
@@ -210,6 +275,8 @@ out:
 	http_stop(http);
 	meta_close(meta);
 	embedpg_stop(pg);
+	free(cert);
+	free(key);
 	if (rc == 0)
 		log_info("ferryd stopped");
 	return rc;

@@ -23,6 +23,7 @@ const struct route ferry_routes[] = {
 	{"GET", "/api/v1/runs/{}/tables", h_run_tables, ROUTE_BODY_NONE},
 	{"GET", "/api/v1/runs/{}/events", h_run_events, ROUTE_BODY_NONE},
 	{"POST", "/api/v1/runs/{}/cancel", h_run_cancel, ROUTE_BODY_OPTIONAL},
+	{"POST", "/api/v1/runs/{}/retry", h_run_retry, ROUTE_BODY_OPTIONAL},
 	{"GET", "/", h_index, ROUTE_BODY_NONE},
 	{"GET", "/{}", h_asset, ROUTE_BODY_NONE | ROUTE_FALLBACK},
 	{NULL, NULL, NULL, 0},

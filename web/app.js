@@ -554,6 +554,28 @@
 		}
 	}
 
+	async function retryRun(run, button) {
+		const ok = await confirmAction({
+			title: 'Retry the tables that did not load?',
+			text: `Start a new run of job “${run.job_name}” with only the tables of run ${shortId(run.id)} that did not load?`,
+			yes: 'Retry',
+		});
+		if (!ok)
+			return;
+		button.disabled = true;
+		button.setAttribute('aria-busy', 'true');
+		try {
+			const r = await api('POST', `/runs/${encodeURIComponent(run.id)}/retry`);
+			toast(`Started run ${shortId(r.id)}, retrying ${r.tables_requested ? r.tables_requested.length : 'the'} tables.`);
+			location.hash = `#/runs/${r.id}`;
+		} catch (err) {
+			reportError(err, `Could not retry run ${shortId(run.id)}`);
+		} finally {
+			button.disabled = false;
+			button.removeAttribute('aria-busy');
+		}
+	}
+
 	function runNowButton(jobRef, jobName, extraClass) {
 		const b = h('button', {
 			type: 'button', class: `btn btn-primary ${extraClass || ''}`.trim(), 'data-testid': 'run-now',
@@ -981,6 +1003,17 @@
 		}
 
 		renderActions(run) {
+			const retryable = (run.state === 'failed' || run.state === 'cancelled') &&
+				run.tables.loaded + run.tables.skipped < run.tables.total;
+			if (retryable && !this.retryBtn) {
+				this.retryBtn = h('button', { type: 'button', class: 'btn', 'data-testid': 'retry-run' },
+					h('span', { class: 'btn-icon', 'aria-hidden': 'true' }, '↻'), 'Retry failed tables');
+				this.retryBtn.addEventListener('click', () => retryRun(this.run, this.retryBtn));
+				this.actions.append(this.retryBtn);
+			} else if (!retryable && this.retryBtn) {
+				this.retryBtn.remove();
+				this.retryBtn = null;
+			}
 			const can = CANCELLABLE.has(run.state);
 			if (can && !this.cancelBtn) {
 				this.cancelBtn = h('button', { type: 'button', class: 'btn btn-danger', 'data-testid': 'cancel-run' },

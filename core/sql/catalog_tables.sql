@@ -12,4 +12,5 @@ SELECT n.nspname, c.relname,
  WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
    AND n.nspname NOT IN ('pg_catalog', 'information_schema')
    AND n.nspname !~ '^pg_(toast|temp)'
+   AND n.nspname <> '_ferry'
  ORDER BY 4 DESC, 1, 2

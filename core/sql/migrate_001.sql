@@ -72,6 +72,8 @@ CREATE TABLE ferry.run_tasks (
     -- steps of phase 1 wait for their table (depends_on), phase 2 for every table of the run
     phase           integer NOT NULL DEFAULT 0,
     depends_on      bigint REFERENCES ferry.run_tasks (id) ON DELETE CASCADE,
+    -- a task being retried waits until then
+    not_before      timestamptz,
     UNIQUE (run_id, seq)
 );
 CREATE INDEX run_tasks_queued ON ferry.run_tasks (run_id, seq) WHERE state = 'queued';

@@ -1,6 +1,7 @@
 WITH next AS (
     SELECT t.id FROM ferry.run_tasks t JOIN ferry.runs r ON r.id = t.run_id
      WHERE t.state = 'queued' AND r.state = 'running' AND r.owner = $1::uuid AND r.snapshot IS NOT NULL
+       AND (t.not_before IS NULL OR t.not_before <= now())
        AND CASE WHEN t.kind = 'copy' THEN
                 (SELECT count(*) FROM ferry.run_tasks l
                   WHERE l.run_id = r.id AND l.kind = 'copy' AND l.state = 'loading')
@@ -23,12 +24,12 @@ WITH next AS (
     UPDATE ferry.run_tasks t
        SET state = 'loading', attempts = t.attempts + 1, owner = $1::uuid,
            lease_until = now() + interval '60 seconds', started_at = now(), finished_at = NULL,
-           rows = 0, bytes = 0, error = NULL
+           rows = 0, bytes = 0, not_before = NULL
       FROM next WHERE t.id = next.id
     RETURNING t.*
 )
 SELECT c.id, c.run_id::text, c.source_schema, c.source_table, c.target_schema, c.target_table,
        c.source_label, c.target_label, coalesce(c.filter, ''), r.spec::text, r.snapshot,
        c.kind, coalesce(c.copy::text, ''), coalesce(c.step_kind, ''), coalesce(c.step_name, ''),
-       coalesce(c.step_sql, '')
+       coalesce(c.step_sql, ''), c.attempts
   FROM claimed c JOIN ferry.runs r ON r.id = c.run_id

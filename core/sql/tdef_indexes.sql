@@ -1,9 +1,13 @@
 SELECT ic.relname, pg_get_indexdef(i.indexrelid),
+       -- the columns it uses: its keys, and those its expressions and predicate depend on
        (SELECT string_agg(a.attname, E'\x1f')
           FROM pg_attribute a
          WHERE a.attrelid = i.indrelid AND a.attnum > 0
            AND (a.attnum = ANY (i.indkey)
-                OR pg_get_indexdef(i.indexrelid) LIKE '%' || quote_ident(a.attname) || '%'))
+                OR EXISTS (SELECT 1 FROM pg_depend d
+                            WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid
+                              AND d.refclassid = 'pg_class'::regclass AND d.refobjid = i.indrelid
+                              AND d.refobjsubid = a.attnum)))
   FROM pg_index i
   JOIN pg_class c ON c.oid = i.indrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -1,0 +1,1 @@
+UPDATE ferry.runs r SET state = 'queued', owner = NULL, started_at = NULL, snapshot = NULL WHERE r.id = $1::uuid AND r.state = 'running' AND NOT EXISTS (SELECT 1 FROM ferry.run_tasks t WHERE t.run_id = r.id) RETURNING id

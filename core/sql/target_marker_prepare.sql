@@ -1,0 +1,1 @@
+CREATE SCHEMA IF NOT EXISTS _ferry; CREATE TABLE IF NOT EXISTS _ferry.loads (run_id uuid NOT NULL, task_id bigint NOT NULL, rows bigint NOT NULL, loaded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (run_id, task_id))

@@ -1,0 +1,1 @@
+UPDATE ferry.run_tasks SET state = 'queued', not_before = now() + make_interval(secs => $2::float8), error = $3, rows = 0, bytes = 0, owner = NULL, lease_until = NULL, finished_at = NULL WHERE id = $1
