@@ -2,7 +2,8 @@
 #
 #   make            build build/ferryd
 #   make deps       install the Debian packages and npm modules that are missing
-#   make test       build and run every test; ends with "N passed, N failed"
+#   make test       build and run every test, plainly and under sanitizers; ends with
+#                   "N passed, N failed"
 #   make demo       migrate a sample database through the REST API and print the report
 #   make run        start ferryd with an embedded metadata database
 #   make bench      time ferry against pgcopydb, pg_dump/pg_restore and a COPY pipe
@@ -95,9 +96,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) $(BUILD)/server/routes.o
 
 unit: $(UNIT_BIN)
 
+# the whole suite runs twice: on the plain build and on one with sanitizers
 test: deps
 	@$(MAKE) --no-print-directory all unit
-	@tests/run.sh
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SANITIZE=address,undefined all unit
+	@tests/run.sh $(BUILD) $(BUILD)/asan
 
 lint-openapi: deps
 	cd tests && npx --no-install redocly lint ../openapi/openapi.yaml --config ../openapi/redocly.yaml
@@ -122,5 +125,8 @@ install: $(BUILD)/ferryd
 
 clean:
 	rm -rf $(BUILD)
+
+# make fuzz, and the short fuzz run that make test includes
+include tests/fuzz/fuzz.mk
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -16,12 +16,16 @@
 
 #define META_IDLE_MAX 16
 #define META_PATIENCE_MS 120000
+#define META_REQUEST_CONNECTIONS 24
+#define META_WAIT_MS 10000
 
 struct meta {
 	char *dsn; /* owned */
 	pthread_mutex_t lock;
 	PGconn *idle[META_IDLE_MAX]; /* owned */
 	int nidle;
+	int requests_busy; /* connections request threads hold */
+	pthread_cond_t slot_free;
 };
 
 static const char *const migrations[] = {sql_migrate_001, sql_migrate_002};
@@ -73,6 +77,7 @@ struct meta *meta_open(const char *dsn, struct err *e)
 	struct meta *m = xcalloc(1, sizeof(*m));
 	m->dsn = xstrdup(dsn);
 	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->slot_free, NULL);
 	m->idle[m->nidle++] = c;
 	return m;
 }
@@ -84,13 +89,56 @@ void meta_close(struct meta *m)
 	for (int i = 0; i < m->nidle; i++)
 		PQfinish(m->idle[i]);
 	pthread_mutex_destroy(&m->lock);
+	pthread_cond_destroy(&m->slot_free);
 	free(m->dsn);
 	free(m);
+}
+
+/*
+ * Engine threads wait for the metadata database to come back; request
+ * threads do not. Request threads also share a bounded number of
+ * connections, so that many clients cannot take the ones the engine needs.
+ */
+static __thread bool meta_patient;
+
+void meta_set_patient(bool patient)
+{
+	meta_patient = patient;
+}
+
+/* Wait for one of the request threads' connection slots; false (503) after META_WAIT_MS. */
+static bool take_slot(struct meta *m, struct err *e)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += META_WAIT_MS / 1000;
+	bool ok = true;
+	pthread_mutex_lock(&m->lock);
+	while (m->requests_busy >= META_REQUEST_CONNECTIONS && ok)
+		ok = pthread_cond_timedwait(&m->slot_free, &m->lock, &until) == 0 ||
+		     m->requests_busy < META_REQUEST_CONNECTIONS;
+	if (ok)
+		m->requests_busy++;
+	pthread_mutex_unlock(&m->lock);
+	if (!ok)
+		err_set(e, 503, "unavailable", NULL,
+			"ferryd is busy: every metadata connection for requests is in use; try again");
+	return ok;
+}
+
+static void give_slot(struct meta *m)
+{
+	pthread_mutex_lock(&m->lock);
+	m->requests_busy--;
+	pthread_cond_signal(&m->slot_free);
+	pthread_mutex_unlock(&m->lock);
 }
 
 PGconn *meta_acquire(struct meta *m, struct err *e)
 {
 	PGconn *c = NULL;
+	if (!meta_patient && !take_slot(m, e))
+		return NULL;
 	pthread_mutex_lock(&m->lock);
 	if (m->nidle)
 		c = m->idle[--m->nidle];
@@ -98,13 +146,18 @@ PGconn *meta_acquire(struct meta *m, struct err *e)
 	if (c && PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE)
 		return c;
 	PQfinish(c);
-	return db_connect(m->dsn, "metadata", e);
+	c = db_connect(m->dsn, "metadata", e);
+	if (!c && !meta_patient)
+		give_slot(m);
+	return c;
 }
 
 void meta_release(struct meta *m, PGconn *c)
 {
 	if (!c)
 		return;
+	if (!meta_patient)
+		give_slot(m);
 	if (PQstatus(c) != CONNECTION_OK || PQtransactionStatus(c) != PQTRANS_IDLE) {
 		PQfinish(c);
 		return;
@@ -118,13 +171,6 @@ void meta_release(struct meta *m, PGconn *c)
 	PQfinish(c);
 }
 
-/* Engine threads wait for the metadata database to come back; request threads do not. */
-static __thread bool meta_patient;
-
-void meta_set_patient(bool patient)
-{
-	meta_patient = patient;
-}
 
 static PGresult *exec_once(struct meta *m, const char *sql, int n, const char *const *params,
 			   struct err *e)

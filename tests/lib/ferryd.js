@@ -137,6 +137,14 @@ function launch(binary, port, opts) {
 
 	const log = () => Buffer.concat(chunks).toString('utf8');
 
+	/* A ferryd built with SANITIZE= reports memory and undefined-behaviour errors on its output. */
+	function checkSanitizers() {
+		const out = log();
+		const hit = out.search(/ERROR: (AddressSanitizer|LeakSanitizer)|runtime error: /);
+		if (hit >= 0)
+			throw new Error(`ferryd (pid ${proc.pid}) reported a sanitizer error:\n${out.slice(Math.max(0, hit - 200), hit + 4000)}`);
+	}
+
 	function send(signal) {
 		if (!running())
 			return false;
@@ -158,8 +166,10 @@ function launch(binary, port, opts) {
 		const timedOut = wait(timeoutMs, 'timeout', { signal: ac.signal }).catch(() => null);
 		const first = await Promise.race([exited, timedOut]);
 		ac.abort();
-		if (first !== 'timeout')
+		if (first !== 'timeout') {
+			checkSanitizers();
 			return first;
+		}
 		proc.kill('SIGKILL');
 		await exited;
 		throw new Error(`ferryd (pid ${proc.pid}) did not exit within ${timeoutMs} ms of ${signal}; ` +
