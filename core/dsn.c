@@ -11,31 +11,28 @@
 #include "banned.h"
 
 /*
- * libpq quotes pieces of the string it could not parse; keep a quoted piece
- * only when it also stands in the redacted DSN, so no password slips through.
+ * libpq's message about a string it could not parse, without what it quotes
+ * of that string: every quoted piece goes, and so does what follows a quote
+ * left open (a password may hold a quote). Only libpq's own words remain.
  */
-static char *hide_echo(const char *msg, const char *dsn)
+static char *hide_echo(const char *msg)
 {
-	char *redacted = dsn_redact(dsn);
 	struct sb out;
 	sb_init(&out);
 	const char *p = msg;
 	const char *open;
 	while ((open = strchr(p, '"'))) {
+		sb_add(&out, p, (size_t)(open - p));
 		const char *close = strchr(open + 1, '"');
 		if (!close)
-			break;
-		sb_add(&out, p, (size_t)(open - p));
-		char *piece = xstrndup(open + 1, (size_t)(close - open - 1));
-		if (strstr(redacted, piece))
-			sb_add(&out, open, (size_t)(close - open + 1));
-		else
-			sb_adds(&out, "(hidden)");
-		free(piece);
+			return sb_detach(&out);
+		/* """ is libpq quoting the character " itself */
+		if (close == open + 1 && close[1] == '"')
+			close++;
+		sb_adds(&out, "\u2026");
 		p = close + 1;
 	}
 	sb_adds(&out, p);
-	free(redacted);
 	return sb_detach(&out);
 }
 
@@ -46,12 +43,15 @@ bool dsn_validate(const char *dsn, const char *field, struct err *e)
 		return err_set(e, 400, "invalid_field", field, "connection string is empty");
 	PQconninfoOption *opts = PQconninfoParse(dsn, &errmsg);
 	if (!opts) {
-		char *clean = hide_echo(errmsg ? errmsg : "", dsn);
+		char *clean = hide_echo(errmsg ? errmsg : "");
 		size_t n = strlen(clean);
-		while (n && (clean[n - 1] == '\n' || clean[n - 1] == '.'))
+		while (n && (clean[n - 1] == '\n' || clean[n - 1] == '.' || clean[n - 1] == ' ' ||
+			     clean[n - 1] == ':'))
 			clean[--n] = '\0';
-		err_set(e, 400, "invalid_field", field, "malformed connection string: %s",
+		char *shown = dsn_redact(dsn);
+		err_set(e, 400, "invalid_field", field, "malformed connection string \"%s\": %s", shown,
 			*clean ? clean : "cannot parse");
+		free(shown);
 		free(clean);
 		PQfreemem(errmsg);
 		return false;
@@ -86,48 +86,53 @@ static bool is_password_key(const char *k, size_t n)
 	return w == sizeof(want) - 1;
 }
 
+/* Skip a bracketed IPv6 host: from '[' to its ']' (or the end). */
+static const char *skip_brackets(const char *p)
+{
+	const char *close = strchr(p, ']');
+	return close ? close + 1 : p + strlen(p);
+}
+
 /*
- * Redact the URI's user-info password and any password query parameter.
- * libpq ends the user info at the first '@' before any '/'; hiding up to
- * the last one covers that and any '@' inside the password.
+ * Redact the URI's user-info password and every password parameter. libpq
+ * ends the user info at the first '@' before the path's '/'; hiding up to
+ * the last '@' before it (outside a bracketed host) covers that, an '@'
+ * inside the password, and strings libpq would refuse. A parameter whose
+ * key decodes to "password" is hidden wherever a '?' or '&' starts it.
  */
 static void redact_uri(const char *dsn, struct sb *out)
 {
 	const char *p = strstr(dsn, "://") + 3;
-	const char *slash = p + strcspn(p, "/");
-	const char *stop = NULL;
+	const char *slash = p;
+	while (*slash && *slash != '/')
+		slash = *slash == '[' ? skip_brackets(slash) : slash + 1;
+	const char *at = NULL;
 	for (const char *q = p; q < slash; q++)
 		if (*q == '@')
-			stop = q;
+			at = q;
 	sb_add(out, dsn, (size_t)(p - dsn));
-	if (stop) {
-		const char *colon = memchr(p, ':', (size_t)(stop - p));
+	if (at) {
+		const char *colon = memchr(p, ':', (size_t)(at - p));
 		if (colon) {
 			sb_add(out, p, (size_t)(colon - p) + 1);
 			sb_adds(out, "***");
 		} else {
-			sb_add(out, p, (size_t)(stop - p));
+			sb_add(out, p, (size_t)(at - p));
 		}
-		p = stop;
+		p = at;
 	}
-	const char *query = strchr(p, '?');
-	if (!query) {
-		sb_adds(out, p);
-		return;
-	}
-	sb_add(out, p, (size_t)(query - p));
-	p = query;
 	while (*p) {
-		sb_addc(out, *p++); /* '?' or '&' */
-		size_t n = strcspn(p, "&");
-		const char *eq = memchr(p, '=', n);
-		if (eq && is_password_key(p, (size_t)(eq - p))) {
-			sb_add(out, p, (size_t)(eq - p) + 1);
-			sb_adds(out, "***");
-		} else {
-			sb_add(out, p, n);
-		}
-		p += n;
+		char c = *p++;
+		sb_addc(out, c);
+		if (c != '?' && c != '&')
+			continue;
+		size_t key = strcspn(p, "=?&");
+		if (p[key] != '=' || !is_password_key(p, key))
+			continue;
+		sb_add(out, p, key + 1);
+		sb_adds(out, "***");
+		p += key + 1;
+		p += strcspn(p, "&");
 	}
 }
 

@@ -226,7 +226,7 @@ static void test_validate_messages(void **state)
 	struct err e;
 	err_clear(&e);
 	assert_false(dsn_validate("host=x foo", "source.dsn", &e));
-	assert_non_null(strstr(e.msg, "malformed connection string: "));
+	assert_non_null(strstr(e.msg, "malformed connection string \""));
 	assert_non_null(strstr(e.msg, "foo"));
 	err_clear(&e);
 	assert_false(dsn_validate("", "source.dsn", &e));
