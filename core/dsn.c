@@ -11,29 +11,13 @@
 #include "banned.h"
 
 /*
- * libpq's message about a string it could not parse, without what it quotes
- * of that string: every quoted piece goes, and so does what follows a quote
- * left open (a password may hold a quote). Only libpq's own words remain.
+ * libpq's message about a string it could not parse, cut before the first
+ * quote: what follows quotes pieces of that string, and a password may hold
+ * a quote, so only libpq's own opening words are kept.
  */
 static char *hide_echo(const char *msg)
 {
-	struct sb out;
-	sb_init(&out);
-	const char *p = msg;
-	const char *open;
-	while ((open = strchr(p, '"'))) {
-		sb_add(&out, p, (size_t)(open - p));
-		const char *close = strchr(open + 1, '"');
-		if (!close)
-			return sb_detach(&out);
-		/* """ is libpq quoting the character " itself */
-		if (close == open + 1 && close[1] == '"')
-			close++;
-		sb_adds(&out, "\u2026");
-		p = close + 1;
-	}
-	sb_adds(&out, p);
-	return sb_detach(&out);
+	return xstrndup(msg, strcspn(msg, "\""));
 }
 
 bool dsn_validate(const char *dsn, const char *field, struct err *e)
@@ -104,8 +88,10 @@ static void redact_uri(const char *dsn, struct sb *out)
 {
 	const char *p = strstr(dsn, "://") + 3;
 	const char *slash = p;
+	/* a bracket opens an IPv6 host only where a host begins */
 	while (*slash && *slash != '/')
-		slash = *slash == '[' ? skip_brackets(slash) : slash + 1;
+		slash = *slash == '[' && (slash == p || strchr("@,", slash[-1])) ? skip_brackets(slash)
+										     : slash + 1;
 	const char *at = NULL;
 	for (const char *q = p; q < slash; q++)
 		if (*q == '@')

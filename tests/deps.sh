@@ -16,7 +16,7 @@ if [ "${1:-build}" = bench ]; then
 	want+=(curl jq pgcopydb postgresql-contrib)
 fi
 if [ "${1:-build}" = test ]; then
-	want+=(libcmocka-dev curl jq chromium fonts-liberation)
+	want+=(libcmocka-dev curl jq chromium fonts-liberation clang libclang-rt-14-dev)
 	command -v node >/dev/null 2>&1 || want+=(nodejs)
 	command -v npm >/dev/null 2>&1 || want+=(npm)
 fi

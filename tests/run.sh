@@ -58,5 +58,13 @@ for dir in "${builds[@]}"; do
 	run_node "$dir"
 done
 
+# the short fuzz run of the request parsing (tests/fuzz), once
+echo "== fuzzing"
+tests/fuzz/run-short.sh "${builds[0]}"
+case $? in
+0) passed=$((passed + 1)) ;;
+*) failed=$((failed + 1)) ;;
+esac
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
