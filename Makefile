@@ -7,6 +7,7 @@
 #   make demo       migrate a sample database through the REST API and print the report
 #   make run        start ferryd with an embedded metadata database
 #   make bench      time ferry against pgcopydb, pg_dump/pg_restore and a COPY pipe
+#   make loadtest   wrk against the read endpoints while a run is in progress
 #   make install    install ferryd into $(DESTDIR)$(PREFIX)/bin
 #
 # Variables: SANITIZE=address,undefined builds with sanitizers; WERROR=1 (set
@@ -51,7 +52,7 @@ INC       := -Icore -Iserver -I$(GEN)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps deps-build test unit demo run bench install clean lint-openapi
+.PHONY: all deps deps-build test unit demo run bench loadtest install clean lint-openapi
 
 all: $(BUILD)/ferryd
 
@@ -114,6 +115,11 @@ bench: deps-build
 	@tests/deps.sh bench
 	@$(MAKE) --no-print-directory all
 	@bench/run.sh
+
+loadtest: deps-build
+	@tests/deps.sh loadtest
+	@$(MAKE) --no-print-directory all
+	@loadtest/run.sh
 
 run: deps-build
 	@$(MAKE) --no-print-directory all

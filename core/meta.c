@@ -14,7 +14,7 @@
 #include "util.h"
 #include "banned.h"
 
-#define META_IDLE_MAX 16
+#define META_IDLE_MAX 32
 #define META_PATIENCE_MS 120000
 #define META_REQUEST_CONNECTIONS 24
 #define META_WAIT_MS 10000

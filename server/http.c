@@ -20,7 +20,33 @@ struct http_server {
 	struct MHD_Daemon *d;
 	const struct route *routes;
 	struct app *app;
+	unsigned int max_connections;
+	unsigned int open; /* connections being served; atomic */
 };
+
+/*
+ * Refuse (close at once) a connection over the limit, rather than leave it
+ * waiting in the listen queue as libmicrohttpd's own limit would.
+ */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	struct http_server *s = cls;
+	(void)addr;
+	(void)len;
+	return __atomic_load_n(&s->open, __ATOMIC_RELAXED) < s->max_connections ? MHD_YES : MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *s = cls;
+	(void)conn;
+	(void)socket_context;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+		__atomic_add_fetch(&s->open, 1, __ATOMIC_RELAXED);
+	else
+		__atomic_sub_fetch(&s->open, 1, __ATOMIC_RELAXED);
+}
 
 const char *req_query(struct req *r, const char *name)
 {
@@ -310,6 +336,7 @@ struct http_server *http_start(const struct http_options *o, const struct route 
 	struct http_server *s = xcalloc(1, sizeof(*s));
 	s->routes = routes;
 	s->app = app;
+	s->max_connections = o->max_connections;
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
 			     MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
@@ -323,11 +350,11 @@ struct http_server *http_start(const struct http_options *o, const struct route 
 		flags |= MHD_USE_TLS;
 	else
 		tls[0].option = MHD_OPTION_END;
-	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+	s->d = MHD_start_daemon(flags, 0, on_accept, s, on_request, s,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 				MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s,
-				MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
+				MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 				MHD_OPTION_ARRAY, tls,
 				MHD_OPTION_END);
 	if (!s->d) {

@@ -64,7 +64,7 @@ static void usage(FILE *f)
 		"  --tls-cert FILE     serve HTTPS with this PEM certificate FERRY_TLS_CERT\n"
 		"  --tls-key FILE      and this PEM private key             FERRY_TLS_KEY\n"
 		"  --max-connections N HTTP connections served at once      FERRY_MAX_CONNECTIONS\n"
-		"                      (default 256; more are refused)\n"
+		"                      (default 256; more are closed at once)\n"
 		"  --request-timeout S close an HTTP connection idle this   FERRY_REQUEST_TIMEOUT\n"
 		"                      many seconds (default 30)\n"
 		"  --help              show this help and exit\n"

@@ -3,6 +3,7 @@
 #   tests/deps.sh build   compiler, libraries, PostgreSQL
 #   tests/deps.sh demo    the above plus curl and jq
 #   tests/deps.sh bench   the above plus the reference tools make bench times
+#   tests/deps.sh loadtest  the above plus wrk
 #   tests/deps.sh test    the above plus what the tests use
 # As root it installs with apt-get; otherwise it names what to install and fails.
 set -euo pipefail
@@ -11,6 +12,9 @@ cd "$(dirname "$0")/.."
 want=(gcc make pkg-config libmicrohttpd-dev libjansson-dev libpq-dev uuid-dev zlib1g-dev postgresql)
 if [ "${1:-build}" = demo ]; then
 	want+=(curl jq)
+fi
+if [ "${1:-build}" = loadtest ]; then
+	want+=(curl jq wrk)
 fi
 if [ "${1:-build}" = bench ]; then
 	want+=(curl jq pgcopydb postgresql-contrib)
