@@ -38,6 +38,10 @@ static bool side_error(PGconn *c, PGresult *res, const char *side, struct err *e
 	size_t n = strlen(buf);
 	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
 		buf[--n] = '\0';
+	/* one line: libpq's connection messages span several */
+	for (char *q = buf; *q; q++)
+		if (*q == '\n' || *q == '\t')
+			*q = ' ';
 	const char *state = db_sqlstate(res);
 	return err_set(e, 500, *state ? state : "copy_failed", NULL, "%s: %s", side, buf);
 }

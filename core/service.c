@@ -361,7 +361,8 @@ json_t *svc_run_retry(struct service *s, const char *run_id, struct err *e)
 	json_t *run = svc_run_get(s, run_id, e);
 	if (!run)
 		return NULL;
-	const char *state = json_string_value(json_object_get(run, "state"));
+	char state[16];
+	str_copy(state, sizeof(state), json_string_value(json_object_get(run, "state")));
 	char job_id[37];
 	str_copy(job_id, sizeof(job_id), json_string_value(json_object_get(run, "job_id")));
 	bool active = !strcmp(state, "queued") || !strcmp(state, "running") ||

@@ -1,4 +1,5 @@
 /* server/main.c: ferryd: flags, start-up, signals and graceful shutdown */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -110,11 +111,25 @@ static char *read_file(const char *path)
 	return sb_detach(&b);
 }
 
-/* True when a "host:port" listen address is on the loopback interface. */
+/* True when a "host:port" listen address is a loopback address (an IP literal, or localhost). */
 static bool is_loopback(const char *listen)
 {
-	return !strncmp(listen, "127.", 4) || !strncmp(listen, "[::1]:", 6) ||
-	       !strncmp(listen, "localhost:", 10);
+	char host[64];
+	const char *colon = strrchr(listen, ':');
+	size_t n = colon ? (size_t)(colon - listen) : 0;
+	if (n >= sizeof(host))
+		return false;
+	memcpy(host, listen, n);
+	host[n] = '\0';
+	struct in_addr v4;
+	struct in6_addr v6;
+	if (inet_pton(AF_INET, host, &v4) == 1)
+		return (ntohl(v4.s_addr) >> 24) == 127;
+	if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
+		host[n - 1] = '\0';
+		return inet_pton(AF_INET6, host + 1, &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+	}
+	return !strcmp(host, "localhost");
 }
 
 /* Fill o from the environment, then the command line; exits on --help or a bad flag. */

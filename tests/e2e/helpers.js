@@ -16,11 +16,16 @@
  */
 
 const assert = require('node:assert/strict');
+const path = require('node:path');
+const { execFile, spawn } = require('node:child_process');
+const { promisify } = require('node:util');
 
-const { startCluster } = require('../lib/cluster');
-const { startFerryd } = require('../lib/ferryd');
+const { startCluster, bindir } = require('../lib/cluster');
+const { startFerryd, ferrydPath } = require('../lib/ferryd');
 const { client } = require('../lib/api');
-const { pollUntil } = require('../lib/util');
+const { pollUntil, atExit } = require('../lib/util');
+
+const execFileP = promisify(execFile);
 
 const META_DB = 'ferry_meta';
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
@@ -214,6 +219,83 @@ async function listTables(env, db) {
 	return out ? out.split('\n') : [];
 }
 
+/*
+ * Restart a cluster started by startCluster() with `pg_ctl restart` (mode
+ * 'fast' by default: open sessions are terminated), and resolve once it
+ * accepts connections again. Resolves to the milliseconds the restart took.
+ */
+async function restartCluster(cluster, mode = 'fast') {
+	const args = ['-D', cluster.dataDir, '-l', path.join(cluster.dir, 'server.log'),
+		'-m', mode, '-w', '-t', '60', 'restart'];
+	const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+	const pgCtl = path.join(bindir(), 'pg_ctl');
+	const [cmd, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', pgCtl, ...args]] : [pgCtl, args];
+	const env = {};
+	for (const [k, v] of Object.entries(process.env))
+		if (!k.startsWith('PG'))
+			env[k] = v;
+	const t0 = Date.now();
+	try {
+		await execFileP(cmd, argv, { cwd: cluster.dir, env, encoding: 'utf8' });
+	} catch (e) {
+		throw new Error(`pg_ctl restart of ${cluster.dir} failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+	}
+	return Date.now() - t0;
+}
+
+/* Poll a run's tables (a map source → table) until pred(tables) holds; resolves to them. */
+function waitTables(api, runId, pred, what, timeoutMs = 30000) {
+	return pollUntil(() => runTables(api, runId), { until: pred, timeoutMs, intervalMs: 50, what });
+}
+
+/*
+ * Start the ferryd binary with exactly these arguments (nothing added), for
+ * the cases startFerryd() cannot cover: a refused start, another listen
+ * address, HTTPS. Output is kept in memory. Resolves at once to
+ * { proc, pid, log(), exited, running(), kill(signal) }; `exited` resolves to
+ * { code, signal } when the process ends. The process is SIGKILLed at exit
+ * of the test process if it is still running.
+ */
+function spawnFerryd(args, opts = {}) {
+	const env = {};
+	for (const [k, v] of Object.entries(process.env))
+		if (!k.startsWith('FERRY_') && k !== 'FERRYD')
+			env[k] = v;
+	Object.assign(env, opts.env ?? {});
+	const proc = spawn(ferrydPath(), args, { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+	const chunks = [];
+	proc.stdout.on('data', (b) => chunks.push(b));
+	proc.stderr.on('data', (b) => chunks.push(b));
+	let done = null;
+	const unregister = atExit(() => {
+		if (!done)
+			proc.kill('SIGKILL');
+	});
+	const exited = new Promise((resolve) => {
+		proc.once('error', (err) => {
+			done = { code: null, signal: null, error: err };
+			resolve(done);
+		});
+		proc.once('exit', (code, signal) => {
+			done = { code, signal };
+			resolve(done);
+		});
+	});
+	exited.then(unregister);
+	return {
+		proc,
+		pid: proc.pid,
+		exited,
+		log: () => Buffer.concat(chunks).toString('utf8'),
+		running: () => done === null,
+		kill: (signal = 'SIGTERM') => {
+			if (done === null)
+				proc.kill(signal);
+			return exited;
+		},
+	};
+}
+
 module.exports = {
 	FINISHED,
 	UUID_RE,
@@ -231,4 +313,7 @@ module.exports = {
 	tableChecksum,
 	countOrNull,
 	listTables,
+	restartCluster,
+	waitTables,
+	spawnFerryd,
 };
