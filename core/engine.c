@@ -100,6 +100,19 @@ static void engine_release_run(struct engine *en, const char *run_id)
 	}
 }
 
+/* Keep the connection that exported a run's snapshot until the run ends, and wake the workers. */
+static void hold_snapshot(struct engine *en, const char *run_id, PGconn *snap)
+{
+	struct run_ctx *rc = xcalloc(1, sizeof(*rc));
+	str_copy(rc->run_id, sizeof(rc->run_id), run_id);
+	rc->snap = snap;
+	pthread_mutex_lock(&en->lock);
+	rc->next = en->runs;
+	en->runs = rc;
+	pthread_cond_broadcast(&en->wake);
+	pthread_mutex_unlock(&en->lock);
+}
+
 /* Close the run when none of its tables is queued or loading any more. */
 static void finish_if_done(struct engine *en, const char *run_id)
 {
@@ -320,14 +333,7 @@ static void plan_run(struct engine *en, const char *run_id, json_t *spec, json_t
 		rows += plan.t[i].st.rows_estimate;
 		bytes += plan.t[i].st.bytes_estimate;
 	}
-	struct run_ctx *rc = xcalloc(1, sizeof(*rc));
-	str_copy(rc->run_id, sizeof(rc->run_id), run_id);
-	rc->snap = snap;
-	pthread_mutex_lock(&en->lock);
-	rc->next = en->runs;
-	en->runs = rc;
-	pthread_cond_broadcast(&en->wake);
-	pthread_mutex_unlock(&en->lock);
+	hold_snapshot(en, run_id, snap);
 	meta_event(en->meta, run_id, "info", NULL, "planned",
 		   "planned %d tables, about %lld rows and %lld bytes, snapshot %s, in %lld ms",
 		   tables, rows, bytes, snap_id, (long long)(now_ms() - t0));
@@ -828,14 +834,7 @@ static void resume_run(struct engine *en, const char *run_id, const char *state,
 	settle_inflight(en, run_id, spec);
 	const char *sp[] = {run_id, snap_id};
 	PQclear(meta_exec(en->meta, sql_run_set_snapshot, 2, sp, &e));
-	struct run_ctx *rc = xcalloc(1, sizeof(*rc));
-	str_copy(rc->run_id, sizeof(rc->run_id), run_id);
-	rc->snap = snap;
-	pthread_mutex_lock(&en->lock);
-	rc->next = en->runs;
-	en->runs = rc;
-	pthread_cond_broadcast(&en->wake);
-	pthread_mutex_unlock(&en->lock);
+	hold_snapshot(en, run_id, snap);
 	meta_event(en->meta, run_id, "warning", NULL, "run_resumed",
 		   "resumed by %s after the ferryd running it stopped: loaded tables stay loaded, the rest load from a new snapshot (%s)",
 		   en->instance, snap_id);

@@ -6,19 +6,24 @@
 
 #include "banned.h"
 
-void h_runs_trigger(struct req *r)
+/* 202 with a queued run (stolen) and its Location, or the error. */
+static void reply_queued(struct req *r, json_t *run, const struct err *e)
 {
-	struct err e;
-	err_clear(&e);
-	json_t *run = svc_run_trigger(&r->app->svc, r->params.v[0], r->json, &e);
 	if (!run) {
-		reply_err(r, &e);
+		reply_err(r, e);
 		return;
 	}
 	char loc[128];
 	snprintf(loc, sizeof(loc), "/api/v1/runs/%s", json_string_value(json_object_get(run, "id")));
 	reply_json(r, 202, run);
 	reply_header(r, "Location", loc);
+}
+
+void h_runs_trigger(struct req *r)
+{
+	struct err e;
+	err_clear(&e);
+	reply_queued(r, svc_run_trigger(&r->app->svc, r->params.v[0], r->json, &e), &e);
 }
 
 void h_runs_list(struct req *r)
@@ -67,13 +72,5 @@ void h_run_retry(struct req *r)
 {
 	struct err e;
 	err_clear(&e);
-	json_t *run = svc_run_retry(&r->app->svc, r->params.v[0], &e);
-	if (!run) {
-		reply_err(r, &e);
-		return;
-	}
-	char loc[128];
-	snprintf(loc, sizeof(loc), "/api/v1/runs/%s", json_string_value(json_object_get(run, "id")));
-	reply_json(r, 202, run);
-	reply_header(r, "Location", loc);
+	reply_queued(r, svc_run_retry(&r->app->svc, r->params.v[0], &e), &e);
 }
