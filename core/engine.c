@@ -394,7 +394,10 @@ static bool claim_task(struct engine *en, struct task *t)
 		t->attempts = atoi(PQgetvalue(res, 0, 16));
 	}
 	PQclear(res);
-	return got && t->spec && (t->step || t->copy);
+	bool usable = got && t->spec && (t->step || t->copy);
+	if (got && !usable)
+		task_release(t);
+	return usable;
 }
 
 static void hook_connections(void *arg, PGconn *src, PGconn *dst)

@@ -385,9 +385,11 @@ json_t *svc_run_retry(struct service *s, const char *run_id, struct err *e)
 	if (json_array_size(tables) == 0)
 		err_set(e, 409, "conflict", NULL,
 			"every table of run %s loaded: there is nothing to retry", run_id);
-	else
-		out = queue_run(s, job_id, job_id, "retry", tables,
-				json_pack("{s:s}", "retry_of", run_id), e);
+	else {
+		json_t *params = json_pack("{s:s}", "retry_of", run_id);
+		out = queue_run(s, job_id, job_id, "retry", tables, params, e);
+		json_decref(params);
+	}
 	json_decref(tables);
 	return out;
 }
