@@ -1,0 +1,1012 @@
+#!/usr/bin/env bash
+# bench/run.sh: time a whole PostgreSQL -> PostgreSQL copy (schema, data,
+# primary keys, indexes) with ferry and with the usual tools, on the same
+# data and the same two throwaway clusters, and check every copy.
+#
+# What happens (everything under one temporary directory, removed on exit):
+#   1. two PostgreSQL clusters, "source" and "target", listening on 127.0.0.1
+#      only, with identical settings (fsync on);
+#   2. the source database "src" gets the data set: the telemetry table
+#      "device", the pgbench tables and a wide table "wide" (text, jsonb,
+#      numeric, uuid, bytea); per-table row counts and checksums are taken;
+#   3. each round runs every method once, in a rotated order; before each
+#      method the target database "tgt" is dropped and created empty, and
+#      after it the target is compared with the source (row count and
+#      sum(hashtext(row::text)) per table, plus columns, indexes and
+#      constraints); a mismatch marks the method invalid;
+#   4. optionally, ferryd's peak RSS copying the device table alone at one
+#      tenth of its size and at full size;
+#   5. a table of medians is printed and written to
+#      bench/results/<date>-<host>.md, followed by the targets ferry is held to.
+#
+# Environment:
+#   BENCH_SCALE=full|small|F  data set size: full (default: 10M device rows,
+#                             pgbench scale 50, 700k wide rows, about 2.4 GB),
+#                             small (200k, 2, 14k) or a factor of full
+#   BENCH_REPEAT=N            rounds (default 3)
+#   BENCH_RSS_CHECK=0|1       ferryd RSS at 1/10 vs full device table (default 1)
+#   BENCH_METHODS=a,b         only these methods (default all): ferry, pgcopydb,
+#                             dump_dir, dump_pipe, copy_pipe, limit_out, limit_in
+#   BENCH_NOTE=TEXT           a remark written into the results file
+#   BENCH_RESULTS=FILE        where to write the results (default
+#                             bench/results/<date>-<host>[-<scale>].md)
+#   BENCH_DEVICE_ROWS, BENCH_PGBENCH_SCALE, BENCH_WIDE_ROWS  override one size
+#   FERRYD=PATH               the ferryd binary (default build/ferryd)
+#   TMPDIR                    where the temporary directory goes (needs about
+#                             six times the data set size free)
+set -euo pipefail
+export LC_ALL=C
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+ferryd=${FERRYD:-$repo/build/ferryd}
+jobs_n=2 # table jobs and index jobs for every method
+
+tmp=""
+pg_bin=""
+src_port=""
+tgt_port=""
+started_clusters=()
+ferry_pid=""
+ferry_base=""
+method_pid=""
+sampler_pid=""
+page_kb=$(($(getconf PAGESIZE) / 1024))
+
+all_methods=(ferry pgcopydb dump_dir dump_pipe copy_pipe limit_out limit_in)
+declare -A label=(
+	[ferry]="ferry (REST API, 2 workers)"
+	[pgcopydb]="pgcopydb clone, 2 table + 2 index jobs"
+	[dump_dir]="pg_dump -Fd -j2 + pg_restore -j2"
+	[dump_pipe]="pg_dump -Fc piped to pg_restore"
+	[copy_pipe]="COPY binary pipe, 2 at a time, then indexes"
+	[limit_out]="limit: source COPY TO /dev/null (data only)"
+	[limit_in]="limit: target COPY FROM file (data only)"
+)
+
+say() { printf '==> %s\n' "$*"; }
+die() {
+	printf 'bench: %s\n' "$*" >&2
+	exit 1
+}
+loud() {
+	local bar='!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!'
+	{
+		printf '\n%s\n' "$bar"
+		printf '%s\n' "$@" | sed 's/^/!!! /'
+		printf '%s\n\n' "$bar"
+	} >&2
+}
+
+# ---------------------------------------------------------------- settings
+
+scale=${BENCH_SCALE:-full}
+case $scale in
+full | 1)
+	scale=full device_rows=10000000 pgbench_scale=50 wide_rows=700000
+	;;
+small)
+	device_rows=200000 pgbench_scale=2 wide_rows=14000
+	;;
+*)
+	[[ $scale =~ ^(0|[1-9][0-9]*)?(\.[0-9]+)?$ && $scale != . && $scale != "" ]] ||
+		die "BENCH_SCALE must be full, small or a positive factor (got \"$scale\")"
+	read -r device_rows pgbench_scale wide_rows < <(awk -v f="$scale" 'BEGIN {
+		s = int(50 * f + 0.5); if (s < 1) s = 1
+		printf "%d %d %d\n", 10000000 * f, s, 700000 * f }')
+	;;
+esac
+device_rows=${BENCH_DEVICE_ROWS:-$device_rows}
+pgbench_scale=${BENCH_PGBENCH_SCALE:-$pgbench_scale}
+wide_rows=${BENCH_WIDE_ROWS:-$wide_rows}
+repeat=${BENCH_REPEAT:-3}
+rss_check=${BENCH_RSS_CHECK:-1}
+for v in device_rows pgbench_scale wide_rows repeat; do
+	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive whole number (got \"${!v}\")"
+done
+[ "$device_rows" -ge 30 ] || die "the device table needs at least 30 rows"
+[[ $rss_check =~ ^[01]$ ]] || die "BENCH_RSS_CHECK must be 0 or 1"
+
+methods=()
+if [ -z "${BENCH_METHODS:-}" ] || [ "${BENCH_METHODS}" = all ]; then
+	methods=("${all_methods[@]}")
+else
+	IFS=', ' read -r -a methods <<<"$BENCH_METHODS"
+	for m in "${methods[@]}"; do
+		[ -n "${label[$m]+x}" ] || die "unknown method \"$m\" in BENCH_METHODS (known: ${all_methods[*]})"
+	done
+fi
+has_method() {
+	local m
+	for m in "${methods[@]}"; do
+		if [ "$m" = "$1" ]; then return 0; fi
+	done
+	return 1
+}
+has_method ferry || rss_check=0
+
+# ---------------------------------------------------------------- helpers
+
+# Run a PostgreSQL server program; as root, as the user "postgres".
+as_pg() {
+	if [ "$(id -u)" -eq 0 ]; then
+		(cd "$tmp" && runuser -u postgres -- "$@")
+	else
+		(cd "$tmp" && "$@")
+	fi
+}
+
+uri() { printf 'postgresql://postgres@127.0.0.1:%s/%s' "$1" "$2"; }
+
+# sql PORT DB [psql args...]
+sql() {
+	local port=$1 db=$2
+	shift 2
+	"$pg_bin/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d "$db" "$@"
+}
+
+# 1234567 -> 1,234,567
+commas() {
+	local n=$1 out=""
+	while [ ${#n} -gt 3 ]; do
+		out=",${n: -3}$out"
+		n=${n:0:${#n}-3}
+	done
+	printf '%s%s' "$n" "$out"
+}
+
+# seconds between two $EPOCHREALTIME values
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+free_port() {
+	local p=$1
+	while port_taken "$p" || [ "$p" = "${src_port:-}" ]; do p=$((p + 1)); done
+	printf '%s' "$p"
+}
+
+# run_each JOBS FUNCTION ITEM...: FUNCTION ITEM for every item, JOBS at a
+# time; fails when any of them failed.
+run_each() {
+	local n=$1 fn=$2 running=0 rc=0 item
+	shift 2
+	for item in "$@"; do
+		if [ "$running" -ge "$n" ]; then
+			wait -n || rc=1
+			running=$((running - 1))
+		fi
+		"$fn" "$item" &
+		running=$((running + 1))
+	done
+	while [ "$running" -gt 0 ]; do
+		wait -n || rc=1
+		running=$((running - 1))
+	done
+	return "$rc"
+}
+
+# tree=(PID and all its descendants)
+collect_tree() {
+	local -a queue=("$1") kids
+	local p f
+	tree=()
+	while [ ${#queue[@]} -gt 0 ]; do
+		p=${queue[0]}
+		queue=("${queue[@]:1}")
+		tree+=("$p")
+		for f in /proc/"$p"/task/*/children; do
+			[ -r "$f" ] || continue
+			kids=()
+			{ read -r -a kids <"$f" || :; } 2>/dev/null
+			queue+=("${kids[@]}")
+		done
+	done
+}
+
+# sampler WATCH ROOT REGEX OUT: while WATCH lives, every ~100 ms add up the
+# resident memory of ROOT and its descendants whose command name matches
+# REGEX; OUT holds the highest sum seen, in KiB.
+sampler() {
+	local watch=$1 root=$2 re=$3 out=$4 peak=0 total p comm rss
+	echo 0 >"$out"
+	while kill -0 "$watch" 2>/dev/null; do
+		collect_tree "$root"
+		total=0
+		for p in "${tree[@]}"; do
+			comm="" rss=0
+			{ read -r comm <"/proc/$p/comm" && read -r _ rss _ <"/proc/$p/statm"; } 2>/dev/null || continue
+			[[ $comm =~ $re ]] || continue
+			total=$((total + rss))
+		done
+		if [ "$total" -gt "$peak" ]; then
+			peak=$total
+			echo $((peak * page_kb)) >"$out"
+		fi
+		sleep 0.1
+	done
+}
+
+# peak resident set of one process so far, KiB
+vm_hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# Stop a process of ours and everything under it, by PID.
+stop_tree() {
+	local pid=$1 p
+	[ -n "$pid" ] || return 0
+	collect_tree "$pid"
+	for p in "${tree[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	wait "$pid" 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------- clusters
+
+find_pg_bin() {
+	local dir
+	dir=$(pg_config --bindir 2>/dev/null || true)
+	if [ -z "$dir" ] || [ ! -x "$dir/initdb" ]; then
+		dir=$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin 2>/dev/null | sort -V | tail -n 1)
+	fi
+	if [ -z "$dir" ] || [ ! -x "$dir/initdb" ] || [ ! -x "$dir/pgbench" ]; then
+		die "PostgreSQL server binaries (initdb, pgbench) not found; run 'make bench' as root or install postgresql"
+	fi
+	pg_bin=$dir
+}
+
+check_tools() {
+	local missing=() t
+	for t in curl jq pgcopydb awk; do
+		command -v "$t" >/dev/null 2>&1 || missing+=("$t")
+	done
+	[ ${#missing[@]} -eq 0 ] || die "missing ${missing[*]}; run 'make bench' as root, or install curl jq pgcopydb"
+	[ -x "$ferryd" ] || die "$ferryd not found; run 'make' first"
+	if [ "$(id -u)" -eq 0 ]; then
+		command -v runuser >/dev/null 2>&1 || die "runuser (util-linux) is needed when running as root"
+		id postgres >/dev/null 2>&1 || die "running as root needs the user \"postgres\""
+	fi
+}
+
+cluster_settings() {
+	cat <<-EOF
+
+		# bench cluster: loopback TCP only; the same settings on source and target
+		listen_addresses = '127.0.0.1'
+		port = $1
+		unix_socket_directories = '$tmp/sock'
+		max_connections = 100
+		fsync = on
+		synchronous_commit = on
+		full_page_writes = on
+		shared_buffers = '256MB'
+		maintenance_work_mem = '256MB'
+		work_mem = '16MB'
+		max_wal_size = '4GB'
+		checkpoint_timeout = '15min'
+		logging_collector = off
+	EOF
+}
+
+start_cluster() {
+	local name=$1 port=$2
+	as_pg "$pg_bin/initdb" -D "$tmp/$name" -A trust -N -U postgres -E UTF8 --locale=C \
+		>"$tmp/logs/initdb-$name.log" 2>&1 || {
+		tail -n 20 "$tmp/logs/initdb-$name.log" >&2
+		die "initdb of the $name cluster failed"
+	}
+	cluster_settings "$port" >>"$tmp/$name/postgresql.conf"
+	started_clusters+=("$name")
+	as_pg "$pg_bin/pg_ctl" -D "$tmp/$name" -l "$tmp/logs/postgres-$name.log" -w -t 120 start >/dev/null || {
+		tail -n 20 "$tmp/logs/postgres-$name.log" >&2
+		die "the $name cluster did not start"
+	}
+}
+
+stop_clusters() {
+	local name
+	for name in "${started_clusters[@]}"; do
+		as_pg "$pg_bin/pg_ctl" -D "$tmp/$name" -m fast -w -t 120 stop >/dev/null 2>&1 ||
+			as_pg "$pg_bin/pg_ctl" -D "$tmp/$name" -m immediate -w stop >/dev/null 2>&1 || true
+	done
+	started_clusters=()
+}
+
+cleanup() {
+	local rc=$?
+	trap '' INT TERM
+	if [ -n "$sampler_pid" ]; then kill -TERM "$sampler_pid" 2>/dev/null || true; fi
+	if [ -n "$method_pid" ]; then
+		echo "bench: stopping the method still running (pid $method_pid)" >&2
+		stop_tree "$method_pid"
+	fi
+	stop_ferryd
+	if [ ${#started_clusters[@]} -gt 0 ]; then
+		say "stopping the clusters"
+		stop_clusters
+	fi
+	if [ -n "$tmp" ] && [ -d "$tmp" ]; then
+		say "removing $tmp"
+		rm -rf "$tmp"
+	fi
+	exit "$rc"
+}
+
+# ---------------------------------------------------------------- data set
+
+gen_device_sql() {
+	# :lo, :hi: the range of reading numbers per device; three devices, one
+	# reading every five seconds each, shaped like the public environmental
+	# sensor telemetry data set
+	cat <<-'EOF'
+		INSERT INTO device (ts, device, co, humidity, light, lpg, motion, smoke, temp)
+		SELECT timestamptz '2020-07-12 00:01:34+00' + make_interval(secs => g.n * 5 + d.off + random() * 0.9),
+		       d.dev,
+		       d.co * (1 + 0.12 * sin(g.n / 700.0) + 0.06 * random()),
+		       round((d.hum + 3 * sin(g.n * 2 * pi() / 17280) + random())::numeric, 1)::float8,
+		       sin(g.n * 2 * pi() / 17280) + 0.3 * random() > d.light,
+		       d.lpg * (1 + 0.08 * sin(g.n / 700.0) + 0.05 * random()),
+		       random() < d.motion,
+		       d.smoke * (1 + 0.1 * sin(g.n / 700.0) + 0.05 * random()),
+		       round((d.temp + 2 * sin(g.n * 2 * pi() / 17280) + random())::numeric, 1)::float8
+		  FROM (SELECT dev, off::float8, co::float8, hum::float8, light::float8, lpg::float8,
+		               motion::float8, smoke::float8, temp::float8
+		          FROM (VALUES ('00:0f:00:70:91:0a', 0.0, 0.0029, 75.5, 1.5, 0.0055, 0.0004, 0.0146, 19.4),
+		                       ('1c:bf:ce:15:ec:4d', 1.7, 0.0045, 61.0, -0.6, 0.0070, 0.0030, 0.0188, 26.0),
+		                       ('b8:27:eb:bf:9d:51', 3.1, 0.0050, 50.8, 0.7, 0.0076, 0.0012, 0.0204, 22.3))
+		               AS v(dev, off, co, hum, light, lpg, motion, smoke, temp)) AS d,
+		       generate_series(:lo, :hi - 1) AS g(n);
+	EOF
+}
+
+create_device_sql() {
+	cat <<-'EOF'
+		CREATE TABLE device (
+		    ts        timestamptz NOT NULL,
+		    device    text NOT NULL,
+		    co        double precision,
+		    humidity  double precision,
+		    light     boolean,
+		    lpg       double precision,
+		    motion    boolean,
+		    smoke     double precision,
+		    temp      double precision
+		);
+	EOF
+}
+
+index_device_sql() {
+	cat <<-'EOF'
+		ALTER TABLE device ADD PRIMARY KEY (device, ts);
+		CREATE INDEX device_ts_idx ON device (ts);
+	EOF
+}
+
+# one part of the source data set; run two at a time
+gen_part() {
+	local per=$(((device_rows + 2) / 3)) half
+	half=$((per / 2))
+	case $1 in
+	device_a) gen_device_sql | sql "$src_port" src -v lo=0 -v hi="$half" ;;
+	device_b) gen_device_sql | sql "$src_port" src -v lo="$half" -v hi="$per" ;;
+	pgbench)
+		"$pg_bin/pgbench" -i -q -s "$pgbench_scale" --init-steps=dtgp \
+			-h 127.0.0.1 -p "$src_port" -U postgres src >"$tmp/logs/pgbench-init.log" 2>&1
+		;;
+	wide)
+		sql "$src_port" src -v n="$wide_rows" <<-'EOF'
+			CREATE EXTENSION pgcrypto;
+			INSERT INTO wide
+			SELECT i,
+			       'customer ' || i,
+			       md5(random()::text) || ' ' || md5(random()::text) || ' ' ||
+			           md5(random()::text) || ' ' || md5(random()::text),
+			       jsonb_build_object(
+			           'sku', 'SKU-' || (i % 100000),
+			           'qty', (random() * 100)::int,
+			           'price', round((random() * 1000)::numeric, 2),
+			           'tags', jsonb_build_array('red', 'blue', md5(i::text)),
+			           'active', random() < 0.5,
+			           'dims', jsonb_build_object('w', random(), 'h', random(), 'd', random()),
+			           'comment', md5(random()::text) || md5(random()::text)),
+			       round((random() * 1e6)::numeric, 2),
+			       random()::numeric / 7,
+			       gen_random_uuid(),
+			       gen_random_bytes(256),
+			       timestamptz '2023-01-01 00:00:00+00' + i * interval '3 seconds'
+			  FROM generate_series(1, :n) AS g(i);
+			DROP EXTENSION pgcrypto;
+		EOF
+		;;
+	rss_small)
+		local small=$(((per + 9) / 10))
+		{
+			create_device_sql
+			gen_device_sql
+			index_device_sql
+			echo 'VACUUM (FREEZE, ANALYZE);'
+		} | sql "$src_port" rss_small -v lo=0 -v hi="$small"
+		;;
+	*) die "gen_part: unknown part $1" ;;
+	esac
+}
+
+make_source() {
+	local t0=$SECONDS parts=(device_a device_b pgbench wide)
+	say "generating the source data set in database \"src\" (device $(commas $((((device_rows + 2) / 3) * 3))) rows, pgbench scale $pgbench_scale, wide $(commas "$wide_rows") rows)"
+	sql "$src_port" postgres -c 'CREATE DATABASE src'
+	{
+		create_device_sql
+		cat <<-'EOF'
+			CREATE TABLE wide (
+			    id          bigint NOT NULL,
+			    name        text NOT NULL,
+			    note        text,
+			    attrs       jsonb NOT NULL,
+			    amount      numeric(14,2) NOT NULL,
+			    ratio       numeric,
+			    ref         uuid NOT NULL,
+			    payload     bytea,
+			    created_at  timestamptz NOT NULL
+			);
+		EOF
+	} | sql "$src_port" src
+	if [ "$rss_check" = 1 ]; then
+		sql "$src_port" postgres -c 'CREATE DATABASE rss_small'
+		parts+=(rss_small)
+	fi
+	run_each "$jobs_n" gen_part "${parts[@]}" || die "generating the data set failed (logs in $tmp/logs)"
+	{
+		index_device_sql
+		cat <<-'EOF'
+			ALTER TABLE wide ADD PRIMARY KEY (id);
+			CREATE INDEX wide_created_at_idx ON wide (created_at);
+			VACUUM (FREEZE, ANALYZE);
+			CHECKPOINT;
+		EOF
+	} | sql "$src_port" src
+	printf '    done in %d s\n' $((SECONDS - t0))
+
+	# the tables, biggest first, and what they hold
+	mapfile -t tables < <(sql "$src_port" src -At -c "
+		SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+		  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		 WHERE c.relkind IN ('r', 'p') AND n.nspname = 'public'
+		 ORDER BY pg_table_size(c.oid) DESC, 1")
+	data_bytes=$(sql "$src_port" src -At -c "
+		SELECT sum(pg_table_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		 WHERE c.relkind IN ('r', 'p') AND n.nspname = 'public'")
+	index_bytes=$(sql "$src_port" src -At -c "
+		SELECT sum(pg_indexes_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		 WHERE c.relkind IN ('r', 'p') AND n.nspname = 'public'")
+	checksums src "$tmp/check.src"
+	schema_sig "$src_port" src >"$tmp/schema.src"
+	total_rows=$(awk -F '\t' '{ s += $2 } END { printf "%d", s }' "$tmp/check.src")
+	dataset_lines=()
+	local t n sz
+	while IFS=$'\t' read -r t n sz; do
+		dataset_lines+=("$(printf '| %s | %s | %s |' "$t" "$(commas "$n")" "$sz")")
+	done < <(join -t $'\t' <(cut -f1,2 "$tmp/check.src" | sort) <(sql "$src_port" src -At -F $'\t' -c "
+		SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname),
+		       pg_size_pretty(pg_table_size(c.oid)) || ' + ' || pg_size_pretty(pg_indexes_size(c.oid)) || ' indexes'
+		  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		 WHERE c.relkind IN ('r', 'p') AND n.nspname = 'public'" | sort))
+	printf '%s\n' "${dataset_lines[@]}" | sed 's/^/    /'
+	printf '    table data %s MB (pg_table_size), indexes %s MB, %s rows\n' \
+		"$(awk -v b="$data_bytes" 'BEGIN { printf "%.0f", b / 1e6 }')" \
+		"$(awk -v b="$index_bytes" 'BEGIN { printf "%.0f", b / 1e6 }')" "$(commas "$total_rows")"
+	if [ "$scale" = full ] && [ "$data_bytes" -lt 2000000000 ]; then
+		loud "the full data set holds only $data_bytes bytes of table data (wanted >= 2 GB)"
+	fi
+
+	# the binary files the "COPY FROM file" limit reads, written once
+	has_method limit_in || return 0
+	mkdir "$tmp/files"
+	[ "$(id -u)" -ne 0 ] || chown postgres: "$tmp/files"
+	local i
+	for i in "${!tables[@]}"; do
+		sql "$src_port" src -c "COPY ${tables[$i]} TO '$tmp/files/$i.bin' (FORMAT binary)"
+	done
+}
+
+# ---------------------------------------------------------------- checks
+
+check_one() {
+	local i=$1 out
+	out=$(sql "$check_port" "$check_db" -At -F $'\t' \
+		-c "SELECT count(*), coalesce(sum(hashtext(x::text)::bigint), 0) FROM ${tables[$i]} x" 2>&1) ||
+		out="error: ${out//$'\n'/ }"
+	printf '%s\t%s\n' "${tables[$i]}" "$out" >"$tmp/check/$check_db.$i"
+}
+
+# checksums DB OUT: "table<TAB>rows<TAB>checksum" for every source table
+checksums() {
+	check_db=$1
+	if [ "$1" = src ]; then check_port=$src_port; else check_port=$tgt_port; fi
+	mkdir -p "$tmp/check"
+	rm -f "$tmp/check/$check_db".*
+	run_each "$jobs_n" check_one "${!tables[@]}" || true
+	local i
+	for i in "${!tables[@]}"; do cat "$tmp/check/$check_db.$i"; done >"$2"
+}
+
+# columns, indexes and constraints of the public schema, without the names
+# a tool may choose for indexes and constraints
+schema_sig() {
+	sql "$1" "$2" -At -c "
+		SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type ||
+		       coalesce('(' || character_maximum_length || ')', '') ||
+		       coalesce('(' || numeric_precision || ',' || numeric_scale || ')', '') ||
+		       CASE is_nullable WHEN 'NO' THEN ' not null' ELSE '' END
+		  FROM information_schema.columns WHERE table_schema = 'public'
+		UNION ALL
+		SELECT 'index ' || tablename || ' ' ||
+		       regexp_replace(indexdef, '^CREATE (UNIQUE )?INDEX \S+ ON ', 'CREATE \1INDEX ON ')
+		  FROM pg_indexes WHERE schemaname = 'public'
+		UNION ALL
+		SELECT 'constraint ' || conrelid::regclass || ' ' || pg_get_constraintdef(oid)
+		  FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+		 ORDER BY 1"
+}
+
+# verify METHOD: true when the target equals the source; sets verify_note
+# (what was compared, or what differs) and verify_detail (the differences)
+verify() {
+	local m=$1 bad=0
+	verify_note="rows+checksums" verify_detail=""
+	checksums tgt "$tmp/check.tgt"
+	if ! cmp -s "$tmp/check.src" "$tmp/check.tgt"; then
+		bad=1 verify_note="DATA MISMATCH"
+		verify_detail=$(printf '%s\n' "table, rows, checksum: source (<) against target (>)"
+			diff "$tmp/check.src" "$tmp/check.tgt" | grep '^[<>]' || true)
+	fi
+	if [ "$m" != limit_in ]; then
+		schema_sig "$tgt_port" tgt >"$tmp/schema.tgt" 2>&1 || true
+		if ! cmp -s "$tmp/schema.src" "$tmp/schema.tgt"; then
+			if [ "$bad" = 1 ]; then verify_note+=", SCHEMA MISMATCH"; else verify_note="SCHEMA MISMATCH"; fi
+			bad=1
+			if [ -n "$verify_detail" ]; then verify_detail+=$'\n'; fi
+			verify_detail+=$(printf '%s\n' "columns, indexes, constraints: source (<) against target (>)"
+				diff "$tmp/schema.src" "$tmp/schema.tgt" | grep '^[<>]' || true)
+		else
+			verify_note+=", indexes"
+		fi
+	fi
+	return "$bad"
+}
+
+# ---------------------------------------------------------------- ferryd
+
+api() {
+	local method=$1 path=$2 body=${3-} code out
+	out=$(mktemp "$tmp/api.XXXXXX")
+	local args=(-sS -X "$method" -o "$out" -w '%{http_code}' --max-time 60)
+	if [ -n "$body" ]; then args+=(-H 'Content-Type: application/json' --data-binary "$body"); fi
+	code=$(curl "${args[@]}" "$ferry_base$path") || {
+		rm -f "$out"
+		echo "bench: $method $path: no answer from ferryd" >&2
+		return 1
+	}
+	cat "$out"
+	rm -f "$out"
+	[[ $code == 2* ]]
+}
+
+start_ferryd() {
+	local port="" deadline
+	: >"$tmp/logs/ferryd.log.cur"
+	"$ferryd" --meta "$(uri "$tgt_port" ferry_meta)" --workers "$jobs_n" --listen 127.0.0.1:0 \
+		>>"$tmp/logs/ferryd.log.cur" 2>&1 &
+	ferry_pid=$!
+	deadline=$((SECONDS + 120))
+	while [ -z "$port" ]; do
+		port=$(sed -n 's|.* listening on http://127\.0\.0\.1:\([0-9][0-9]*\)/.*|\1|p' "$tmp/logs/ferryd.log.cur" | tail -n 1)
+		[ -z "$port" ] || break
+		if ! kill -0 "$ferry_pid" 2>/dev/null; then
+			tail -n 20 "$tmp/logs/ferryd.log.cur" >&2
+			ferry_pid=""
+			die "ferryd exited during start-up"
+		fi
+		[ "$SECONDS" -lt "$deadline" ] || die "ferryd did not start listening within 120 s"
+		sleep 0.1
+	done
+	ferry_base=http://127.0.0.1:$port
+	until curl -fsS --max-time 2 -o /dev/null "$ferry_base/healthz" 2>/dev/null; do
+		[ "$SECONDS" -lt "$deadline" ] || die "ferryd does not answer $ferry_base/healthz"
+		sleep 0.1
+	done
+}
+
+stop_ferryd() {
+	[ -n "$ferry_pid" ] || return 0
+	kill -TERM "$ferry_pid" 2>/dev/null || true
+	local deadline=$((SECONDS + 60))
+	while kill -0 "$ferry_pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+	if kill -0 "$ferry_pid" 2>/dev/null; then
+		echo "bench: ferryd (pid $ferry_pid) did not stop within 60 s; killing it" >&2
+		kill -KILL "$ferry_pid" 2>/dev/null || true
+	fi
+	wait "$ferry_pid" 2>/dev/null || true
+	ferry_pid=""
+	cat "$tmp/logs/ferryd.log.cur" >>"$tmp/logs/ferryd.log" 2>/dev/null || true
+}
+
+# ensure_job NAME SOURCE_DB INCLUDE_GLOB
+ensure_job() {
+	local body
+	if api GET "/api/v1/jobs/$1" >/dev/null 2>&1; then return 0; fi
+	body=$(jq -n --arg name "$1" --arg src "$(uri "$src_port" "$2")" --arg dst "$(uri "$tgt_port" tgt)" \
+		--arg inc "$3" --argjson p "$jobs_n" '{
+		name: $name, source: {dsn: $src}, target: {dsn: $dst}, include: [$inc],
+		load: {mode: "drop", create: true, parallel: $p, index_parallel: $p, validate: "none"}}')
+	api POST /api/v1/jobs "$body" >/dev/null || die "ferryd refused the job $1: $(api GET "/api/v1/jobs/$1" 2>&1 || true)"
+}
+
+# ---------------------------------------------------------------- methods
+# Each runs in the background, its output going to a log; the time from its
+# start to its end is the method's time.
+
+m_ferry() {
+	local run id state deadline=$((SECONDS + 6 * 3600))
+	run=$(api POST "/api/v1/jobs/$ferry_job/runs") || {
+		echo "trigger refused: $run"
+		return 1
+	}
+	id=$(jq -r .id <<<"$run")
+	echo "run $id"
+	while :; do
+		run=$(api GET "/api/v1/runs/$id") || return 1
+		state=$(jq -r .state <<<"$run")
+		case $state in
+		succeeded)
+			jq -c '{state, rows, bytes, elapsed_ms, started_at, finished_at}' <<<"$run"
+			return 0
+			;;
+		failed | cancelled)
+			jq . <<<"$run"
+			api GET "/api/v1/runs/$id/events?limit=1000" | jq -r '.items[] | "\(.at) \(.level) \(.table // "run"): \(.message)"' || true
+			return 1
+			;;
+		esac
+		[ "$SECONDS" -lt "$deadline" ] || {
+			echo "the run did not finish within 6 hours"
+			return 1
+		}
+		sleep 0.2
+	done
+}
+
+m_pgcopydb() {
+	rm -rf "$tmp/pgcopydb"
+	pgcopydb clone --source "$(uri "$src_port" src)" --target "$(uri "$tgt_port" tgt)" \
+		--dir "$tmp/pgcopydb" --table-jobs "$jobs_n" --index-jobs "$jobs_n"
+}
+
+m_dump_dir() {
+	rm -rf "$tmp/dumpdir"
+	"$pg_bin/pg_dump" -Fd -j "$jobs_n" -f "$tmp/dumpdir" -d "$(uri "$src_port" src)"
+	"$pg_bin/pg_restore" -j "$jobs_n" -d "$(uri "$tgt_port" tgt)" "$tmp/dumpdir"
+	rm -rf "$tmp/dumpdir"
+}
+
+m_dump_pipe() {
+	"$pg_bin/pg_dump" -Fc -d "$(uri "$src_port" src)" | "$pg_bin/pg_restore" -d "$(uri "$tgt_port" tgt)"
+}
+
+pipe_one() {
+	local t=${tables[$1]}
+	sql "$src_port" src -c "COPY $t TO STDOUT (FORMAT binary)" |
+		sql "$tgt_port" tgt -c "COPY $t FROM STDIN (FORMAT binary)"
+}
+
+m_copy_pipe() {
+	"$pg_bin/pg_dump" --schema-only --section=pre-data -d "$(uri "$src_port" src)" | sql "$tgt_port" tgt
+	rm -f "$tmp/post.dump"
+	"$pg_bin/pg_dump" -Fc --schema-only --section=post-data -f "$tmp/post.dump" -d "$(uri "$src_port" src)"
+	run_each "$jobs_n" pipe_one "${!tables[@]}"
+	"$pg_bin/pg_restore" -j "$jobs_n" -d "$(uri "$tgt_port" tgt)" "$tmp/post.dump"
+}
+
+out_one() { sql "$src_port" src -c "COPY ${tables[$1]} TO STDOUT (FORMAT binary)" >/dev/null; }
+
+m_limit_out() { run_each "$jobs_n" out_one "${!tables[@]}"; }
+
+in_one() { sql "$tgt_port" tgt -c "COPY ${tables[$1]} FROM '$tmp/files/$1.bin' (FORMAT binary)"; }
+
+m_limit_in() { run_each "$jobs_n" in_one "${!tables[@]}"; }
+
+# ---------------------------------------------------------------- one timing
+
+prepare_target() {
+	sql "$tgt_port" postgres -c 'SET client_min_messages = warning' \
+		-c 'DROP DATABASE IF EXISTS tgt WITH (FORCE)' -c 'CREATE DATABASE tgt'
+	sql "$tgt_port" postgres -c CHECKPOINT
+	sql "$src_port" postgres -c CHECKPOINT
+}
+
+# time_method METHOD ROUND: one timed copy, checked, appended to results.tsv
+time_method() {
+	local m=$1 r=$2 log="$tmp/logs/$1.$2.log" t0 t1 rc=0 secs rss hwm valid=yes note
+	prepare_target
+	if [ "$m" = ferry ]; then
+		start_ferryd
+		ensure_job "$ferry_job" "$ferry_src" "$ferry_include"
+	fi
+	if [ "$m" = limit_in ]; then
+		"$pg_bin/pg_dump" --schema-only --section=pre-data -d "$(uri "$src_port" src)" |
+			sql "$tgt_port" tgt >/dev/null
+	fi
+	printf '    round %s  %-46s ' "$r" "${label[$m]}"
+	t0=$EPOCHREALTIME
+	"m_$m" >"$log" 2>&1 &
+	method_pid=$!
+	if [ "$m" = ferry ]; then
+		sampler "$method_pid" "$ferry_pid" '^ferryd$' "$tmp/rss" &
+	else
+		sampler "$method_pid" "$method_pid" '^(pgcopydb|pg_dump|pg_restore|psql)$' "$tmp/rss" &
+	fi
+	sampler_pid=$!
+	wait "$method_pid" || rc=$?
+	t1=$EPOCHREALTIME
+	method_pid=""
+	wait "$sampler_pid" || true
+	sampler_pid=""
+	rss=$(cat "$tmp/rss")
+	if [ "$m" = ferry ]; then
+		hwm=$(vm_hwm "$ferry_pid")
+		if [ "${hwm:-0}" -gt "$rss" ]; then rss=$hwm; fi
+		stop_ferryd
+	fi
+	secs=$(elapsed "$t0" "$t1")
+	printf '%9.1f s  %7.1f MB RSS  ' "$secs" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')"
+	if [ "$rc" -ne 0 ]; then
+		valid=no note="FAILED (exit status $rc)"
+		echo "$note"
+		loud "${label[$m]} FAILED in round $r (exit status $rc); last lines of its output:" \
+			"$(tail -n 25 "$log")"
+		if [ "$m" = ferry ]; then tail -n 25 "$tmp/logs/ferryd.log" >&2 || true; fi
+	elif [ "$m" = limit_out ]; then
+		note="no target"
+		echo "$note"
+	elif verify "$m"; then
+		note=$verify_note
+		echo "check ok ($note)"
+	else
+		valid=no note=$verify_note
+		echo "CHECK FAILED: $note"
+		loud "${label[$m]}, round $r: THE TARGET DOES NOT EQUAL THE SOURCE; this method's result is INVALID" \
+			"$verify_detail"
+	fi
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$m" "$r" "$secs" "$rss" "$valid" "$note" >>"$tmp/results.tsv"
+}
+
+# ferryd's peak RSS copying only the device table, from a database holding
+# 1/10 of its rows and from the full source
+rss_compare() {
+	local db rc kb
+	say "ferryd peak RSS: device table alone, 1/10 of the rows against all of them"
+	for db in rss_small src; do
+		prepare_target
+		ferry_job=bench-device-$db ferry_src=$db ferry_include=public.device
+		start_ferryd
+		ensure_job "$ferry_job" "$ferry_src" "$ferry_include"
+		rc=0
+		m_ferry >"$tmp/logs/rss-$db.log" 2>&1 || rc=$?
+		kb=$(vm_hwm "$ferry_pid")
+		stop_ferryd
+		local n
+		n=$(sql "$src_port" "$db" -At -c 'SELECT count(*) FROM device')
+		if [ "$rc" -ne 0 ]; then
+			loud "ferryd failed to copy the device table from $db:" "$(tail -n 25 "$tmp/logs/rss-$db.log")"
+			kb=""
+		fi
+		printf '    device %12s rows: ferryd peak RSS %s\n' "$(commas "$n")" \
+			"$([ -n "$kb" ] && awk -v k="$kb" 'BEGIN { printf "%.1f MB", k / 1024 }' || echo "n/a (failed)")"
+		printf '%s\t%s\t%s\n' "$db" "$n" "$kb" >>"$tmp/rss.tsv"
+	done
+	ferry_job=bench ferry_src=src ferry_include='public.*'
+}
+
+# ---------------------------------------------------------------- report
+
+machine_info() {
+	cores=$(nproc)
+	mem=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+	cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+	pg_version=$(sql "$src_port" postgres -At -c 'SHOW server_version')
+	pgcopydb_version=$(pgcopydb --version 2>/dev/null | sed -n 's/^pgcopydb version //p' | head -n 1)
+	ferry_version=$("$ferryd" --version 2>/dev/null | head -n 1 || true)
+	if [ -n "${FERRYD:-}" ]; then
+		commit="binary $FERRYD"
+	else
+		commit="git $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+		if [ -n "$(git -C "$repo" status --porcelain -- core server 2>/dev/null)" ]; then
+			commit+=" with uncommitted changes in core/ or server/"
+		fi
+	fi
+}
+
+report() {
+	local out=$1
+	local mb_data
+	mb_data=$(awk -v b="$data_bytes" 'BEGIN { printf "%.0f", b / 1e6 }')
+	{
+		printf '# ferry benchmark, %s on %s\n\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(hostname)"
+		printf -- '- machine: %s cores (%s), %s memory, %s\n' "$cores" "$cpu" "$mem" "$(uname -sr)"
+		printf -- '- PostgreSQL %s (source and target clusters on 127.0.0.1, same settings, fsync on); pgcopydb %s; %s (%s)\n' \
+			"$pg_version" "$pgcopydb_version" "$ferry_version" "$commit"
+		printf -- '- load average before / after: %s / %s\n' "$load_before" "$load_after"
+		if [ -n "${BENCH_NOTE:-}" ]; then printf -- '- note: %s\n' "$BENCH_NOTE"; fi
+		printf -- '- data set (scale %s): %s MB of table data (sum of pg_table_size), %s rows, %s MB of indexes:\n\n' \
+			"$scale" "$mb_data" "$(commas "$total_rows")" "$(awk -v b="$index_bytes" 'BEGIN { printf "%.0f", b / 1e6 }')"
+		printf '| table | rows | size |\n| --- | ---: | --- |\n'
+		printf '%s\n' "${dataset_lines[@]}"
+		printf '\n- %s round(s); every round runs each method once, the order rotated by one each round;\n' "$repeat"
+		printf '  each method has %s table jobs and %s index jobs; the time covers schema, data, primary keys and indexes\n' "$jobs_n" "$jobs_n"
+		printf '  (the two limits: data only); MB/s is table data MB (10^6 bytes) / median s; peak RSS is the\n'
+		printf '  largest over the rounds (ferry: ferryd alone; the others: the sum over their processes)\n\n'
+		summary_table
+		printf '\n'
+		targets
+		printf '\n## Every run\n\n| round | method | seconds | peak RSS MB | check |\n| ---: | --- | ---: | ---: | --- |\n'
+		awk -F '\t' -v OFS=' | ' 'NR == FNR { lab[$1] = $2; next }
+			{ printf "| %s | %s | %.1f | %.1f | %s |\n", $2, lab[$1], $3, $4 / 1024, ($5 == "yes" ? "" : "INVALID: ") $6 }' \
+			<(for m in "${methods[@]}"; do printf '%s\t%s\n' "$m" "${label[$m]}"; done) "$tmp/results.tsv"
+	} >"$out"
+}
+
+summary_table() {
+	awk -F '\t' -v bytes="$data_bytes" -v rows="$total_rows" '
+		function median(list,   a, n, i, j, t) {
+			n = split(list, a, " ")
+			for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+			return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+		}
+		NR == FNR { order[++k] = $1; lab[$1] = $2; next }
+		{ t[$1] = t[$1] " " $3; n[$1]++; if ($5 == "yes") ok[$1]++; if ($4 > rss[$1]) rss[$1] = $4 }
+		END {
+			if (n["ferry"]) fm = median(t["ferry"])
+			print "| method | median s | MB/s | rows/s | peak RSS MB | time / ferry | valid runs |"
+			print "| --- | ---: | ---: | ---: | ---: | ---: | --- |"
+			for (i = 1; i <= k; i++) {
+				m = order[i]
+				if (!n[m]) continue
+				md = median(t[m])
+				printf "| %s | %.1f | %.1f | %.0f | %.1f | %s | %d/%d%s |\n", lab[m], md, bytes / 1e6 / md,
+				       rows / md, rss[m] / 1024, (fm > 0 ? sprintf("%.2f", md / fm) : "n/a"),
+				       ok[m] + 0, n[m], (ok[m] == n[m] ? "" : " INVALID")
+			}
+		}' <(for m in "${methods[@]}"; do printf '%s\t%s\n' "$m" "${label[$m]}"; done) "$tmp/results.tsv"
+}
+
+# median seconds of a method; empty when it has no runs or an invalid one
+median_of() {
+	awk -F '\t' -v m="$1" '
+		$1 == m { a[++n] = $3; if ($5 != "yes") bad = 1 }
+		END {
+			if (!n || bad) exit
+			for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+			printf "%.3f", n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+		}' "$tmp/results.tsv"
+}
+
+targets() {
+	local f other ratio m want verdict
+	f=$(median_of ferry)
+	printf '## Targets\n\n'
+	for m in pgcopydb:0.8 dump_dir:0.5 copy_pipe:1.0; do
+		want=${m#*:} m=${m%%:*}
+		other=$(median_of "$m")
+		if ! has_method ferry || ! has_method "$m"; then
+			printf -- '- ferry <= %s x %s: not measured\n' "$want" "${label[$m]}"
+		elif [ -z "$f" ] || [ -z "$other" ]; then
+			printf -- '- ferry <= %s x %s: NOT JUDGED (a run failed or did not match the source)\n' "$want" "${label[$m]}"
+		else
+			ratio=$(awk -v a="$f" -v b="$other" 'BEGIN { printf "%.2f", a / b }')
+			verdict=$(awk -v r="$ratio" -v w="$want" 'BEGIN { print (r <= w ? "MET" : "MISSED") }')
+			printf -- '- ferry <= %s x %s: %.1f s / %.1f s = %s x -> **%s**\n' "$want" "${label[$m]}" "$f" "$other" "$ratio" "$verdict"
+		fi
+	done
+	if has_method ferry; then
+		local peak
+		peak=$(awk -F '\t' '$1 == "ferry" && $4 > p { p = $4 } END { printf "%d", p }' "$tmp/results.tsv")
+		printf -- '- ferryd peak RSS <= 64 MB: %.1f MB -> **%s**\n' "$(awk -v k="$peak" 'BEGIN { print k / 1024 }')" \
+			"$(awk -v k="$peak" 'BEGIN { print (k / 1024 <= 64 ? "MET" : "MISSED") }')"
+	fi
+	if [ -s "$tmp/rss.tsv" ]; then
+		awk -F '\t' '
+			{ n[NR] = $2; k[NR] = $3 }
+			END {
+				if (k[1] == "" || k[2] == "") {
+					printf "- ferryd RSS, device table %d vs %d rows, within 10%%: NOT JUDGED (a copy failed)\n", n[1], n[2]
+					exit
+				}
+				d = (k[2] - k[1]) / k[1] * 100
+				printf "- ferryd RSS, device table alone, %d rows vs %d rows, within 10%%: %.1f MB vs %.1f MB (%+.1f%%) -> **%s**\n",
+				       n[1], n[2], k[1] / 1024, k[2] / 1024, d, (d <= 10 && d >= -10 ? "MET" : "MISSED")
+			}' "$tmp/rss.tsv"
+	elif has_method ferry; then
+		printf -- '- ferryd RSS, device table 1/10 vs full: not measured (BENCH_RSS_CHECK=0)\n'
+	fi
+}
+
+# ---------------------------------------------------------------- main
+
+main() {
+	check_tools
+	find_pg_bin
+	local v
+	for v in $(compgen -e); do
+		if [[ $v == PG* ]]; then unset "$v"; fi
+	done
+
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/ferry-bench.XXXXXX")
+	mkdir "$tmp/logs" "$tmp/sock"
+	if [ "$(id -u)" -eq 0 ]; then chown postgres: "$tmp" "$tmp/sock" "$tmp/logs"; fi
+	say "working in $tmp"
+	# a rebuild of build/ferryd while the benchmark runs must not change what is measured
+	cp "$ferryd" "$tmp/ferryd"
+	ferryd=$tmp/ferryd
+
+	local need avail
+	need=$(awk -v d="$device_rows" -v p="$pgbench_scale" -v w="$wide_rows" \
+		'BEGIN { printf "%d", (d * 150 + p * 16000000 + w * 950) * 6 / 1048576 }')
+	avail=$(df -Pm "$tmp" | awk 'NR == 2 { print $4 }')
+	[ "$avail" -ge "$need" ] || die "$tmp has $avail MB free; this data set needs about $need MB"
+
+	src_port=$(free_port 55432)
+	tgt_port=$(free_port $((src_port + 1)))
+	say "starting the source (127.0.0.1:$src_port) and target (127.0.0.1:$tgt_port) clusters, PostgreSQL $("$pg_bin/postgres" --version | sed 's/.*) \([0-9.]*\).*/\1/')"
+	start_cluster source "$src_port"
+	start_cluster target "$tgt_port"
+	if has_method ferry; then sql "$tgt_port" postgres -c 'CREATE DATABASE ferry_meta'; fi
+
+	make_source
+	machine_info
+	load_before=$(cut -d ' ' -f 1-3 /proc/loadavg)
+
+	ferry_job=bench ferry_src=src ferry_include='public.*'
+	: >"$tmp/results.tsv"
+	local r i n=${#methods[@]}
+	for ((r = 1; r <= repeat; r++)); do
+		say "round $r of $repeat"
+		for ((i = 0; i < n; i++)); do
+			time_method "${methods[$(((i + r - 1) % n))]}" "$r"
+		done
+	done
+	if [ "$rss_check" = 1 ]; then rss_compare; fi
+	load_after=$(cut -d ' ' -f 1-3 /proc/loadavg)
+
+	local out=${BENCH_RESULTS:-}
+	if [ -z "$out" ]; then
+		out="$repo/bench/results/$(date '+%Y-%m-%d')-$(hostname -s)"
+		if [ "$scale" != full ]; then out+="-scale-$scale"; fi
+		out+=.md
+	fi
+	mkdir -p "$(dirname "$out")"
+	report "$out"
+	echo
+	sed -n '/^| method /,/^$/p' "$out"
+	sed -n '/^## Targets/,/^## Every run/p' "$out" | sed '/^## Every run/d'
+	say "results written to $out"
+	if awk -F '\t' '$5 != "yes" { bad = 1 } END { exit !bad }' "$tmp/results.tsv"; then
+		loud "at least one copy failed or did not match the source; see above"
+		return 1
+	fi
+}
+
+tables=()
+dataset_lines=()
+data_bytes=0
+index_bytes=0
+total_rows=0
+load_before=""
+load_after=""
+verify_note=""
+verify_detail=""
+check_db=""
+check_port=""
+ferry_job=bench
+ferry_src=src
+ferry_include='public.*'
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+main "$@"
