@@ -82,44 +82,51 @@ static const char *skip_brackets(const char *p)
  * ends the user info at the first '@' before the path's '/'; hiding up to
  * the last '@' before it (outside a bracketed host) covers that, an '@'
  * inside the password, and strings libpq would refuse. A parameter whose
- * key decodes to "password" is hidden wherever a '?' or '&' starts it.
+ * key decodes to "password" is hidden up to the next '&' wherever a '?' or
+ * '&' starts it, even where that runs into what looked like the user info.
+ * Hidden stretches are marked first and then each is written as one "***".
  */
 static void redact_uri(const char *dsn, struct sb *out)
 {
+	size_t len = strlen(dsn);
+	bool *hide = xcalloc(len + 1, sizeof(bool));
 	const char *p = strstr(dsn, "://") + 3;
 	const char *slash = p;
 	/* a bracket opens an IPv6 host only where a host begins */
 	while (*slash && *slash != '/')
 		slash = *slash == '[' && (slash == p || strchr("@,", slash[-1])) ? skip_brackets(slash)
 										     : slash + 1;
-	const char *at = NULL;
+	const char *at = NULL, *first_at = NULL;
 	for (const char *q = p; q < slash; q++)
-		if (*q == '@')
+		if (*q == '@') {
 			at = q;
-	sb_add(out, dsn, (size_t)(p - dsn));
-	if (at) {
-		const char *colon = memchr(p, ':', (size_t)(at - p));
-		if (colon) {
-			sb_add(out, p, (size_t)(colon - p) + 1);
-			sb_adds(out, "***");
-		} else {
-			sb_add(out, p, (size_t)(at - p));
+			if (!first_at)
+				first_at = q;
 		}
-		p = at;
-	}
-	while (*p) {
-		char c = *p++;
-		sb_addc(out, c);
-		if (c != '?' && c != '&')
+	const char *colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
+	for (const char *q = colon ? colon + 1 : at; colon && q < at; q++)
+		hide[q - dsn] = true;
+	/* parameters, as libpq finds them: after the user info that ends at the first '@' */
+	for (const char *q = first_at ? first_at : p; *q; q++) {
+		if (*q != '?' && *q != '&')
 			continue;
-		size_t key = strcspn(p, "=?&");
-		if (p[key] != '=' || !is_password_key(p, key))
+		size_t key = strcspn(q + 1, "=?&");
+		if (q[1 + key] != '=' || !is_password_key(q + 1, key))
 			continue;
-		sb_add(out, p, key + 1);
-		sb_adds(out, "***");
-		p += key + 1;
-		p += strcspn(p, "&");
+		const char *v = q + 2 + key;
+		size_t n = strcspn(v, "&");
+		for (size_t i = 0; i < n; i++)
+			hide[v - dsn + (long)i] = true;
 	}
+	for (size_t i = 0; i < len; i++) {
+		if (colon && dsn + i == at && colon + 1 == at)
+			sb_adds(out, "***"); /* an empty password is hidden too */
+		if (!hide[i])
+			sb_addc(out, dsn[i]);
+		else if (i == 0 || !hide[i - 1])
+			sb_adds(out, "***");
+	}
+	free(hide);
 }
 
 /* Redact password=value in a key=value string (value bare or single-quoted). */
