@@ -34,9 +34,11 @@ rm -rf "$work" "$artifacts"
 mkdir -p "$work" "$artifacts"
 cp tests/fuzz/corpus/* "$work"/
 
-# the same options as FUZZ_OPTS in fuzz.mk
+# the same options as FUZZ_OPTS in fuzz.mk, and a fixed seed (FUZZ_SEED) so that the
+# short run explores the same inputs on every machine; make fuzz explores at random
 "$dir/fuzz_api" -max_len=4096 -timeout=10 -dict=tests/fuzz/fuzz_api.dict -print_final_stats=1 \
-	-max_total_time="$seconds" -artifact_prefix="$artifacts/" "$work" >"$log" 2>&1
+	-seed="${FUZZ_SEED:-1}" -max_total_time="$seconds" -artifact_prefix="$artifacts/" "$work" \
+	>"$log" 2>&1
 rc=$?
 
 runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
