@@ -81,11 +81,10 @@ bool catalog_select(PGconn *src, json_t *spec, json_t *requested, struct src_tab
 			continue;
 		t->rows_estimate = atoll(PQgetvalue(res, i, 2));
 		t->bytes_estimate = atoll(PQgetvalue(res, i, 3));
-		t->ncolumns = atoi(PQgetvalue(res, i, 4));
-		t->has_pk = PQgetvalue(res, i, 5)[0] == 't';
+		t->has_pk = PQgetvalue(res, i, 4)[0] == 't';
 		table_target(spec, t);
 		count++;
-		if (PQgetvalue(res, i, 6)[0] != 't') {
+		if (PQgetvalue(res, i, 5)[0] != 't') {
 			t->rows_estimate = exact_count(src, &t->src, e);
 			if (t->rows_estimate < 0)
 				goto fail;
@@ -134,9 +133,7 @@ int catalog_columns(PGconn *c, const struct qualname *q, struct column **out, st
 	for (int i = 0; i < n; i++) {
 		str_copy(cols[i].name, sizeof(cols[i].name), PQgetvalue(res, i, 0));
 		str_copy(cols[i].type, sizeof(cols[i].type), PQgetvalue(res, i, 1));
-		cols[i].notnull = PQgetvalue(res, i, 2)[0] == 't';
-		cols[i].generated = PQgetvalue(res, i, 3)[0] == 't';
-		cols[i].pk_pos = atoi(PQgetvalue(res, i, 4));
+		cols[i].generated = PQgetvalue(res, i, 2)[0] == 't';
 	}
 	PQclear(res);
 	*out = cols;

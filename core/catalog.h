@@ -18,7 +18,6 @@ struct src_table {
 	char *filter; /* owned; the job's "where" for it, or NULL */
 	long long rows_estimate;
 	long long bytes_estimate;
-	int ncolumns;
 	bool has_pk;
 };
 
@@ -38,9 +37,7 @@ void catalog_free(struct src_table *t, int n);
 struct column {
 	char name[128];
 	char type[256];
-	bool notnull;
 	bool generated;
-	int pk_pos; /* 1-based position in the primary key, 0 if not part of it */
 };
 
 /*

@@ -5,7 +5,6 @@ SELECT n.nspname, c.relname,
        CASE WHEN c.relkind = 'p'
             THEN (SELECT coalesce(sum(pg_table_size(pt.relid)), 0) FROM pg_partition_tree(c.oid) pt WHERE pt.isleaf)
             ELSE pg_table_size(c.oid) END AS bytes_estimate,
-       (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS ncolumns,
        EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_pk,
        c.relkind = 'p' AND NOT EXISTS (SELECT 1 FROM pg_partition_tree(c.oid) pt JOIN pg_class pc ON pc.oid = pt.relid WHERE pt.isleaf AND pc.reltuples < 0) OR c.relkind = 'r' AND c.reltuples >= 0 AS analyzed
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
