@@ -28,7 +28,7 @@ struct meta {
 	pthread_cond_t slot_free;
 };
 
-static const char *const migrations[] = {sql_migrate_001, sql_migrate_002};
+static const char *const migrations[] = {sql_migrate_001, sql_migrate_002, sql_migrate_003};
 
 static bool meta_migrate(PGconn *c, struct err *e)
 {
