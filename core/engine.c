@@ -25,6 +25,7 @@
 
 #define HEARTBEAT_S 5
 #define SHUTDOWN_REASON "interrupted: ferryd shut down"
+#define AFTER_LABEL "(after)"
 
 /* A table being loaded by one of this process's workers. */
 struct active {
@@ -239,9 +240,32 @@ static bool insert_steps(PGconn *c, const char *run_id, int *seq, const struct p
 	return true;
 }
 
+/* The job's after statements: steps of phase 3, each waiting for the one before it. */
+static bool insert_after_steps(PGconn *c, const char *run_id, int *seq, json_t *spec, struct err *e)
+{
+	struct plan_table after;
+	memset(&after, 0, sizeof(after));
+	str_copy(after.st.src_label, sizeof(after.st.src_label), AFTER_LABEL);
+	str_copy(after.st.dst_label, sizeof(after.st.dst_label), AFTER_LABEL);
+	long long prev = -1;
+	size_t i;
+	json_t *a;
+	json_array_foreach(json_object_get(spec, "after"), i, a) {
+		char dep[32];
+		snprintf(dep, sizeof(dep), "%lld", prev);
+		const char *extra[10] = {"step", NULL, NULL, "after",
+					 json_string_value(json_object_get(a, "name")),
+					 json_string_value(json_object_get(a, "sql")), "3",
+					 prev > 0 ? dep : NULL, NULL, NULL};
+		if ((prev = insert_task(c, run_id, ++*seq, &after, extra, e)) < 0)
+			return false;
+	}
+	return true;
+}
+
 /* Insert the run's tasks and its snapshot id in one metadata transaction. */
-static bool store_plan(struct engine *en, const char *run_id, struct plan *p, PGconn *quoting,
-		       const char *snap_id, struct err *e)
+static bool store_plan(struct engine *en, const char *run_id, json_t *spec, struct plan *p,
+		       PGconn *quoting, const char *snap_id, struct err *e)
 {
 	PGconn *c = meta_acquire(en->meta, e);
 	PGresult *res = NULL;
@@ -274,6 +298,8 @@ static bool store_plan(struct engine *en, const char *run_id, struct plan *p, PG
 	for (int i = 0; i < p->n; i++)
 		if (p->t[i].create && !*p->t[i].error && !insert_steps(c, run_id, &seq, p, &p->t[i], e))
 			goto out;
+	if (!insert_after_steps(c, run_id, &seq, spec, e))
+		goto out;
 	ok = db_run(c, sql_run_set_snapshot, 2, rp, e) && db_simple(c, "COMMIT", e);
 out:
 	PQclear(res);
@@ -295,7 +321,8 @@ static void plan_note(void *arg, const char *level, const char *table, const cha
 	meta_event(n->en->meta, n->run_id, level, table, kind, "%s", msg);
 }
 
-static void plan_run(struct engine *en, const char *run_id, json_t *spec, json_t *requested)
+static void plan_run(struct engine *en, const char *run_id, json_t *spec, json_t *requested,
+		     const struct plan_ctx *ctx)
 {
 	struct err e;
 	char snap_id[128];
@@ -306,17 +333,19 @@ static void plan_run(struct engine *en, const char *run_id, json_t *spec, json_t
 	int64_t t0 = now_ms();
 	PGconn *snap = open_snapshot(spec, snap_id, sizeof(snap_id), &e);
 	if (!snap || !(dst = job_connect(spec, "target", &e)) ||
-	    !plan_build(snap, dst, spec, requested, &plan, &e)) {
+	    !plan_build(snap, dst, spec, requested, ctx, &plan, &e)) {
 		fail_run(en, run_id, snap, e.msg);
 		goto out;
 	}
 	if (plan.n == 0) {
-		fail_run(en, run_id, snap, "no source table matches the job's include and exclude patterns");
+		fail_run(en, run_id, snap, strategy_is_backfill(ctx)
+			 ? "a backfill run loads the job's incremental tables, and the job selects none"
+			 : "no source table matches the job's include and exclude patterns");
 		goto out;
 	}
 	struct note_ctx note = {en, run_id};
 	plan_create_targets(dst, spec, &plan, plan_note, &note, &e);
-	if (!store_plan(en, run_id, &plan, dst, snap_id, &e)) {
+	if (!store_plan(en, run_id, spec, &plan, dst, snap_id, &e)) {
 		PQfinish(snap);
 		if (e.status == 409)
 			finish_if_done(en, run_id);
@@ -358,10 +387,21 @@ static bool plan_next_run(struct engine *en)
 	str_copy(run_id, sizeof(run_id), PQgetvalue(res, 0, 0));
 	json_t *spec = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
 	json_t *requested = *PQgetvalue(res, 0, 2) ? json_loads(PQgetvalue(res, 0, 2), 0, NULL) : NULL;
+	struct plan_ctx ctx = {NULL, json_loads(PQgetvalue(res, 0, 4), 0, NULL)};
+	const char *jp[] = {PQgetvalue(res, 0, 3)};
+	PGresult *marks = meta_exec(en->meta, sql_marks_for_job, 1, jp, &e);
+	if (marks)
+		ctx.marks = json_loads(PQgetvalue(marks, 0, 0), 0, NULL);
+	PQclear(marks);
 	PQclear(res);
-	plan_run(en, run_id, spec, requested);
+	if (!marks)
+		fail_run(en, run_id, NULL, e.msg);
+	else
+		plan_run(en, run_id, spec, requested, &ctx);
 	json_decref(spec);
 	json_decref(requested);
+	json_decref(ctx.marks);
+	json_decref(ctx.params);
 	return true;
 }
 
@@ -509,6 +549,40 @@ static void skip_dependents(struct engine *en, struct task *t)
 	PQclear(res);
 }
 
+/* The job's after statements wait for every table: when one did not load (or one failed), say so. */
+static void skip_after(struct engine *en, const char *run_id, const char *why)
+{
+	const char *p[] = {run_id, why};
+	struct err e;
+	err_clear(&e);
+	PGresult *res = meta_exec(en->meta, sql_task_skip_after, 2, p, &e);
+	for (int i = 0; res && i < PQntuples(res); i++)
+		meta_event(en->meta, run_id, "warning", NULL, "after", "skipped after step %s: %s",
+			   PQgetvalue(res, i, 0), why);
+	PQclear(res);
+}
+
+/* An incremental table committed: its high-water mark moves to what this load read. */
+static void move_mark(struct engine *en, struct task *t, const struct load_result *r)
+{
+	char rows[32];
+	snprintf(rows, sizeof(rows), "%lld", r->rows);
+	const char *p[] = {t->run_id, t->src_label,
+			   json_string_value(json_object_get(t->copy, "cursor")),
+			   json_string_value(json_object_get(t->copy, "cursor_type")), r->mark, rows};
+	struct err e;
+	err_clear(&e);
+	PGresult *res = meta_exec(en->meta, sql_mark_set, 6, p, &e);
+	if (res)
+		meta_event(en->meta, t->run_id, "info", t->src_label, "mark",
+			   "high-water mark of cursor %s is now %s", p[2], r->mark);
+	else
+		meta_event(en->meta, t->run_id, "warning", t->src_label, "mark",
+			   "could not store the high-water mark %s (%s): the next run reads from the previous one again",
+			   r->mark, e.msg);
+	PQclear(res);
+}
+
 /*
  * Errors worth another attempt: the connection broke or could not be made,
  * the server is shutting down or restarting, a serialization failure or a
@@ -620,6 +694,8 @@ static void run_copy(struct engine *en, struct task *t, struct active *a)
 		meta_event(en->meta, t->run_id, "info", t->src_label, "table_loaded",
 			   "loaded %lld rows (%lld bytes) in %.2f s, %.0f rows/s", r.rows, r.bytes,
 			   secs, secs > 0 ? (double)r.rows / secs : 0.0);
+		if (r.mark)
+			move_mark(en, t, &r);
 	} else if (stopped) {
 		const char *why = shutting ? SHUTDOWN_REASON : "cancelled by request";
 		r.rows = r.bytes = 0; /* rolled back: nothing of it stayed on the target */
@@ -640,9 +716,12 @@ static void run_copy(struct engine *en, struct task *t, struct active *a)
 		free(a1);
 		free(msg);
 	}
-	if (!ok)
+	if (!ok) {
 		skip_dependents(en, t);
+		skip_after(en, t->run_id, "a table of the run did not load");
+	}
 	json_decref(r.validation);
+	free(r.mark);
 }
 
 /*
@@ -652,7 +731,7 @@ static void run_copy(struct engine *en, struct task *t, struct active *a)
  */
 static bool step_already_done(struct task *t)
 {
-	if (t->attempts < 2)
+	if (t->attempts < 2 || !strcmp(t->step_kind, "after"))
 		return false;
 	struct err e;
 	err_clear(&e);
@@ -681,7 +760,13 @@ static void run_step(struct engine *en, struct task *t, struct active *a)
 	bool stopped = a->stop;
 	pthread_mutex_unlock(&en->lock);
 	const char *what = !strcmp(t->step_kind, "index") ? "built index" : "added";
-	if (ok) {
+	bool after = !strcmp(t->step_kind, "after");
+	const char *table = after ? NULL : t->src_label;
+	if (ok && after) {
+		task_done(en, t, "loaded", &r, NULL);
+		meta_event(en->meta, t->run_id, "info", NULL, "after", "ran after step %s in %lld ms",
+			   t->step_name, ms);
+	} else if (ok) {
 		task_done(en, t, "loaded", &r, NULL);
 		meta_event(en->meta, t->run_id, "info", t->src_label, t->step_kind, "%s %s%s%s in %lld ms",
 			   what, strcmp(t->step_kind, "index") ? t->step_kind : "",
@@ -691,10 +776,12 @@ static void run_step(struct engine *en, struct task *t, struct active *a)
 	} else {
 		char *msg = dsn_scrub(e.msg, job_target_dsn(t->spec));
 		task_done(en, t, stopped ? "cancelled" : "errored", &r, msg);
-		meta_event(en->meta, t->run_id, stopped ? "warning" : "error", t->src_label,
-			   t->step_kind, "%s %s failed after %lld ms: %s", t->step_kind, t->step_name,
-			   ms, msg);
+		meta_event(en->meta, t->run_id, stopped ? "warning" : "error", table,
+			   t->step_kind, "%s %s failed after %lld ms: %s", after ? "after step" : t->step_kind,
+			   t->step_name, ms, msg);
 		free(msg);
+		if (after)
+			skip_after(en, t->run_id, "an after step before it failed");
 	}
 	json_decref(r.validation);
 }

@@ -12,9 +12,10 @@
 #include "util.h"
 #include "banned.h"
 
-static const char *const load_modes[] = {"replace", "append", "fail", "drop", NULL};
-static const char *const later_modes[] = {"swap", "upsert", "incremental", NULL};
-static const char *const later_table_keys[] = {"cursor", "key", "mode", "delete_flag", NULL};
+static const char *const load_modes[] = {"replace", "append", "fail", "drop",
+					 "swap", "upsert", "incremental", NULL};
+#define LOAD_MODES_TEXT "replace, append, fail, drop, swap, upsert or incremental"
+#define AFTER_MAX 100
 
 static bool in_list(const char *s, const char *const *list)
 {
@@ -172,13 +173,29 @@ static bool drop_list_ok(json_t *v, const char *field, struct err *e)
 	return true;
 }
 
+static bool mode_ok(json_t *v, const char *field, struct err *e)
+{
+	if (!json_is_string(v))
+		return type_error(field, "a string", e);
+	if (!in_list(json_string_value(v), load_modes))
+		return err_set(e, 400, "invalid_field", field, "\"%s\" must be one of " LOAD_MODES_TEXT "; got \"%s\"",
+			       field, json_string_value(v));
+	return true;
+}
+
 /* Check one per-table option; false with e filled. */
 static bool table_option_ok(const char *k, json_t *v, const char *sub, struct err *e)
 {
 	struct qualname q;
-	if (in_list(k, later_table_keys))
-		return err_set(e, 400, "unsupported", sub,
-			       "\"%s\" is not supported by this version of ferry", sub);
+	if (!strcmp(k, "mode"))
+		return mode_ok(v, sub, e);
+	if (!strcmp(k, "cursor") || !strcmp(k, "delete_flag"))
+		return column_name_ok(v, sub, e);
+	if (!strcmp(k, "key")) {
+		if (!json_is_array(v) || json_array_size(v) == 0)
+			return type_error(sub, "a non-empty array of column names", e);
+		return drop_list_ok(v, sub, e);
+	}
 	if (!strcmp(k, "target") || !strcmp(k, "where")) {
 		if (!json_is_string(v) || !*json_string_value(v))
 			return type_error(sub, "a non-empty string", e);
@@ -191,6 +208,51 @@ static bool table_option_ok(const char *k, json_t *v, const char *sub, struct er
 	if (!strcmp(k, "drop_columns"))
 		return drop_list_ok(v, sub, e);
 	return err_set(e, 400, "unknown_field", sub, "unknown field \"%s\"", sub);
+}
+
+/* A column the load needs (cursor, key, delete flag) must not be dropped. */
+static bool not_dropped(json_t *opts, const char *col, const char *field, const char *what,
+			struct err *e)
+{
+	size_t i;
+	json_t *d;
+	json_array_foreach(json_object_get(opts, "drop_columns"), i, d) {
+		if (!strcmp(json_string_value(d), col))
+			return err_set(e, 400, "invalid_field", field,
+				       "%s column \"%s\" is also in drop_columns", what, col);
+	}
+	return true;
+}
+
+/* The options of one table agree with its load mode (the table's own, else load.mode). */
+static bool table_modes_ok(json_t *opts, const char *field, struct err *e)
+{
+	char sub[480];
+	json_t *cursor = json_object_get(opts, "cursor");
+	json_t *key = json_object_get(opts, "key");
+	json_t *flag = json_object_get(opts, "delete_flag");
+	size_t i;
+	json_t *k;
+	snprintf(sub, sizeof(sub), "%s.cursor", field);
+	if (cursor && !not_dropped(opts, json_string_value(cursor), sub, "cursor", e))
+		return false;
+	json_array_foreach(key, i, k) {
+		snprintf(sub, sizeof(sub), "%s.key[%zu]", field, i);
+		if (!not_dropped(opts, json_string_value(k), sub, "key", e))
+			return false;
+	}
+	const char *mode = json_string_value(json_object_get(opts, "mode"));
+	snprintf(sub, sizeof(sub), "%s.delete_flag", field);
+	if (flag && mode && strcmp(mode, "upsert") && strcmp(mode, "incremental"))
+		return err_set(e, 400, "invalid_field", sub,
+			       "\"delete_flag\" needs mode upsert or incremental (with a key); the table's mode is %s",
+			       mode);
+	if (mode && !strcmp(mode, "incremental") && !cursor) {
+		snprintf(sub, sizeof(sub), "%s.cursor", field);
+		return err_set(e, 400, "missing_field", sub,
+			       "mode incremental needs a \"cursor\" column (timestamp, date or integer)");
+	}
+	return true;
 }
 
 static bool table_normalize(const char *key, json_t *opts, json_t *out, struct err *e)
@@ -221,7 +283,72 @@ static bool table_normalize(const char *key, json_t *opts, json_t *out, struct e
 				       json_string_value(v));
 		}
 	}
+	if (!table_modes_ok(opts, field, e))
+		return false;
 	json_object_set_new(out, key, json_deep_copy(opts));
+	return true;
+}
+
+/* Per-table options that depend on load.mode, checked once it is known. */
+static bool tables_agree_with_mode(json_t *out, struct err *e)
+{
+	const char *mode = job_load_mode(out);
+	const char *key;
+	json_t *opts;
+	json_object_foreach(json_object_get(out, "tables"), key, opts) {
+		char field[480];
+		if (json_object_get(opts, "mode"))
+			continue;
+		if (json_object_get(opts, "delete_flag") && strcmp(mode, "upsert") &&
+		    strcmp(mode, "incremental")) {
+			snprintf(field, sizeof(field), "tables.%s.delete_flag", key);
+			return err_set(e, 400, "invalid_field", field,
+				       "\"delete_flag\" needs mode upsert or incremental (with a key); load.mode is %s",
+				       mode);
+		}
+	}
+	return true;
+}
+
+/* after: SQL statements run on the target once every table loaded, as strings or {name, sql}. */
+static bool after_normalize(json_t *in, json_t *out, struct err *e)
+{
+	static const char *const keys[] = {"name", "sql", NULL};
+	json_t *after = json_object_get(in, "after");
+	json_t *norm = json_array();
+	json_object_set_new(out, "after", norm);
+	if (!after || json_is_null(after))
+		return true;
+	if (!json_is_array(after) || json_array_size(after) > AFTER_MAX)
+		return type_error("after", "an array of at most 100 SQL statements", e);
+	size_t i;
+	json_t *v;
+	json_array_foreach(after, i, v) {
+		char field[64], sub[80];
+		snprintf(field, sizeof(field), "after[%zu]", i);
+		json_t *sql = v, *name = NULL;
+		if (json_is_object(v)) {
+			if (!check_keys(v, keys, field, e))
+				return false;
+			sql = json_object_get(v, "sql");
+			name = json_object_get(v, "name");
+			snprintf(sub, sizeof(sub), "%s.name", field);
+			if (name && (!json_is_string(name) || !name_valid(json_string_value(name))))
+				return type_error(sub, "1 to 128 letters, digits, dots, dashes or underscores", e);
+			snprintf(sub, sizeof(sub), "%s.sql", field);
+			if (!sql)
+				return err_set(e, 400, "missing_field", sub, "\"%s\" is required", sub);
+		} else {
+			snprintf(sub, sizeof(sub), "%s", field);
+		}
+		if (!json_is_string(sql) || !*json_string_value(sql) ||
+		    strlen(json_string_value(sql)) > 100000)
+			return type_error(sub, "a non-empty SQL text of at most 100000 bytes", e);
+		char dflt[32];
+		snprintf(dflt, sizeof(dflt), "after-%zu", i + 1);
+		json_array_append_new(norm, json_pack("{s:s,s:O}", "name",
+						      name ? json_string_value(name) : dflt, "sql", sql));
+	}
 	return true;
 }
 
@@ -279,14 +406,9 @@ static bool load_normalize(json_t *in, int default_parallel, json_t *out, struct
 	if (mode) {
 		if (!json_is_string(mode))
 			return type_error("load.mode", "a string", e);
+		if (!mode_ok(mode, "load.mode", e))
+			return false;
 		m = json_string_value(mode);
-		if (in_list(m, later_modes))
-			return err_set(e, 400, "unsupported", "load.mode",
-				       "load mode \"%s\" is not supported by this version of ferry", m);
-		if (!in_list(m, load_modes))
-			return err_set(e, 400, "invalid_field", "load.mode",
-				       "\"load.mode\" must be one of replace, append, fail, drop; got \"%s\"",
-				       m);
 	}
 	json_t *create = json_object_get(load, "create");
 	if (create && !json_is_boolean(create))
@@ -340,7 +462,7 @@ static bool retry_normalize(json_t *in, json_t *out, struct err *e)
 json_t *job_normalize(json_t *in, int default_parallel, struct err *e)
 {
 	static const char *const keys[] = {"name", "source", "target", "include", "exclude",
-					   "tables", "load", "retry", "schedule", "id",
+					   "tables", "load", "retry", "after", "schedule", "id",
 					   "created_at", "updated_at", "last_run", NULL};
 	json_t *out = NULL, *globs = NULL;
 	if (!json_is_object(in)) {
@@ -369,7 +491,8 @@ json_t *job_normalize(json_t *in, int default_parallel, struct err *e)
 		goto fail;
 	json_object_set_new(out, "exclude", globs);
 	if (!tables_normalize(in, out, e) || !load_normalize(in, default_parallel, out, e) ||
-	    !retry_normalize(in, out, e))
+	    !tables_agree_with_mode(out, e) || !retry_normalize(in, out, e) ||
+	    !after_normalize(in, out, e))
 		goto fail;
 	json_t *schedule = json_object_get(in, "schedule");
 	if (schedule && !json_is_null(schedule)) {
@@ -398,7 +521,7 @@ static void redact_endpoint(json_t *spec, const char *key)
 json_t *job_render(json_t *doc)
 {
 	static const char *const order[] = {"id", "name", "source", "target", "include",
-					    "exclude", "tables", "load", "retry", "schedule",
+					    "exclude", "tables", "load", "retry", "after", "schedule",
 					    "created_at", "updated_at", "last_run", NULL};
 	json_t *out = json_object();
 	for (const char *const *k = order; *k; k++) {
@@ -459,6 +582,12 @@ int job_load_parallel(json_t *spec)
 const char *job_validate_mode(json_t *spec)
 {
 	return json_string_value(json_object_get(json_object_get(spec, "load"), "validate"));
+}
+
+const char *job_table_mode(json_t *spec, const char *schema, const char *name)
+{
+	json_t *m = json_object_get(job_table_options(spec, schema, name), "mode");
+	return m ? json_string_value(m) : job_load_mode(spec);
 }
 
 json_t *job_table_options(json_t *spec, const char *schema, const char *name)

@@ -41,6 +41,8 @@ int job_index_parallel(json_t *spec);
 const char *job_validate_mode(json_t *spec);
 /* Per-table options of source table "schema.table" (formatted), or NULL. */
 json_t *job_table_options(json_t *spec, const char *schema, const char *name);
+/* The load mode of one source table: its own "mode", else load.mode. */
+const char *job_table_mode(json_t *spec, const char *schema, const char *name);
 /* True when the include/exclude globs select the table. */
 bool job_selects(json_t *spec, const char *schema, const char *name);
 

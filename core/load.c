@@ -14,19 +14,36 @@
 
 #define PROGRESS_EVERY_MS 250
 
+/* How a table's rows reach the target (see pick_strategy). */
+enum strategy {
+	S_TRUNCATE, /* empty the table, then copy (replace, drop, a table this run created) */
+	S_APPEND,   /* copy after the rows already there (append, fail) */
+	S_WINDOW,   /* delete the cursor window's rows, then copy (incremental without a key) */
+	S_MERGE,    /* copy into a staging table, then merge by key (upsert, incremental with a key) */
+	S_SWAP,     /* copy into a shadow table, index it, rename it into place (swap) */
+};
+
+#define STAGE "ferry_stage"
+#define DELETED_COLUMN "_ferry_deleted"
+
 struct load_ctx {
 	const struct load_table *t;
 	const struct load_hooks *h;
 	PGconn *src; /* owned */
 	PGconn *dst; /* owned */
-	char *dst_rel; /* owned, quoted */
+	char *dst_rel; /* owned, quoted: where COPY writes (the table, its staging or shadow table) */
+	char *table_rel; /* owned, quoted: the target table itself */
 	const char *select; /* borrowed from the copy description */
 	const char *columns;
+	char *copy_columns; /* owned: the COPY column list (columns, and the delete flag) */
 	bool binary;
 	bool emptied;
 	char relkind;
+	enum strategy how;
+	char *window_sql; /* owned or NULL: the cursor window as a condition on the target */
 	char before_rows[32]; /* append mode: what the target held before, for validation */
 	char before_sum[64];
+	struct swap *swap;    /* owned: swap mode's shadow table */
 };
 
 /* Set e from a failed result on one side, prefixing the side's name. */
@@ -87,23 +104,93 @@ static char *validation_sql(bool checksum, const char *from)
 
 static char *target_rows_sql(struct load_ctx *x)
 {
+	if (x->window_sql)
+		return xasprintf("SELECT %s FROM %s WHERE %s", x->columns, x->dst_rel, x->window_sql);
 	return xasprintf("SELECT %s FROM %s", x->columns, x->dst_rel);
 }
 
-/* Bring the target table into the state load.mode asks for, inside the open transaction. */
+/* The table's load mode: its copy description's, else (older plans) load.mode. */
+static const char *copy_mode(const struct load_table *t)
+{
+	const char *m = json_string_value(json_object_get(t->copy, "mode"));
+	return m ? m : job_load_mode(t->spec);
+}
+
+static enum strategy pick_strategy(const struct load_table *t)
+{
+	const char *mode = copy_mode(t);
+	bool created = json_is_true(json_object_get(t->copy, "created"));
+	json_t *w = json_object_get(t->copy, "window");
+	bool whole = !w || (json_is_null(json_object_get(w, "from")) && json_is_null(json_object_get(w, "to")));
+	if (json_object_get(t->copy, "key"))
+		return S_MERGE;
+	if (!strcmp(mode, "swap"))
+		return created ? S_TRUNCATE : S_SWAP;
+	if (!strcmp(mode, "incremental"))
+		return whole ? S_TRUNCATE : S_WINDOW;
+	if (created || !strcmp(mode, "replace") || !strcmp(mode, "drop"))
+		return S_TRUNCATE;
+	return S_APPEND;
+}
+
+/* "col" >= 'from' AND "col" < 'to' on the target, or NULL for a whole table. */
+static char *window_condition(PGconn *c, json_t *w)
+{
+	const char *from = json_string_value(json_object_get(w, "from"));
+	const char *to = json_string_value(json_object_get(w, "to"));
+	if (!w || (!from && !to))
+		return NULL;
+	char *col = db_ident(c, json_string_value(json_object_get(w, "column")));
+	char *lf = from ? PQescapeLiteral(c, from, strlen(from)) : NULL;
+	char *lt = to ? PQescapeLiteral(c, to, strlen(to)) : NULL;
+	char *out = xasprintf("%s%s%s%s%s%s%s", lf ? col : "", lf ? " >= " : "", lf ? lf : "",
+			      lf && lt ? " AND " : "", lt ? col : "", lt ? " < " : "", lt ? lt : "");
+	PQfreemem(lf);
+	PQfreemem(lt);
+	free(col);
+	return out;
+}
+
+/* Delete the target's rows in the cursor window (they are loaded again from the source). */
+static bool delete_window(struct load_ctx *x, struct err *e)
+{
+	char *sql = xasprintf("DELETE FROM %s WHERE %s", x->table_rel, x->window_sql);
+	PGresult *res = NULL;
+	bool ok = side_exec(x->dst, "target", sql, 0, NULL, &res, e);
+	free(sql);
+	if (ok && x->h->step)
+		x->h->step(x->h->arg, "window", "deleted %s target rows in the cursor window %s",
+			   PQcmdTuples(res), x->window_sql);
+	PQclear(res);
+	return ok;
+}
+
+static bool prepare_merge(struct load_ctx *x, struct err *e);
+static bool prepare_swap(struct load_ctx *x, struct err *e);
+
+/* Bring the target table into the state its load mode asks for, inside the open transaction. */
 static bool prepare_target(struct load_ctx *x, struct err *e)
 {
-	const char *mode = job_load_mode(x->t->spec);
-	bool created = json_is_true(json_object_get(x->t->copy, "created"));
 	if (!side_exec(x->dst, "target", "BEGIN", 0, NULL, NULL, e))
 		return false;
-	if (!strcmp(mode, "replace") || !strcmp(mode, "drop") || created) {
+	switch (x->how) {
+	case S_TRUNCATE: {
 		char *sql = xasprintf("TRUNCATE %s", x->dst_rel);
 		bool ok = side_exec(x->dst, "target", sql, 0, NULL, NULL, e);
 		free(sql);
 		x->emptied = ok;
 		return ok;
 	}
+	case S_WINDOW:
+		return delete_window(x, e);
+	case S_MERGE:
+		return prepare_merge(x, e);
+	case S_SWAP:
+		return prepare_swap(x, e);
+	case S_APPEND:
+		break;
+	}
+	const char *mode = copy_mode(x->t);
 	char *sql = xasprintf("SELECT EXISTS (SELECT 1 FROM %s)", x->dst_rel);
 	PGresult *res = NULL;
 	bool ok = side_exec(x->dst, "target", sql, 0, NULL, &res, e);
@@ -165,7 +252,7 @@ static bool start_copies(struct load_ctx *x, struct err *e)
 {
 	const char *fmt = x->binary ? "binary" : "text";
 	char *src_sql = xasprintf("COPY (%s) TO STDOUT (FORMAT %s)", x->select, fmt);
-	char *dst_sql = xasprintf("COPY %s (%s) FROM STDIN (FORMAT %s%s)", x->dst_rel, x->columns,
+	char *dst_sql = xasprintf("COPY %s (%s) FROM STDIN (FORMAT %s%s)", x->dst_rel, x->copy_columns,
 				  fmt, x->emptied && x->relkind == 'r' ? ", FREEZE" : "");
 	PGresult *res = PQexec(x->src, src_sql);
 	bool ok = PQresultStatus(res) == PGRES_COPY_OUT;
@@ -337,6 +424,365 @@ static bool mark_loaded(struct load_ctx *x, const struct load_result *r, struct 
 	return side_exec(x->dst, "target", sql_target_marker_add, 3, p, NULL, e);
 }
 
+/* ---- merge by key: upsert, and incremental with a key */
+
+/* The loaded columns, read back from the staging table (quoted names, new array). */
+static json_t *stage_columns(struct load_ctx *x, struct err *e)
+{
+	PGresult *res = NULL;
+	if (!side_exec(x->dst, "target", sql_target_stage_columns, 0, NULL, &res, e))
+		return NULL;
+	json_t *out = json_array();
+	for (int i = 0; i < PQntuples(res); i++) {
+		char *q = db_ident(x->dst, PQgetvalue(res, i, 0));
+		json_array_append_new(out, json_string(q));
+		free(q);
+	}
+	PQclear(res);
+	return out;
+}
+
+static bool prepare_merge(struct load_ctx *x, struct err *e)
+{
+	bool flag = json_is_true(json_object_get(x->t->copy, "delete_flag"));
+	char *sql = xasprintf("CREATE TEMP TABLE " STAGE " ON COMMIT DROP AS SELECT %s%s FROM %s WITH NO DATA",
+			      x->columns, flag ? ", false AS \"" DELETED_COLUMN "\"" : "", x->table_rel);
+	bool ok = side_exec(x->dst, "target", sql, 0, NULL, NULL, e);
+	free(sql);
+	/* a backfill replaces its window: rows gone from the source go from the target too */
+	if (ok && x->window_sql && !json_is_true(json_object_get(x->t->copy, "track")))
+		ok = delete_window(x, e);
+	if (!ok)
+		return false;
+	free(x->dst_rel);
+	x->dst_rel = xstrdup("pg_temp." STAGE);
+	x->emptied = true;
+	if (flag) {
+		free(x->copy_columns);
+		x->copy_columns = xasprintf("%s, \"" DELETED_COLUMN "\"", x->columns);
+	}
+	return true;
+}
+
+/* Key match of target row t and staged row s: t."k" = s."k" AND … */
+static void key_match(struct load_ctx *x, json_t *key, struct sb *out)
+{
+	size_t i;
+	json_t *k;
+	json_array_foreach(key, i, k) {
+		char *q = db_ident(x->dst, json_string_value(k));
+		sb_addf(out, "%st.%s = s.%s", i ? " AND " : "", q, q);
+		free(q);
+	}
+}
+
+/* Merge the staged rows into the table in the open transaction. */
+static bool merge(struct load_ctx *x, struct load_result *r, struct err *e)
+{
+	json_t *key = json_object_get(x->t->copy, "key");
+	bool flag = json_is_true(json_object_get(x->t->copy, "delete_flag"));
+	json_t *cols = stage_columns(x, e);
+	if (!cols)
+		return false;
+	char *key_json = json_dumps(key, JSON_COMPACT);
+	const char *p[] = {x->table_rel, key_json};
+	PGresult *res = NULL;
+	bool ok = side_exec(x->dst, "target", sql_target_unique_key, 2, p, &res, e);
+	free(key_json);
+	bool unique = ok && PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	struct sb on, keys, set, sql;
+	sb_init(&on);
+	sb_init(&keys);
+	sb_init(&set);
+	sb_init(&sql);
+	key_match(x, key, &on);
+	size_t i;
+	json_t *k;
+	json_array_foreach(key, i, k) {
+		char *q = db_ident(x->dst, json_string_value(k));
+		sb_addf(&keys, "%s%s", i ? ", " : "", q);
+		free(q);
+	}
+	int nset = 0;
+	json_array_foreach(cols, i, k) {
+		const char *c = json_string_value(k);
+		bool is_key = false;
+		size_t j;
+		json_t *kk;
+		json_array_foreach(key, j, kk) {
+			char *q = db_ident(x->dst, json_string_value(kk));
+			is_key = is_key || !strcmp(q, c);
+			free(q);
+		}
+		if (!is_key)
+			sb_addf(&set, "%s%s = EXCLUDED.%s", nset++ ? ", " : "", c, c);
+	}
+	const char *live = flag ? " WHERE NOT s.\"" DELETED_COLUMN "\"" : "";
+	long long deleted = 0, merged = 0;
+	int64_t t0 = now_ms();
+	if (ok && (flag || !unique)) {
+		/* without a unique index: delete every staged key, then insert; with one: delete flagged keys */
+		sb_addf(&sql, "DELETE FROM %s t USING pg_temp." STAGE " s WHERE %s%s", x->table_rel, on.buf,
+			unique ? " AND s.\"" DELETED_COLUMN "\"" : "");
+		ok = side_exec(x->dst, "target", sql.buf, 0, NULL, &res, e);
+		if (ok) {
+			deleted = atoll(PQcmdTuples(res));
+			PQclear(res);
+		}
+	}
+	if (ok) {
+		sb_release(&sql);
+		sb_init(&sql);
+		sb_addf(&sql, "INSERT INTO %s AS t (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM pg_temp." STAGE " s%s",
+			x->table_rel, x->columns, x->columns, live);
+		if (unique && nset)
+			sb_addf(&sql, " ON CONFLICT (%s) DO UPDATE SET %s", keys.buf, set.buf);
+		else if (unique)
+			sb_addf(&sql, " ON CONFLICT (%s) DO NOTHING", keys.buf);
+		res = PQexec(x->dst, sql.buf);
+		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+		if (ok)
+			merged = atoll(PQcmdTuples(res));
+		else if (!strcmp(db_sqlstate(res), "21000"))
+			err_set(e, 409, "duplicate_key", NULL,
+				"target: the key (%s) is not unique among the rows read from the source, so they cannot be merged",
+				keys.buf);
+		else
+			side_error(x->dst, res, "target", e);
+		PQclear(res);
+	}
+	if (ok && x->h->step)
+		x->h->step(x->h->arg, "merge",
+			   "merged %lld staged rows by key (%s) in %lld ms: %lld %s, %lld target rows %s",
+			   r->rows, keys.buf, (long long)(now_ms() - t0), merged,
+			   unique ? "inserted or updated" : "inserted", deleted,
+			   unique ? "deleted by the delete flag" : "deleted first (no unique index on the key)");
+	sb_release(&on);
+	sb_release(&keys);
+	sb_release(&set);
+	sb_release(&sql);
+	json_decref(cols);
+	return ok;
+}
+
+/*
+ * Validate a merge: the source holds as many rows as were staged, every
+ * staged row is on the target exactly as staged, and no flagged row is.
+ */
+static bool validate_merge(struct load_ctx *x, struct load_result *r, struct err *e)
+{
+	json_t *key = json_object_get(x->t->copy, "key");
+	bool flag = json_is_true(json_object_get(x->t->copy, "delete_flag"));
+	json_t *cols = stage_columns(x, e);
+	if (!cols)
+		return false;
+	struct sb on, tc, sc, sql;
+	sb_init(&on);
+	sb_init(&tc);
+	sb_init(&sc);
+	sb_init(&sql);
+	key_match(x, key, &on);
+	size_t i;
+	json_t *c;
+	json_array_foreach(cols, i, c) {
+		sb_addf(&tc, "%st.%s", i ? ", " : "", json_string_value(c));
+		sb_addf(&sc, "%ss.%s", i ? ", " : "", json_string_value(c));
+	}
+	const char *del = flag ? "s.\"" DELETED_COLUMN "\"" : "false";
+	sb_addf(&sql,
+		"SELECT count(*), count(*) FILTER (WHERE NOT %s AND EXISTS (SELECT 1 FROM %s t WHERE %s AND ROW(%s)::text IS NOT DISTINCT FROM ROW(%s)::text)), "
+		"count(*) FILTER (WHERE %s AND NOT EXISTS (SELECT 1 FROM %s t WHERE %s)) FROM pg_temp." STAGE " s",
+		del, x->table_rel, on.buf, tc.buf, sc.buf, del, x->table_rel, on.buf);
+	char *count = xasprintf("SELECT count(*) FROM (%s) s", x->select);
+	int64_t t0 = now_ms();
+	PGresult *rs = NULL, *rd = NULL;
+	bool ok = side_exec(x->src, "source", count, 0, NULL, &rs, e) &&
+		  side_exec(x->dst, "target", sql.buf, 0, NULL, &rd, e);
+	free(count);
+	sb_release(&on);
+	sb_release(&tc);
+	sb_release(&sc);
+	sb_release(&sql);
+	json_decref(cols);
+	if (!ok) {
+		PQclear(rs);
+		PQclear(rd);
+		return false;
+	}
+	long long src_rows = atoll(PQgetvalue(rs, 0, 0));
+	long long staged = atoll(PQgetvalue(rd, 0, 0));
+	long long dst_rows = atoll(PQgetvalue(rd, 0, 1)) + atoll(PQgetvalue(rd, 0, 2));
+	PQclear(rs);
+	PQclear(rd);
+	bool passed = src_rows == staged && dst_rows == staged;
+	json_decref(r->validation);
+	r->validation = json_pack("{s:s,s:I,s:I}", "state", passed ? "passed" : "failed",
+				  "source_rows", (json_int_t)src_rows, "target_rows", (json_int_t)dst_rows);
+	if (x->h->step)
+		x->h->step(x->h->arg, "validation",
+			   "merge validation %s in %lld ms: %lld source rows, %lld of them on the target as read",
+			   passed ? "passed" : "failed", (long long)(now_ms() - t0), src_rows, dst_rows);
+	if (!passed)
+		return err_set(e, 500, "validation_failed", NULL,
+			       "validation failed: %lld source rows, %lld staged, %lld found on the target as read (or gone, when flagged deleted)",
+			       src_rows, staged, dst_rows);
+	return true;
+}
+
+/* ---- swap: load a shadow table, index it, rename it into place */
+
+struct swap {
+	char name[64];  /* the shadow's name, unquoted */
+	char *rel;      /* owned: the shadow, quoted and qualified */
+	json_t *names;  /* owned: [[kind, temporary name, final name], …] to rename after the swap */
+	json_t *after;  /* owned: statements to run once the shadow has the table's name */
+};
+
+static void swap_release(struct swap *w)
+{
+	if (!w)
+		return;
+	free(w->rel);
+	json_decref(w->names);
+	json_decref(w->after);
+	free(w);
+}
+
+static bool prepare_swap(struct load_ctx *x, struct err *e)
+{
+	const char *p[] = {x->table_rel};
+	PGresult *res = NULL;
+	if (!side_exec(x->dst, "target", sql_target_swap_blockers, 1, p, &res, e))
+		return false;
+	if (*PQgetvalue(res, 0, 0)) {
+		err_set(e, 409, "swap_blocked", NULL,
+			"target: %s cannot be swapped for a new table: %s; use mode replace, or drop those first",
+			x->t->dst_label, PQgetvalue(res, 0, 0));
+		PQclear(res);
+		return false;
+	}
+	PQclear(res);
+	struct swap *w = xcalloc(1, sizeof(*w));
+	x->swap = w;
+	snprintf(w->name, sizeof(w->name), "ferry_swap_%lld", x->t->task_id);
+	w->rel = db_qualified(x->dst, x->t->dst.schema, w->name);
+	w->names = json_array();
+	w->after = json_array();
+	char *sql = xasprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE INCLUDING COMMENTS%s)",
+			      w->rel, x->table_rel,
+			      PQserverVersion(x->dst) >= 140000 ? " INCLUDING COMPRESSION" : "");
+	bool ok = side_exec(x->dst, "target", sql, 0, NULL, NULL, e);
+	free(sql);
+	if (!ok)
+		return false;
+	free(x->dst_rel);
+	x->dst_rel = xstrdup(w->rel);
+	x->emptied = true;
+	return true;
+}
+
+/* Run the statements of one query's result rows (column `col`) whose kind (column 0) is `kind`. */
+static bool run_rows(struct load_ctx *x, PGresult *res, const char *kind, int col, int *n,
+		     struct err *e)
+{
+	for (int i = 0; i < PQntuples(res); i++) {
+		if (strcmp(PQgetvalue(res, i, 0), kind))
+			continue;
+		if (!side_exec(x->dst, "target", PQgetvalue(res, i, col), 0, NULL, NULL, e))
+			return false;
+		(*n)++;
+	}
+	return true;
+}
+
+/* Index the loaded shadow like the table, give it the table's grants, and rename it into place. */
+static bool finish_swap(struct load_ctx *x, struct err *e)
+{
+	struct swap *w = x->swap;
+	const char *p[] = {x->table_rel, w->rel, w->name};
+	PGresult *idx = NULL, *carry = NULL;
+	int64_t t0 = now_ms();
+	int built = 0, carried = 0;
+	if (!side_exec(x->dst, "target", sql_target_swap_indexes, 3, p, &idx, e))
+		return false;
+	bool ok = true;
+	for (int i = 0; ok && i < PQntuples(idx); i++) {
+		if (PQgetisnull(idx, i, 3)) {
+			ok = err_set(e, 500, "swap_failed", NULL,
+				     "target: cannot rebuild %s %s of %s on the new table", PQgetvalue(idx, i, 0),
+				     PQgetvalue(idx, i, 1), x->t->dst_label);
+			break;
+		}
+		ok = side_exec(x->dst, "target", PQgetvalue(idx, i, 3), 0, NULL, NULL, e);
+		built++;
+	}
+	ok = ok && side_exec(x->dst, "target", sql_target_swap_carry, 2, p, &carry, e) &&
+	     run_rows(x, carry, "before", 1, &carried, e);
+	if (ok && x->h->step)
+		for (int i = 0; i < PQntuples(carry); i++)
+			if (!strcmp(PQgetvalue(carry, i, 0), "warning"))
+				x->h->step(x->h->arg, "swap", "%s", PQgetvalue(carry, i, 1));
+	if (ok) {
+		char *an = xasprintf("ANALYZE %s", w->rel);
+		ok = side_exec(x->dst, "target", an, 0, NULL, NULL, e);
+		free(an);
+	}
+	int64_t t1 = now_ms();
+	if (ok) {
+		char *name = db_ident(x->dst, x->t->dst.name);
+		char *sql = xasprintf("DROP TABLE %s; ALTER TABLE %s RENAME TO %s", x->table_rel, w->rel, name);
+		PGresult *res = PQexec(x->dst, sql);
+		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+		if (!ok)
+			side_error(x->dst, res, "target", e);
+		PQclear(res);
+		free(sql);
+		free(name);
+	}
+	for (int i = 0; ok && i < PQntuples(idx); i++) {
+		char *tmp = db_ident(x->dst, PQgetvalue(idx, i, 2));
+		char *fin = db_ident(x->dst, PQgetvalue(idx, i, 1));
+		char *schema = db_ident(x->dst, x->t->dst.schema);
+		char *sql = !strcmp(PQgetvalue(idx, i, 0), "constraint")
+				    ? xasprintf("ALTER TABLE %s RENAME CONSTRAINT %s TO %s", x->table_rel, tmp, fin)
+				    : xasprintf("ALTER INDEX %s.%s RENAME TO %s", schema, tmp, fin);
+		ok = side_exec(x->dst, "target", sql, 0, NULL, NULL, e);
+		free(sql);
+		free(schema);
+		free(tmp);
+		free(fin);
+	}
+	int renamed = 0;
+	ok = ok && run_rows(x, carry, "after", 1, &renamed, e);
+	if (ok) {
+		free(x->dst_rel);
+		x->dst_rel = xstrdup(x->table_rel);
+		if (x->h->step)
+			x->h->step(x->h->arg, "swap",
+				   "built %d indexes and constraints and carried %d grants and settings over in %lld ms; renamed the new table into place in %lld ms",
+				   built, carried, (long long)(t1 - t0), (long long)(now_ms() - t1));
+	}
+	PQclear(idx);
+	PQclear(carry);
+	return ok;
+}
+
+/* The new high-water mark of an incremental table, read in the load's snapshot (NULL: no rows). */
+static bool read_mark(struct load_ctx *x, struct load_result *r, struct err *e)
+{
+	const char *sql = json_string_value(json_object_get(x->t->copy, "mark_sql"));
+	if (!sql || !json_is_true(json_object_get(x->t->copy, "track")))
+		return true;
+	PGresult *res = NULL;
+	if (!side_exec(x->src, "source", sql, 0, NULL, &res, e))
+		return false;
+	if (!PQgetisnull(res, 0, 0) && *PQgetvalue(res, 0, 0))
+		r->mark = xstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return true;
+}
+
 static void ctx_release(struct load_ctx *x)
 {
 	if (x->h->connections)
@@ -344,6 +790,10 @@ static void ctx_release(struct load_ctx *x)
 	PQfinish(x->src);
 	PQfinish(x->dst);
 	free(x->dst_rel);
+	free(x->table_rel);
+	free(x->copy_columns);
+	free(x->window_sql);
+	swap_release(x->swap);
 }
 
 bool load_run(const struct load_table *t, const struct load_hooks *h, struct load_result *r,
@@ -352,6 +802,7 @@ bool load_run(const struct load_table *t, const struct load_hooks *h, struct loa
 	struct load_ctx x = {.t = t, .h = h};
 	bool ok = false;
 	r->rows = r->bytes = 0;
+	r->mark = NULL;
 	r->validation = json_pack("{s:s,s:n,s:n}", "state", "skipped", "source_rows", "target_rows");
 	x.select = json_string_value(json_object_get(t->copy, "select"));
 	x.columns = json_string_value(json_object_get(t->copy, "columns"));
@@ -364,10 +815,20 @@ bool load_run(const struct load_table *t, const struct load_hooks *h, struct loa
 	if (h->connections)
 		h->connections(h->arg, x.src, x.dst);
 	x.dst_rel = db_qualified(x.dst, t->dst.schema, t->dst.name);
-	if (!open_source(&x, e) || !prepare_target(&x, e) || !stream(&x, r, e) ||
-	    !carry_sequences(&x, e))
+	x.table_rel = xstrdup(x.dst_rel);
+	x.copy_columns = xstrdup(x.columns);
+	x.how = pick_strategy(t);
+	x.window_sql = window_condition(x.dst, json_object_get(t->copy, "window"));
+	bool checked = strcmp(job_validate_mode(t->spec), "none") != 0;
+	if (!open_source(&x, e) || !prepare_target(&x, e) || !stream(&x, r, e) || !read_mark(&x, r, e))
 		goto out;
-	if (strcmp(job_validate_mode(t->spec), "none") && !validate(&x, r, e))
+	if (x.how == S_MERGE && (!merge(&x, r, e) || (checked && !validate_merge(&x, r, e))))
+		goto out;
+	if (x.how != S_MERGE && checked && !validate(&x, r, e))
+		goto out;
+	if (x.how == S_SWAP && !finish_swap(&x, e))
+		goto out;
+	if (!carry_sequences(&x, e))
 		goto out;
 	if (json_is_true(json_object_get(t->copy, "mark")) && !mark_loaded(&x, r, e))
 		goto out;
@@ -376,6 +837,10 @@ bool load_run(const struct load_table *t, const struct load_hooks *h, struct loa
 	side_exec(x.src, "source", "COMMIT", 0, NULL, NULL, NULL);
 	ok = true;
 out:
+	if (!ok) {
+		free(r->mark);
+		r->mark = NULL;
+	}
 	ctx_release(&x);
 	return ok;
 }
@@ -387,7 +852,13 @@ bool load_step(json_t *spec, const char *sql, const struct load_hooks *h, struct
 		return false;
 	if (h->connections)
 		h->connections(h->arg, NULL, dst);
-	bool ok = side_exec(dst, "target", sql, 0, NULL, NULL, e);
+	/* the simple protocol: an after step may be several statements (one implicit transaction) */
+	PGresult *res = PQexec(dst, sql);
+	ExecStatusType st = PQresultStatus(res);
+	bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+	if (!ok)
+		side_error(dst, res, "target", e);
+	PQclear(res);
 	if (h->connections)
 		h->connections(h->arg, NULL, NULL);
 	PQfinish(dst);

@@ -33,11 +33,14 @@ struct load_result {
 	long long rows;
 	long long bytes;
 	json_t *validation; /* owned: {state, source_rows, target_rows} */
+	char *mark;         /* owned or NULL: an incremental table's new high-water mark */
 };
 
 /*
- * Copy one table inside one target transaction: empty the target as
- * load.mode says (or refuse a non-empty one), stream the rows with COPY
+ * Copy one table inside one target transaction as its mode says: empty the
+ * target (or refuse a non-empty one), delete its cursor window, stage the
+ * rows and merge them by key, or load a shadow table and swap it in; stream
+ * the rows with COPY
  * (binary when the column types agree, text otherwise), carry owned
  * sequences over, validate (count or checksum, source and target at once),
  * commit. On failure everything on the target is rolled back; returns false

@@ -46,6 +46,7 @@ void plan_release(struct plan *p)
 	for (int i = 0; i < p->n; i++) {
 		free(p->t[i].st.filter);
 		tdef_release(&p->t[i].def);
+		json_decref(p->t[i].load);
 	}
 	free(p->t);
 	json_decref(p->types);
@@ -77,7 +78,7 @@ static void check_target(PGconn *dst, json_t *spec, struct plan *p, int i)
 	}
 	t->target_relkind = PQntuples(res) ? PQgetvalue(res, 0, 0)[0] : 0;
 	PQclear(res);
-	const char *mode = job_load_mode(spec);
+	const char *mode = t->mode;
 	bool parent_created = t->parent >= 0 && p->t[t->parent].create;
 	if (!strcmp(mode, "drop") || parent_created)
 		t->create = true;
@@ -157,6 +158,7 @@ static bool add_partitions(PGconn *src, json_t *spec, struct plan *p, int top, s
 		t->st.filter = root->st.filter ? xstrdup(root->st.filter) : NULL;
 		t->st.has_pk = root->st.has_pk;
 		memcpy(t->parent_label, root->st.src_label, sizeof(t->parent_label));
+		memcpy(t->mode, root->mode, sizeof(t->mode));
 		for (int k = top; k < p->n - 1; k++)
 			if (!strcmp(p->t[k].st.src.schema, PQgetvalue(res, r, 8)) &&
 			    !strcmp(p->t[k].st.src.name, PQgetvalue(res, r, 9)))
@@ -178,14 +180,41 @@ static bool add_partitions(PGconn *src, json_t *spec, struct plan *p, int top, s
 	return true;
 }
 
-bool plan_build(PGconn *src, PGconn *dst, json_t *spec, json_t *requested, struct plan *p,
-		struct err *e)
+/* Decide how each table that holds rows loads; a table that cannot load so gets its error. */
+static void resolve_loads(PGconn *src, json_t *spec, const struct plan_ctx *ctx, struct plan *p)
+{
+	for (int i = 0; i < p->n; i++) {
+		struct plan_table *t = &p->t[i];
+		if (*t->error || !t->leaf)
+			continue;
+		const struct plan_table *root = t;
+		while (root->parent >= 0)
+			root = &p->t[root->parent];
+		json_t *opts = job_table_options(spec, root->st.src.schema, root->st.src.name);
+		t->load = strategy_resolve(src, t->mode, opts, t->st.src_label, ctx, &t->def,
+					   t->error, sizeof(t->error));
+	}
+}
+
+bool plan_build(PGconn *src, PGconn *dst, json_t *spec, json_t *requested,
+		const struct plan_ctx *ctx, struct plan *p, struct err *e)
 {
 	struct src_table *tops = NULL;
 	int ntops = 0;
 	memset(p, 0, sizeof(*p));
 	if (!catalog_select(src, spec, requested, &tops, &ntops, e))
 		return false;
+	if (strategy_is_backfill(ctx)) {
+		/* a backfill reloads a cursor window: only incremental tables have one */
+		int kept = 0;
+		for (int i = 0; i < ntops; i++) {
+			if (!strcmp(job_table_mode(spec, tops[i].src.schema, tops[i].src.name), "incremental"))
+				tops[kept++] = tops[i];
+			else
+				free(tops[i].filter);
+		}
+		ntops = kept;
+	}
 	/* every name the catalog prints from here on comes schema-qualified */
 	if (!db_simple(src, "SET LOCAL search_path = pg_catalog", e)) {
 		catalog_free(tops, ntops);
@@ -197,6 +226,7 @@ bool plan_build(PGconn *src, PGconn *dst, json_t *spec, json_t *requested, struc
 		struct plan_table *t = plan_add(p);
 		t->st = tops[i];
 		tops[i].filter = NULL;
+		str_copy(t->mode, sizeof(t->mode), job_table_mode(spec, t->st.src.schema, t->st.src.name));
 		json_t *opts = job_table_options(spec, t->st.src.schema, t->st.src.name);
 		if (!load_def(src, t, opts, t->error, sizeof(t->error))) {
 			t->leaf = true;
@@ -212,6 +242,7 @@ bool plan_build(PGconn *src, PGconn *dst, json_t *spec, json_t *requested, struc
 	for (int i = 0; dst && i < p->n; i++)
 		if (!*p->t[i].error)
 			check_target(dst, spec, p, i);
+	resolve_loads(src, spec, ctx, p);
 	struct tdef *defs = xcalloc((size_t)p->n + 1, sizeof(*defs));
 	int nd = 0;
 	for (int i = 0; i < p->n; i++)
@@ -276,7 +307,8 @@ static void table_ddl(PGconn *dst, json_t *spec, const struct plan_table *t, str
 {
 	char *rel = db_qualified(dst, t->st.dst.schema, t->st.dst.name);
 	char *schema = db_ident(dst, t->st.dst.schema);
-	if (!strcmp(job_load_mode(spec), "drop") && t->target_relkind && t->parent < 0)
+	(void)spec;
+	if (!strcmp(t->mode, "drop") && t->target_relkind && t->parent < 0)
 		sb_addf(out, "DROP TABLE %s;\n", rel);
 	sb_addf(out, "CREATE SCHEMA IF NOT EXISTS %s;\n", schema);
 	for (int c = 0; c < t->def.ncols; c++)
@@ -305,8 +337,10 @@ bool plan_create_targets(PGconn *dst, json_t *spec, struct plan *p, plan_note_fn
 	 * it again after a crash gives the same rows; append and fail do not,
 	 * so their loads leave a record of having committed.
 	 */
-	const char *mode = job_load_mode(spec);
-	bool needed = !strcmp(mode, "append") || !strcmp(mode, "fail");
+	bool needed = false;
+	for (int i = 0; i < p->n; i++)
+		needed = needed || (!*p->t[i].error && p->t[i].leaf &&
+				    (!strcmp(p->t[i].mode, "append") || !strcmp(p->t[i].mode, "fail")));
 	p->mark = needed && target_exec(dst, sql_target_marker_prepare, why, sizeof(why));
 	if (needed && !p->mark) {
 		char buf[1100];
@@ -373,9 +407,12 @@ json_t *plan_copy_spec(PGconn *c, const struct plan *p, const struct plan_table 
 				owner->def.cols[i].target));
 	free(table);
 	char relkind[2] = {t->create ? 'r' : (t->target_relkind ? t->target_relkind : 'r'), 0};
+	bool marked = p->mark && (!strcmp(t->mode, "append") || !strcmp(t->mode, "fail"));
 	json_t *out = json_pack("{s:s,s:s,s:s,s:b,s:s,s:o,s:b}", "select", select.buf, "columns",
 				cols.buf, "format", t->binary ? "binary" : "text", "created",
-				t->create, "relkind", relkind, "sequences", seqs, "mark", p->mark);
+				t->create, "relkind", relkind, "sequences", seqs, "mark", marked);
+	if (t->load)
+		json_object_update(out, t->load);
 	sb_release(&select);
 	sb_release(&cols);
 	return out;

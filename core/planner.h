@@ -8,6 +8,7 @@
 
 #include "catalog.h"
 #include "err.h"
+#include "strategy.h"
 #include "tabledef.h"
 
 struct plan_table {
@@ -22,6 +23,8 @@ struct plan_table {
 	bool binary;            /* source and target column types agree */
 	long long target_rows;  /* rows the existing target holds (-1 unknown) */
 	long long task_id;      /* the copy task, once stored */
+	char mode[16];          /* its load mode: the table's own, else load.mode */
+	json_t *load;           /* owned: how it loads (see strategy_resolve), merged into its copy description */
 };
 
 struct plan {
@@ -35,12 +38,14 @@ struct plan {
  * Resolve the job against the source (src: inside the run's snapshot
  * transaction) and, when dst is not NULL, the target: selected tables,
  * partitions under their parents, columns after transformations, whether
- * each target exists, whether the copy can be binary. Problems of one
+ * each target exists, whether the copy can be binary, how each table loads
+ * (ctx: the job's high-water marks and the run's params, may be NULL; a
+ * backfill run keeps only the incremental tables). Problems of one
  * table are kept in its `error`; returns false (e filled) only when the
  * plan as a whole cannot be made.
  */
-bool plan_build(PGconn *src, PGconn *dst, json_t *spec, json_t *requested, struct plan *p,
-		struct err *e);
+bool plan_build(PGconn *src, PGconn *dst, json_t *spec, json_t *requested,
+		const struct plan_ctx *ctx, struct plan *p, struct err *e);
 void plan_release(struct plan *p);
 
 /* Reports a step of plan_create_targets: kind, table label or NULL, message. */

@@ -238,7 +238,7 @@ json_t *svc_job_plan(struct service *s, const char *ref, struct err *e)
 	json_t *warnings = json_array();
 	if (!(dst = job_connect(spec, "target", &de)))
 		json_array_append_new(warnings, json_string(de.msg));
-	if (!plan_build(src, dst, spec, NULL, &p, e)) {
+	if (!plan_build(src, dst, spec, NULL, NULL, &p, e)) {
 		json_decref(warnings);
 		goto done;
 	}
@@ -278,6 +278,35 @@ done:
 	return out;
 }
 
+/*
+ * params.from and params.to make a run a backfill of that cursor window of
+ * the job's incremental tables: each a string (date, timestamp) or an
+ * integer, both of one kind, from below to.
+ */
+static bool window_params_ok(json_t *p, struct err *e)
+{
+	json_t *from = json_object_get(p, "from"), *to = json_object_get(p, "to");
+	const char *names[] = {"from", "to"};
+	json_t *vals[] = {from, to};
+	for (int i = 0; i < 2; i++) {
+		char field[32];
+		snprintf(field, sizeof(field), "params.%s", names[i]);
+		if (vals[i] && !(json_is_integer(vals[i]) ||
+				 (json_is_string(vals[i]) && *json_string_value(vals[i]) &&
+				  strlen(json_string_value(vals[i])) < 200)))
+			return err_set(e, 400, "invalid_field", field,
+				       "\"%s\" must be a cursor value: a date or timestamp string, or an integer",
+				       field);
+	}
+	if (from && to && json_is_integer(from) != json_is_integer(to))
+		return err_set(e, 400, "invalid_field", "params.to",
+			       "\"params.from\" and \"params.to\" must be of one kind (both strings or both integers)");
+	if (from && to && json_is_integer(from) && json_integer_value(from) >= json_integer_value(to))
+		return err_set(e, 400, "invalid_field", "params.to",
+			       "\"params.to\" must be above \"params.from\" (the window is from <= cursor < to)");
+	return true;
+}
+
 /* Validate a trigger body: {"tables": [names], "params": {}}; fills the two outputs. */
 static bool trigger_body(json_t *body, json_t **tables, json_t **params, struct err *e)
 {
@@ -313,6 +342,8 @@ static bool trigger_body(json_t *body, json_t **tables, json_t **params, struct 
 	json_t *p = json_object_get(body, "params");
 	if (p && !json_is_object(p))
 		return err_set(e, 400, "invalid_field", "params", "\"params\" must be an object");
+	if (!window_params_ok(p, e))
+		return false;
 	*params = p;
 	return true;
 }
@@ -521,4 +552,35 @@ json_t *svc_connection_test(struct service *s, json_t *body, struct err *e)
 	PQfinish(c);
 	free(shown);
 	return out;
+}
+
+json_t *svc_marks_list(struct service *s, const char *job_ref, struct err *e)
+{
+	char id[37];
+	json_t *spec = job_spec(s, job_ref, id, e);
+	if (!spec)
+		return NULL;
+	json_decref(spec);
+	const char *p[] = {id};
+	json_t *items = meta_docs(s->meta, sql_marks_list, 1, p, e);
+	return items ? json_pack("{s:o}", "items", items) : NULL;
+}
+
+bool svc_marks_reset(struct service *s, const char *job_ref, const char *table, struct err *e)
+{
+	char id[37];
+	json_t *spec = job_spec(s, job_ref, id, e);
+	if (!spec)
+		return false;
+	json_decref(spec);
+	const char *p[] = {id, table};
+	PGresult *res = meta_exec(s->meta, sql_marks_reset, 2, p, e);
+	if (!res)
+		return false;
+	int n = PQntuples(res);
+	PQclear(res);
+	if (table && n == 0)
+		return err_set(e, 404, "not_found", NULL, "job \"%s\" has no high-water mark for table %s",
+			       job_ref, table);
+	return true;
 }

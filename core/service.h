@@ -40,6 +40,11 @@ json_t *svc_run_cancel(struct service *s, const char *run_id, struct err *e);
 /* A new run of the tables that did not load in run_id (409 when it is active or all loaded). */
 json_t *svc_run_retry(struct service *s, const char *run_id, struct err *e);
 
+/* The high-water marks of a job's incremental tables: {"items": [...]}. */
+json_t *svc_marks_list(struct service *s, const char *job_ref, struct err *e);
+/* Forget one table's mark (table "schema.table"; 404 when it has none) or all (table NULL). */
+bool svc_marks_reset(struct service *s, const char *job_ref, const char *table, struct err *e);
+
 json_t *svc_connection_test(struct service *s, json_t *body, struct err *e);
 
 #endif

@@ -32,6 +32,7 @@ void tdef_release(struct tdef *t)
 	free(t->partkey);
 	free(t->partbound);
 	free(t->filter);
+	free(t->extra_select);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -514,6 +515,8 @@ void tdef_select_sql(PGconn *c, const struct tdef *t, struct sb *out)
 	for (int i = 0; i < t->ncols; i++)
 		if (!t->cols[i].generated)
 			sb_addf(out, "%s%s", n++ ? ", " : "", t->cols[i].select);
+	if (t->extra_select)
+		sb_addf(out, ", %s", t->extra_select);
 	sb_addf(out, " FROM %s", rel);
 	if (t->filter)
 		sb_addf(out, " WHERE (%s)", t->filter);

@@ -47,6 +47,7 @@ struct tdef {
 	struct tdef_step *steps; /* owned */
 	int nsteps;
 	char *filter;           /* owned or NULL: the job's where */
+	char *extra_select;     /* owned or NULL: one more source column the load reads but does not store */
 };
 
 /*
@@ -63,7 +64,7 @@ void tdef_release(struct tdef *t);
 
 /* CREATE TABLE for the target (partitioned, partition or plain), appended to out. */
 void tdef_create_sql(PGconn *c, const struct tdef *t, struct sb *out);
-/* The source query: SELECT <columns> FROM <table> [WHERE (...)], appended to out. */
+/* The source query: SELECT <columns>[, <extra>] FROM <table> [WHERE (...)], appended to out. */
 void tdef_select_sql(PGconn *c, const struct tdef *t, struct sb *out);
 /* The target column list of the COPY ("a", "b"), appended to out. */
 void tdef_column_list(PGconn *c, const struct tdef *t, struct sb *out);

@@ -1,4 +1,4 @@
-/* server/h_jobs.c: /api/v1/jobs: create, list, read, replace, delete, plan */
+/* server/h_jobs.c: /api/v1/jobs: create, list, read, replace, delete, plan, high-water marks */
 #include "handlers.h"
 
 #include <stdio.h>
@@ -60,4 +60,31 @@ void h_job_plan(struct req *r)
 	struct err e;
 	err_clear(&e);
 	reply_result(r, 200, svc_job_plan(&r->app->svc, r->params.v[0], &e), &e);
+}
+
+void h_marks_list(struct req *r)
+{
+	struct err e;
+	err_clear(&e);
+	reply_result(r, 200, svc_marks_list(&r->app->svc, r->params.v[0], &e), &e);
+}
+
+void h_marks_reset(struct req *r)
+{
+	struct err e;
+	err_clear(&e);
+	if (svc_marks_reset(&r->app->svc, r->params.v[0], NULL, &e))
+		reply_empty(r, 204);
+	else
+		reply_err(r, &e);
+}
+
+void h_mark_reset(struct req *r)
+{
+	struct err e;
+	err_clear(&e);
+	if (svc_marks_reset(&r->app->svc, r->params.v[0], r->params.v[1], &e))
+		reply_empty(r, 204);
+	else
+		reply_err(r, &e);
 }

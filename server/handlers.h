@@ -31,6 +31,9 @@ void h_job_get(struct req *r);
 void h_job_put(struct req *r);
 void h_job_delete(struct req *r);
 void h_job_plan(struct req *r);
+void h_marks_list(struct req *r);
+void h_marks_reset(struct req *r);
+void h_mark_reset(struct req *r);
 
 /* server/h_runs.c */
 void h_runs_trigger(struct req *r);

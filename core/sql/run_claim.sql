@@ -1,1 +1,1 @@
-UPDATE ferry.runs SET state = 'running', started_at = now(), owner = $1::uuid WHERE id = (SELECT id FROM ferry.runs WHERE state = 'queued' ORDER BY created_at FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING id::text, spec::text, coalesce(tables_requested::text, '')
+UPDATE ferry.runs SET state = 'running', started_at = now(), owner = $1::uuid WHERE id = (SELECT id FROM ferry.runs WHERE state = 'queued' ORDER BY created_at FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING id::text, spec::text, coalesce(tables_requested::text, ''), job_id::text, params::text

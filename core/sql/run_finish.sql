@@ -16,6 +16,7 @@ UPDATE ferry.runs r
                count(*) FILTER (WHERE state = 'cancelled' AND kind = 'copy') AS cancelled,
                count(*) FILTER (WHERE state IN ('queued', 'loading')) AS open,
                string_agg(CASE WHEN kind = 'copy' THEN source_label
+                               WHEN step_kind = 'after' THEN format('after step %s', step_name)
                                ELSE format('%s %s of %s', replace(step_kind, '_', ' '), step_name, source_label) END,
                           ', ' ORDER BY kind, seq) FILTER (WHERE state = 'errored') AS failed_names
           FROM ferry.run_tasks WHERE run_id = $1::uuid) s

@@ -12,9 +12,16 @@ WITH next AS (
                 < coalesce((r.spec -> 'load' ->> 'index_parallel')::int, 1)
                 AND CASE WHEN t.phase = 1
                          THEN (SELECT d.state FROM ferry.run_tasks d WHERE d.id = t.depends_on) = 'loaded'
-                         ELSE NOT EXISTS (SELECT 1 FROM ferry.run_tasks o
+                         WHEN t.phase = 2
+                         THEN NOT EXISTS (SELECT 1 FROM ferry.run_tasks o
                                            WHERE o.run_id = r.id AND (o.kind = 'copy' OR o.phase = 1)
                                              AND o.state IN ('queued', 'loading'))
+                         -- phase 3, the job's after statements: once everything else is done, in order
+                         ELSE NOT EXISTS (SELECT 1 FROM ferry.run_tasks o
+                                           WHERE o.run_id = r.id AND o.phase < 3
+                                             AND o.state IN ('queued', 'loading'))
+                              AND (t.depends_on IS NULL
+                                   OR (SELECT d.state FROM ferry.run_tasks d WHERE d.id = t.depends_on) = 'loaded')
                     END
            END
      -- post-load steps first: they finish tables; then the biggest tables

@@ -422,23 +422,39 @@ const jobCases = [
 	['include pattern "a.b.c" with three parts', (j) => { j.include = ['a.b.c']; }, 400, 'invalid_field', 'include[0]'],
 	['a bad second include pattern', (j) => { j.include = ['public.*', 'bad']; }, 400, 'invalid_field', 'include[1]'],
 	['exclude pattern "x"', (j) => { j.exclude = ['x']; }, 400, 'invalid_field', 'exclude[0]'],
-	// modes and options not available
+	// load modes and their table options
 	['an unknown "load.mode"', (j) => { j.load = { mode: 'merge' }; }, 400, 'invalid_field', 'load.mode'],
-	['the reserved "load.mode" upsert', (j) => { j.load = { mode: 'upsert' }; }, 400, 'unsupported', 'load.mode'],
-	['the reserved "load.mode" swap', (j) => { j.load = { mode: 'swap' }; }, 400, 'unsupported', 'load.mode'],
-	['the reserved "load.mode" incremental', (j) => { j.load = { mode: 'incremental' }; },
-		400, 'unsupported', 'load.mode'],
-	['a "cursor" table option', (j) => { j.tables = { 'public.t': { cursor: 'ts' } }; },
-		400, 'unsupported', 'tables.public.t.cursor'],
-	['a "cursor" table option next to valid column options', (j) => {
-		j.tables = { 'public.t': { columns: { v: 'value' }, cursor: 'id' } };
-	}, 400, 'unsupported', 'tables.public.t.cursor'],
-	['a "key" table option', (j) => { j.tables = { 'public.t': { key: ['id'] } }; },
-		400, 'unsupported', 'tables.public.t.key'],
-	['a "mode" table option', (j) => { j.tables = { 'public.t': { mode: 'append' } }; },
-		400, 'unsupported', 'tables.public.t.mode'],
-	['a "delete_flag" table option', (j) => { j.tables = { 'public.t': { delete_flag: 'deleted' } }; },
-		400, 'unsupported', 'tables.public.t.delete_flag'],
+	['a "load.mode" that is a number', (j) => { j.load = { mode: 3 }; }, 400, 'invalid_field', 'load.mode'],
+	['an unknown table "mode"', (j) => { j.tables = { 'public.t': { mode: 'merge' } }; },
+		400, 'invalid_field', 'tables.public.t.mode'],
+	['a table in mode incremental without a "cursor"', (j) => { j.tables = { 'public.t': { mode: 'incremental' } }; },
+		400, 'missing_field', 'tables.public.t.cursor'],
+	['a "cursor" that is a number', (j) => { j.tables = { 'public.t': { cursor: 5 } }; },
+		400, 'invalid_field', 'tables.public.t.cursor'],
+	['a "cursor" next to valid column options that is also dropped', (j) => {
+		j.tables = { 'public.t': { columns: { v: 'value' }, cursor: 'id', drop_columns: ['id'] } };
+	}, 400, 'invalid_field', 'tables.public.t.cursor'],
+	['an empty "key"', (j) => { j.tables = { 'public.t': { key: [] } }; },
+		400, 'invalid_field', 'tables.public.t.key'],
+	['a "key" naming a column twice', (j) => { j.tables = { 'public.t': { key: ['id', 'id'] } }; },
+		400, 'invalid_field', 'tables.public.t.key[1]'],
+	['a "key" column that is dropped', (j) => { j.tables = { 'public.t': { key: ['id'], drop_columns: ['id'] } }; },
+		400, 'invalid_field', 'tables.public.t.key[0]'],
+	['a "delete_flag" with mode replace', (j) => { j.tables = { 'public.t': { delete_flag: 'deleted' } }; },
+		400, 'invalid_field', 'tables.public.t.delete_flag'],
+	['a "delete_flag" on a table in mode append', (j) => {
+		j.load = { mode: 'upsert' };
+		j.tables = { 'public.t': { mode: 'append', delete_flag: 'deleted' } };
+	}, 400, 'invalid_field', 'tables.public.t.delete_flag'],
+	// after steps
+	['"after" that is a string', (j) => { j.after = 'SELECT 1'; }, 400, 'invalid_field', 'after'],
+	['an empty "after" statement', (j) => { j.after = ['SELECT 1', '']; }, 400, 'invalid_field', 'after[1]'],
+	['an "after" step without "sql"', (j) => { j.after = [{ name: 'x' }]; }, 400, 'missing_field', 'after[0].sql'],
+	['an "after" step with an unknown field', (j) => { j.after = [{ sql: 'SELECT 1', when: 'always' }]; },
+		400, 'unknown_field', 'after[0].when'],
+	['an "after" step with a bad name', (j) => { j.after = [{ name: 'two words', sql: 'SELECT 1' }]; },
+		400, 'invalid_field', 'after[0].name'],
+	['101 "after" statements', (j) => { j.after = Array(101).fill('SELECT 1'); }, 400, 'invalid_field', 'after'],
 	['a non-null "schedule"', (j) => { j.schedule = '0 3 * * *'; }, 400, 'unsupported', 'schedule'],
 	// names
 	['a name that is a UUID', (j) => { j.name = UNKNOWN_UUID; }, 400, 'invalid_field', 'name'],
@@ -526,9 +542,9 @@ test('PUT with the "id" of another job → 400 invalid_field on "id"', async () 
 		400, 'invalid_field', 'id');
 });
 
-test('PUT with the reserved load.mode upsert → 400 unsupported, job unchanged', async () => {
+test('PUT with an unknown load.mode → 400 invalid_field, job unchanged', async () => {
 	await rejectedPut('fixture', () => api.put('/api/v1/jobs/fixture',
-		jobWith((j) => { j.load = { mode: 'upsert' }; })), 400, 'unsupported', 'load.mode');
+		jobWith((j) => { j.load = { mode: 'merge' }; })), 400, 'invalid_field', 'load.mode');
 });
 
 test('PUT with a column both renamed and dropped → 400 invalid_field, job unchanged', async () => {
@@ -542,9 +558,9 @@ test('PUT with "load.index_parallel" 65 → 400 invalid_field, job unchanged', a
 		jobWith((j) => { j.load = { index_parallel: 65 }; })), 400, 'invalid_field', 'load.index_parallel');
 });
 
-test('PUT with a per-table "cursor" → 400 unsupported, job unchanged', async () => {
+test('PUT with an incremental table without a "cursor" → 400 missing_field, job unchanged', async () => {
 	await rejectedPut('fixture', () => api.put('/api/v1/jobs/fixture',
-		jobWith((j) => { j.tables = { 'public.t': { cursor: 'id' } }; })), 400, 'unsupported', 'tables.public.t.cursor');
+		jobWith((j) => { j.tables = { 'public.t': { mode: 'incremental' } }; })), 400, 'missing_field', 'tables.public.t.cursor');
 });
 
 test('PUT with a missing "include" → 400 missing_field, job unchanged', async () => {

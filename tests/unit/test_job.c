@@ -114,7 +114,7 @@ static void test_minimal_gets_defaults(void **state)
 				" \"load\": {\"mode\": \"replace\", \"create\": true,"
 				"           \"parallel\": 4, \"index_parallel\": 4, \"validate\": \"none\"},"
 				" \"retry\": {\"attempts\": 0, \"delay_s\": 5.0},"
-				" \"schedule\": null}");
+				" \"after\": [], \"schedule\": null}");
 	assert_true(json_is_integer(json_object_get(json_object_get(spec, "retry"), "attempts")));
 	assert_true(json_is_real(json_object_get(json_object_get(spec, "retry"), "delay_s")));
 	/* the input is borrowed and left alone */
@@ -230,7 +230,8 @@ static void test_explicit_values_kept(void **state)
 static void test_load_modes_accepted(void **state)
 {
 	(void)state;
-	static const char *const modes[] = {"replace", "append", "fail", "drop"};
+	static const char *const modes[] = {"replace", "append", "fail", "drop",
+					    "swap", "upsert", "incremental"};
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
 		char patch[100];
 		snprintf(patch, sizeof(patch), "{\"load\": {\"mode\": \"%s\"}}", modes[i]);
@@ -268,7 +269,7 @@ static void test_read_only_fields_dropped(void **state)
 	assert_null(json_object_get(spec, "id"));
 	assert_null(json_object_get(spec, "created_at"));
 	assert_null(json_object_get(spec, "updated_at"));
-	assert_int_equal(json_object_size(spec), 9);
+	assert_int_equal(json_object_size(spec), 10);
 	json_decref(spec);
 }
 
@@ -415,9 +416,6 @@ static void test_load_mode_errors(void **state)
 	reject("{\"load\": {\"mode\": \"REPLACE\"}}", "invalid_field", "load.mode");
 	reject("{\"load\": {\"mode\": 1}}", "invalid_field", "load.mode");
 	reject("{\"load\": {\"mode\": null}}", "invalid_field", "load.mode");
-	reject("{\"load\": {\"mode\": \"swap\"}}", "unsupported", "load.mode");
-	reject("{\"load\": {\"mode\": \"upsert\"}}", "unsupported", "load.mode");
-	reject("{\"load\": {\"mode\": \"incremental\"}}", "unsupported", "load.mode");
 }
 
 static void test_load_other_errors(void **state)
@@ -557,32 +555,74 @@ static void test_tables_bad_options(void **state)
 	       "tables.public.t.target");
 }
 
-static void test_tables_reserved_options(void **state)
+static void test_tables_mode_options(void **state)
 {
 	(void)state;
-	/* refused whatever their value, even one that would be wrong anyway */
-	static const char *const reserved[] = {"cursor", "key", "mode", "delete_flag"};
-	static const char *const values[] = {"\"id\"", "[\"id\"]", "{}", "null", "1", "\"\""};
-	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
-		for (size_t j = 0; j < sizeof(values) / sizeof(values[0]); j++) {
-			char patch[200], field[100];
-			snprintf(patch, sizeof(patch), "{\"tables\": {\"public.t\": {\"%s\": %s}}}",
-				 reserved[i], values[j]);
-			snprintf(field, sizeof(field), "tables.public.t.%s", reserved[i]);
-			reject(patch, "unsupported", field);
-		}
-	}
-	/* next to options that are fine */
-	reject("{\"tables\": {\"public.t\": {\"columns\": {\"a\": \"b\"}, \"where\": \"a > 0\","
-	       " \"cursor\": \"updated_at\"}}}",
-	       "unsupported", "tables.public.t.cursor");
+	json_t *spec = accept("{\"load\": {\"mode\": \"upsert\"}, \"tables\": {"
+			      " \"public.a\": {\"mode\": \"incremental\", \"cursor\": \"ts\", \"key\": [\"id\", \"day\"],"
+			      "               \"delete_flag\": \"gone\", \"drop_columns\": [\"gone\"]},"
+			      " \"public.b\": {\"key\": [\"id\"], \"delete_flag\": \"deleted\"},"
+			      " \"public.c\": {\"mode\": \"swap\"}}}", 4);
+	assert_string_equal(job_table_mode(spec, "public", "a"), "incremental");
+	assert_string_equal(job_table_mode(spec, "public", "b"), "upsert");
+	assert_string_equal(job_table_mode(spec, "public", "c"), "swap");
+	assert_string_equal(job_table_mode(spec, "public", "other"), "upsert");
+	assert_json_equal(json_object_get(json_object_get(spec, "tables"), "public.a"),
+			  "{\"mode\": \"incremental\", \"cursor\": \"ts\", \"key\": [\"id\", \"day\"],"
+			  " \"delete_flag\": \"gone\", \"drop_columns\": [\"gone\"]}");
+	json_decref(spec);
 
+	reject("{\"tables\": {\"public.t\": {\"mode\": \"merge\"}}}", "invalid_field", "tables.public.t.mode");
+	reject("{\"tables\": {\"public.t\": {\"mode\": null}}}", "invalid_field", "tables.public.t.mode");
+	reject("{\"tables\": {\"public.t\": {\"mode\": \"incremental\"}}}", "missing_field",
+	       "tables.public.t.cursor");
+	reject("{\"tables\": {\"public.t\": {\"cursor\": \"\"}}}", "invalid_field", "tables.public.t.cursor");
+	reject("{\"tables\": {\"public.t\": {\"cursor\": [\"ts\"]}}}", "invalid_field", "tables.public.t.cursor");
+	reject("{\"tables\": {\"public.t\": {\"cursor\": \"ts\", \"drop_columns\": [\"ts\"]}}}", "invalid_field",
+	       "tables.public.t.cursor");
+	reject("{\"tables\": {\"public.t\": {\"key\": []}}}", "invalid_field", "tables.public.t.key");
+	reject("{\"tables\": {\"public.t\": {\"key\": \"id\"}}}", "invalid_field", "tables.public.t.key");
+	reject("{\"tables\": {\"public.t\": {\"key\": [\"id\", 1]}}}", "invalid_field", "tables.public.t.key[1]");
+	reject("{\"tables\": {\"public.t\": {\"key\": [\"a\", \"b\", \"a\"]}}}", "invalid_field",
+	       "tables.public.t.key[2]");
+	reject("{\"tables\": {\"public.t\": {\"key\": [\"a\"], \"drop_columns\": [\"a\"]}}}", "invalid_field",
+	       "tables.public.t.key[0]");
+	/* a delete flag needs a mode that merges by key */
+	reject("{\"tables\": {\"public.t\": {\"delete_flag\": \"d\"}}}", "invalid_field",
+	       "tables.public.t.delete_flag");
+	reject("{\"tables\": {\"public.t\": {\"mode\": \"swap\", \"delete_flag\": \"d\"}}}", "invalid_field",
+	       "tables.public.t.delete_flag");
+	reject("{\"tables\": {\"public.t\": {\"delete_flag\": 3}}}", "invalid_field", "tables.public.t.delete_flag");
+}
+
+static void test_after_steps(void **state)
+{
+	(void)state;
+	json_t *spec = accept("{\"after\": [\"SELECT 1\", {\"name\": \"refresh\", \"sql\": \"SELECT 2\"},"
+			      " {\"sql\": \"SELECT 3\"}]}", 4);
+	assert_json_equal(json_object_get(spec, "after"),
+			  "[{\"name\": \"after-1\", \"sql\": \"SELECT 1\"}, {\"name\": \"refresh\", \"sql\": \"SELECT 2\"},"
+			  " {\"name\": \"after-3\", \"sql\": \"SELECT 3\"}]");
+	/* normalizing the normalized form changes nothing */
 	struct err e;
 	err_clear(&e);
-	json_t *doc = job_doc("{\"tables\": {\"public.t\": {\"cursor\": \"updated_at\"}}}");
-	assert_null(job_normalize(doc, 4, &e));
-	assert_non_null(strstr(e.msg, "not supported"));
-	json_decref(doc);
+	json_t *again = job_normalize(spec, 4, &e);
+	assert_non_null(again);
+	assert_true(json_equal(again, spec));
+	json_decref(again);
+	json_decref(spec);
+	spec = accept("{\"after\": null}", 4);
+	assert_json_equal(json_object_get(spec, "after"), "[]");
+	json_decref(spec);
+
+	reject("{\"after\": \"SELECT 1\"}", "invalid_field", "after");
+	reject("{\"after\": {}}", "invalid_field", "after");
+	reject("{\"after\": [\"\"]}", "invalid_field", "after[0]");
+	reject("{\"after\": [\"SELECT 1\", 2]}", "invalid_field", "after[1]");
+	reject("{\"after\": [{\"name\": \"x\"}]}", "missing_field", "after[0].sql");
+	reject("{\"after\": [{\"sql\": \"\"}]}", "invalid_field", "after[0].sql");
+	reject("{\"after\": [{\"sql\": \"SELECT 1\", \"name\": \"a b\"}]}", "invalid_field", "after[0].name");
+	reject("{\"after\": [{\"sql\": \"SELECT 1\", \"x\": 1}]}", "unknown_field", "after[0].x");
 }
 
 /* buf = unit repeated n times; the test fails if it does not fit. */
@@ -997,7 +1037,8 @@ int main(void)
 		cmocka_unit_test(test_schedule),
 		cmocka_unit_test(test_tables_bad_keys),
 		cmocka_unit_test(test_tables_bad_options),
-		cmocka_unit_test(test_tables_reserved_options),
+		cmocka_unit_test(test_tables_mode_options),
+		cmocka_unit_test(test_after_steps),
 		cmocka_unit_test(test_tables_column_options_accepted),
 		cmocka_unit_test(test_tables_columns_errors),
 		cmocka_unit_test(test_tables_drop_columns_errors),

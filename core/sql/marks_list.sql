@@ -1,0 +1,1 @@
+SELECT jsonb_build_object('table', source_label, 'cursor', cursor_column, 'cursor_type', cursor_type, 'value', value, 'run_id', run_id, 'rows', rows, 'updated_at', updated_at)::text FROM ferry.marks WHERE job_id = $1::uuid ORDER BY source_label
