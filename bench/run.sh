@@ -14,6 +14,8 @@
 #      after it the target is compared with the source (row count and
 #      sum(hashtext(row::text)) per table, plus columns, indexes and
 #      constraints); a mismatch marks the method invalid;
+#      while a ferry run goes on, GET /api/v1/runs/{id}/tables is asked
+#      about every 100 ms, one request at a time, and each answer timed;
 #   4. optionally, ferryd's peak RSS copying the device table alone at one
 #      tenth of its size and at full size;
 #   5. a table of medians is printed and written to
@@ -50,6 +52,7 @@ ferry_pid=""
 ferry_base=""
 method_pid=""
 sampler_pid=""
+poller_pid=""
 page_kb=$(($(getconf PAGESIZE) / 1024))
 
 all_methods=(ferry pgcopydb dump_dir dump_pipe copy_pipe limit_out limit_in)
@@ -313,6 +316,7 @@ cleanup() {
 	local rc=$?
 	trap '' INT TERM
 	if [ -n "$sampler_pid" ]; then kill -TERM "$sampler_pid" 2>/dev/null || true; fi
+	if [ -n "$poller_pid" ]; then kill -TERM "$poller_pid" 2>/dev/null || true; fi
 	if [ -n "$method_pid" ]; then
 		echo "bench: stopping the method still running (pid $method_pid)" >&2
 		stop_tree "$method_pid"
@@ -639,6 +643,28 @@ ensure_job() {
 	api POST /api/v1/jobs "$body" >/dev/null || die "ferryd refused the job $1: $(api GET "/api/v1/jobs/$1" 2>&1 || true)"
 }
 
+# poll_tables WATCH LOG OUT: while WATCH (a running m_ferry) lives, ask
+# ferryd for the tables of its run (the id m_ferry writes to LOG), one
+# request at a time, about every 100 ms; OUT gets one line per request, the
+# HTTP status and the seconds curl measured from connecting to the last byte.
+poll_tables() {
+	local watch=$1 log=$2 out=$3 id="" line
+	: >"$out"
+	while kill -0 "$watch" 2>/dev/null; do
+		if [ -z "$id" ]; then
+			id=$(sed -n 's/^run \([0-9a-f-][0-9a-f-]*\)$/\1/p' "$log" 2>/dev/null | head -n 1)
+			if [ -z "$id" ]; then
+				sleep 0.01
+				continue
+			fi
+		fi
+		line=$(curl -s -o /dev/null --max-time 30 -w '%{http_code} %{time_total}' \
+			"$ferry_base/api/v1/runs/$id/tables" 2>/dev/null) || true
+		printf '%s\n' "${line:-000 30}" >>"$out"
+		sleep 0.1
+	done
+}
+
 # ---------------------------------------------------------------- methods
 # Each runs in the background, its output going to a log; the time from its
 # start to its end is the method's time.
@@ -739,15 +765,22 @@ time_method() {
 	method_pid=$!
 	if [ "$m" = ferry ]; then
 		sampler "$method_pid" "$ferry_pid" '^ferryd$' "$tmp/rss" &
+		sampler_pid=$!
+		poll_tables "$method_pid" "$log" "$tmp/latency.$r" &
+		poller_pid=$!
 	else
 		sampler "$method_pid" "$method_pid" '^(pgcopydb|pg_dump|pg_restore|psql)$' "$tmp/rss" &
+		sampler_pid=$!
 	fi
-	sampler_pid=$!
 	wait "$method_pid" || rc=$?
 	t1=$EPOCHREALTIME
 	method_pid=""
 	wait "$sampler_pid" || true
 	sampler_pid=""
+	if [ -n "$poller_pid" ]; then
+		wait "$poller_pid" || true
+		poller_pid=""
+	fi
 	rss=$(cat "$tmp/rss")
 	if [ "$m" = ferry ]; then
 		hwm=$(vm_hwm "$ferry_pid")
@@ -909,6 +942,7 @@ targets() {
 		peak=$(awk -F '\t' '$1 == "ferry" && $4 > p { p = $4 } END { printf "%d", p }' "$tmp/results.tsv")
 		printf -- '- ferryd peak RSS <= 64 MB: %.1f MB -> **%s**\n' "$(awk -v k="$peak" 'BEGIN { print k / 1024 }')" \
 			"$(awk -v k="$peak" 'BEGIN { print (k / 1024 <= 64 ? "MET" : "MISSED") }')"
+		latency_target
 	fi
 	if [ -s "$tmp/rss.tsv" ]; then
 		awk -F '\t' '
@@ -925,6 +959,30 @@ targets() {
 	elif has_method ferry; then
 		printf -- '- ferryd RSS, device table 1/10 vs full: not measured (BENCH_RSS_CHECK=0)\n'
 	fi
+}
+
+# The answer times of GET /api/v1/runs/{id}/tables over every ferry round:
+# count, p50, p99 (nearest rank) and max; an answer other than 200 misses.
+latency_target() {
+	local what='GET /api/v1/runs/{id}/tables while ferry runs, p99 <= 20 ms' files
+	files=("$tmp"/latency.*)
+	if [ ! -s "${files[0]}" ]; then
+		printf -- '- %s: NOT JUDGED (no request was made)\n' "$what"
+		return
+	fi
+	sort -k2,2g "${files[@]}" | awk -v what="$what" -v runs="${#files[@]}" '
+		function rank(p,   i) {
+			i = int(p / 100 * n)
+			if (i < p / 100 * n) i++
+			return ms[i < 1 ? 1 : i]
+		}
+		{ ms[++n] = $2 * 1000; if ($1 != "200") bad++ }
+		END {
+			p99 = rank(99)
+			printf "- %s: %d requests over %d run(s), p50 %.1f ms, p99 %.1f ms, max %.1f ms%s -> **%s**\n",
+			       what, n, runs, rank(50), p99, ms[n], (bad ? sprintf(", %d answers not 200", bad) : ""),
+			       (p99 <= 20 && !bad ? "MET" : "MISSED")
+		}'
 }
 
 # ---------------------------------------------------------------- main
