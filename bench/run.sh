@@ -14,9 +14,14 @@
 #      after it the target is compared with the source (row count and
 #      sum(hashtext(row::text)) per table, plus columns, indexes and
 #      constraints); a mismatch marks the method invalid;
+#      while a ferry run goes on, GET /api/v1/runs/{id}/tables is asked
+#      about every 100 ms, one request at a time, and each answer timed;
 #   4. optionally, ferryd's peak RSS copying the device table alone at one
 #      tenth of its size and at full size;
-#   5. a table of medians is printed and written to
+#   5. optionally, many small tables: a ferry job over thousands of tiny
+#      tables (database "many"), timed against the same per-table work done
+#      by psql, to tell ferry's own cost per table;
+#   6. a table of medians is printed and written to
 #      bench/results/<date>-<host>.md, followed by the targets ferry is held to.
 #
 # Environment:
@@ -26,7 +31,12 @@
 #   BENCH_REPEAT=N            rounds (default 3)
 #   BENCH_RSS_CHECK=0|1       ferryd RSS at 1/10 vs full device table (default 1)
 #   BENCH_METHODS=a,b         only these methods (default all): ferry, pgcopydb,
-#                             dump_dir, dump_pipe, copy_pipe, limit_out, limit_in
+#                             dump_dir, dump_pipe, copy_pipe, limit_out, limit_in,
+#                             and many (the many small tables measure); with
+#                             many alone the main data set is not made
+#   BENCH_MANY_TABLES=N       tables of the many small tables measure (default
+#                             5000; 0 skips it)
+#   BENCH_MANY_REPEAT=N       its rounds (default 1)
 #   BENCH_NOTE=TEXT           a remark written into the results file
 #   BENCH_RESULTS=FILE        where to write the results (default
 #                             bench/results/<date>-<host>[-<scale>].md)
@@ -50,6 +60,7 @@ ferry_pid=""
 ferry_base=""
 method_pid=""
 sampler_pid=""
+poller_pid=""
 page_kb=$(($(getconf PAGESIZE) / 1024))
 
 all_methods=(ferry pgcopydb dump_dir dump_pipe copy_pipe limit_out limit_in)
@@ -100,21 +111,35 @@ pgbench_scale=${BENCH_PGBENCH_SCALE:-$pgbench_scale}
 wide_rows=${BENCH_WIDE_ROWS:-$wide_rows}
 repeat=${BENCH_REPEAT:-3}
 rss_check=${BENCH_RSS_CHECK:-1}
-for v in device_rows pgbench_scale wide_rows repeat; do
+many_tables=${BENCH_MANY_TABLES:-5000}
+many_repeat=${BENCH_MANY_REPEAT:-1}
+many_rows=5 # rows in each of the many small tables
+for v in device_rows pgbench_scale wide_rows repeat many_repeat; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive whole number (got \"${!v}\")"
 done
 [ "$device_rows" -ge 30 ] || die "the device table needs at least 30 rows"
 [[ $rss_check =~ ^[01]$ ]] || die "BENCH_RSS_CHECK must be 0 or 1"
+[[ $many_tables =~ ^(0|[1-9][0-9]{0,5})$ ]] || die "BENCH_MANY_TABLES must be a whole number (got \"$many_tables\")"
 
 methods=()
+run_many=0
 if [ -z "${BENCH_METHODS:-}" ] || [ "${BENCH_METHODS}" = all ]; then
 	methods=("${all_methods[@]}")
+	run_many=1
 else
-	IFS=', ' read -r -a methods <<<"$BENCH_METHODS"
-	for m in "${methods[@]}"; do
-		[ -n "${label[$m]+x}" ] || die "unknown method \"$m\" in BENCH_METHODS (known: ${all_methods[*]})"
+	IFS=', ' read -r -a picked <<<"$BENCH_METHODS"
+	for m in "${picked[@]}"; do
+		if [ "$m" = many ]; then
+			run_many=1
+			continue
+		fi
+		[ -n "${label[$m]+x}" ] || die "unknown method \"$m\" in BENCH_METHODS (known: ${all_methods[*]} many)"
+		methods+=("$m")
 	done
 fi
+if [ "$many_tables" -eq 0 ]; then run_many=0; fi
+[ ${#methods[@]} -gt 0 ] || [ "$run_many" = 1 ] ||
+	die "nothing to measure (BENCH_METHODS=many but BENCH_MANY_TABLES=0)"
 has_method() {
 	local m
 	for m in "${methods[@]}"; do
@@ -313,6 +338,7 @@ cleanup() {
 	local rc=$?
 	trap '' INT TERM
 	if [ -n "$sampler_pid" ]; then kill -TERM "$sampler_pid" 2>/dev/null || true; fi
+	if [ -n "$poller_pid" ]; then kill -TERM "$poller_pid" 2>/dev/null || true; fi
 	if [ -n "$method_pid" ]; then
 		echo "bench: stopping the method still running (pid $method_pid)" >&2
 		stop_tree "$method_pid"
@@ -628,15 +654,38 @@ stop_ferryd() {
 	cat "$tmp/logs/ferryd.log.cur" >>"$tmp/logs/ferryd.log" 2>/dev/null || true
 }
 
-# ensure_job NAME SOURCE_DB INCLUDE_GLOB
+# ensure_job NAME SOURCE_DB INCLUDE_GLOB [TARGET_DB MODE PARALLEL]
+# (defaults: tgt, drop, two tables and two indexes at a time)
 ensure_job() {
 	local body
 	if api GET "/api/v1/jobs/$1" >/dev/null 2>&1; then return 0; fi
-	body=$(jq -n --arg name "$1" --arg src "$(uri "$src_port" "$2")" --arg dst "$(uri "$tgt_port" tgt)" \
-		--arg inc "$3" --argjson p "$jobs_n" '{
+	body=$(jq -n --arg name "$1" --arg src "$(uri "$src_port" "$2")" --arg dst "$(uri "$tgt_port" "${4:-tgt}")" \
+		--arg inc "$3" --arg mode "${5:-drop}" --argjson p "${6:-$jobs_n}" '{
 		name: $name, source: {dsn: $src}, target: {dsn: $dst}, include: [$inc],
-		load: {mode: "drop", create: true, parallel: $p, index_parallel: $p, validate: "none"}}')
+		load: {mode: $mode, create: true, parallel: $p, index_parallel: $p, validate: "none"}}')
 	api POST /api/v1/jobs "$body" >/dev/null || die "ferryd refused the job $1: $(api GET "/api/v1/jobs/$1" 2>&1 || true)"
+}
+
+# poll_tables WATCH LOG OUT: while WATCH (a running m_ferry) lives, ask
+# ferryd for the tables of its run (the id m_ferry writes to LOG), one
+# request at a time, about every 100 ms; OUT gets one line per request, the
+# HTTP status and the seconds curl measured from connecting to the last byte.
+poll_tables() {
+	local watch=$1 log=$2 out=$3 id="" line
+	: >"$out"
+	while kill -0 "$watch" 2>/dev/null; do
+		if [ -z "$id" ]; then
+			id=$(sed -n 's/^run \([0-9a-f-][0-9a-f-]*\)$/\1/p' "$log" 2>/dev/null | head -n 1)
+			if [ -z "$id" ]; then
+				sleep 0.01
+				continue
+			fi
+		fi
+		line=$(curl -s -o /dev/null --max-time 30 -w '%{http_code} %{time_total}' \
+			"$ferry_base/api/v1/runs/$id/tables" 2>/dev/null) || true
+		printf '%s\n' "${line:-000 30}" >>"$out"
+		sleep 0.1
+	done
 }
 
 # ---------------------------------------------------------------- methods
@@ -739,15 +788,22 @@ time_method() {
 	method_pid=$!
 	if [ "$m" = ferry ]; then
 		sampler "$method_pid" "$ferry_pid" '^ferryd$' "$tmp/rss" &
+		sampler_pid=$!
+		poll_tables "$method_pid" "$log" "$tmp/latency.$r" &
+		poller_pid=$!
 	else
 		sampler "$method_pid" "$method_pid" '^(pgcopydb|pg_dump|pg_restore|psql)$' "$tmp/rss" &
+		sampler_pid=$!
 	fi
-	sampler_pid=$!
 	wait "$method_pid" || rc=$?
 	t1=$EPOCHREALTIME
 	method_pid=""
 	wait "$sampler_pid" || true
 	sampler_pid=""
+	if [ -n "$poller_pid" ]; then
+		wait "$poller_pid" || true
+		poller_pid=""
+	fi
 	rss=$(cat "$tmp/rss")
 	if [ "$m" = ferry ]; then
 		hwm=$(vm_hwm "$ferry_pid")
@@ -804,6 +860,148 @@ rss_compare() {
 	ferry_job=bench ferry_src=src ferry_include='public.*'
 }
 
+# ---------------------------------------------------------------- many small tables
+# A ferry job over many tiny tables, against the same work done by psql: what
+# ferry adds per table (planning, task claims, events, connections, metadata
+# writes) is the difference, divided by the number of tables.
+
+# the table names, one per line: t0001, t0002, ...
+many_names() {
+	awk -v n="$many_tables" 'BEGIN {
+		w = length(n ""); if (w < 4) w = 4
+		for (i = 1; i <= n; i++) printf "t%0" w "d\n", i }'
+}
+
+# many_ddl [rows]: schema many and its tables, 200 to a transaction; with
+# "rows", each table also gets its rows
+many_ddl() {
+	many_names | awk -v rows="${1:-}" -v k="$many_rows" '
+		NR == 1 { print "CREATE SCHEMA many;" }
+		NR % 200 == 1 { print "BEGIN;" }
+		{
+			printf "CREATE TABLE many.%s (id integer PRIMARY KEY, name text NOT NULL, value double precision);\n", $1
+			if (rows != "")
+				printf "INSERT INTO many.%s SELECT g, %s || g, g * 0.5 FROM generate_series(1, %d) g;\n", $1, "'\''row '\''", k
+		}
+		NR % 200 == 0 { print "COMMIT;" }
+		END { if (NR % 200) print "COMMIT;" }'
+}
+
+# The work of the job done by a plain client. The source side: one session,
+# one repeatable read transaction, every table's COPY out. The target side:
+# one session and, as ferry does, one transaction per table that empties the
+# table and COPYs its rows in (FREEZE, as ferry after a TRUNCATE).
+many_source_script() {
+	echo 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;'
+	many_names | awk '{ printf "COPY many.%s TO STDOUT;\n", $1 }'
+	echo 'COMMIT;'
+}
+
+many_target_script() {
+	many_names | awk -v k="$many_rows" '{
+		printf "BEGIN;\nTRUNCATE many.%s;\nCOPY many.%s FROM STDIN (FREEZE);\n", $1, $1
+		for (g = 1; g <= k; g++) printf "%d\trow %d\t%s\n", g, g, g * 0.5
+		print "\\."
+		print "COMMIT;"
+	}'
+}
+
+# "table<TAB>rows<TAB>checksum" of every table of schema many
+many_sums() {
+	sql "$1" "$2" -At -F $'\t' <<-'EOF'
+		SELECT format('SELECT %L, count(*), coalesce(sum(hashtext(x::text)::bigint), 0) FROM many.%I x',
+		              relname, relname)
+		  FROM pg_class WHERE relnamespace = 'many'::regnamespace AND relkind = 'r' ORDER BY relname
+		\gexec
+	EOF
+}
+
+many_setup() {
+	local t0=$SECONDS
+	say "many small tables: $(commas "$many_tables") tables of $many_rows rows in database \"many\" (the same tables, empty, in \"manytgt\" on the target)"
+	sql "$src_port" postgres -c 'CREATE DATABASE many'
+	sql "$tgt_port" postgres -c 'CREATE DATABASE manytgt'
+	many_ddl rows | sql "$src_port" many
+	many_ddl | sql "$tgt_port" manytgt
+	sql "$src_port" many -c 'VACUUM (FREEZE, ANALYZE)'
+	many_sums "$src_port" many >"$tmp/many.src"
+	many_source_script >"$tmp/many-source.sql"
+	many_target_script >"$tmp/many-target.sql"
+	printf '    done in %d s\n' $((SECONDS - t0))
+}
+
+many_psql() {
+	local r=$1 t0 t1 t2
+	sql "$tgt_port" postgres -c CHECKPOINT
+	sql "$src_port" postgres -c CHECKPOINT
+	t0=$EPOCHREALTIME
+	sql "$src_port" many -f "$tmp/many-source.sql" >/dev/null
+	t1=$EPOCHREALTIME
+	sql "$tgt_port" manytgt -f "$tmp/many-target.sql"
+	t2=$EPOCHREALTIME
+	printf '%s\t%s\t%s\n' "$r" "$(elapsed "$t0" "$t1")" "$(elapsed "$t1" "$t2")" >>"$tmp/many-psql.tsv"
+	printf '    round %s  psql: source %s s + target %s s\n' "$r" "$(elapsed "$t0" "$t1")" "$(elapsed "$t1" "$t2")"
+}
+
+# One ferry run of the job; appends round, the run's seconds (created_at to
+# finished_at, as ferryd recorded them), the plan's ms (its planned event),
+# the sum of the tables' elapsed_ms, the seconds the client saw, and the check.
+many_ferry() {
+	local r=$1 log="$tmp/logs/many-ferry.$1.log" t0 t1 rc=0 id run secs plan_ms task_ms check=ok
+	sql "$tgt_port" postgres -c CHECKPOINT
+	sql "$src_port" postgres -c CHECKPOINT
+	start_ferryd
+	ensure_job bench-many many 'many.*' manytgt replace 1
+	t0=$EPOCHREALTIME
+	ferry_job=bench-many m_ferry >"$log" 2>&1 || rc=$?
+	t1=$EPOCHREALTIME
+	id=$(sed -n 's/^run \([0-9a-f-][0-9a-f-]*\)$/\1/p' "$log" | head -n 1)
+	secs="" plan_ms="" task_ms=""
+	if [ "$rc" -eq 0 ] && [ -n "$id" ]; then
+		run=$(api GET "/api/v1/runs/$id")
+		secs=$(jq -r '"SELECT extract(epoch FROM timestamptz \u0027\(.finished_at)\u0027 - timestamptz \u0027\(.created_at)\u0027)"' <<<"$run" |
+			sql "$tgt_port" postgres -At)
+		plan_ms=$(api GET "/api/v1/runs/$id/events?limit=50" |
+			jq -r '[.items[] | select(.kind == "planned")][0].message' | sed -n 's/.* in \([0-9][0-9]*\) ms$/\1/p')
+		task_ms=$(api GET "/api/v1/runs/$id/tables" | jq '[.items[].elapsed_ms] | add')
+		if [ "$(jq -r .tables.total <<<"$run")" != "$many_tables" ]; then
+			check="the run had $(jq -r .tables.total <<<"$run") tables"
+		fi
+	else
+		check="FAILED (exit status $rc)"
+		loud "ferry failed the many small tables job in round $r; last lines of its output:" "$(tail -n 25 "$log")"
+	fi
+	stop_ferryd
+	if [ "$check" = ok ]; then
+		many_sums "$tgt_port" manytgt >"$tmp/many.tgt" 2>&1 || true
+		if ! cmp -s "$tmp/many.src" "$tmp/many.tgt"; then
+			check="DATA MISMATCH"
+			loud "many small tables, round $r: THE TARGET DOES NOT EQUAL THE SOURCE" \
+				"$(diff "$tmp/many.src" "$tmp/many.tgt" | grep '^[<>]' | head -n 20)"
+		fi
+	fi
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "${secs:-0}" "${plan_ms:-0}" "${task_ms:-0}" \
+		"$(elapsed "$t0" "$t1")" "$check" >>"$tmp/many-ferry.tsv"
+	printf '    round %s  ferry: run %s s (client %s s), planned in %s ms, check %s\n' "$r" "${secs:-?}" \
+		"$(elapsed "$t0" "$t1")" "${plan_ms:-?}" "$check"
+}
+
+many_measure() {
+	local r
+	many_setup
+	: >"$tmp/many-psql.tsv"
+	: >"$tmp/many-ferry.tsv"
+	for ((r = 1; r <= many_repeat; r++)); do
+		if ((r % 2)); then
+			many_psql "$r"
+			many_ferry "$r"
+		else
+			many_ferry "$r"
+			many_psql "$r"
+		fi
+	done
+}
+
 # ---------------------------------------------------------------- report
 
 machine_info() {
@@ -834,21 +1032,29 @@ report() {
 			"$pg_version" "$pgcopydb_version" "$ferry_version" "$commit"
 		printf -- '- load average before / after: %s / %s\n' "$load_before" "$load_after"
 		if [ -n "${BENCH_NOTE:-}" ]; then printf -- '- note: %s\n' "$BENCH_NOTE"; fi
-		printf -- '- data set (scale %s): %s MB of table data (sum of pg_table_size), %s rows, %s MB of indexes:\n\n' \
-			"$scale" "$mb_data" "$(commas "$total_rows")" "$(awk -v b="$index_bytes" 'BEGIN { printf "%.0f", b / 1e6 }')"
-		printf '| table | rows | size |\n| --- | ---: | --- |\n'
-		printf '%s\n' "${dataset_lines[@]}"
-		printf '\n- %s round(s); every round runs each method once, the order rotated by one each round;\n' "$repeat"
-		printf '  each method has %s table jobs and %s index jobs; the time covers schema, data, primary keys and indexes\n' "$jobs_n" "$jobs_n"
-		printf '  (the two limits: data only); MB/s is table data MB (10^6 bytes) / median s; peak RSS is the\n'
-		printf '  largest over the rounds (ferry: ferryd alone; the others: the sum over their processes)\n\n'
-		summary_table
+		if [ ${#methods[@]} -gt 0 ]; then
+			printf -- '- data set (scale %s): %s MB of table data (sum of pg_table_size), %s rows, %s MB of indexes:\n\n' \
+				"$scale" "$mb_data" "$(commas "$total_rows")" "$(awk -v b="$index_bytes" 'BEGIN { printf "%.0f", b / 1e6 }')"
+			printf '| table | rows | size |\n| --- | ---: | --- |\n'
+			printf '%s\n' "${dataset_lines[@]}"
+			printf '\n- %s round(s); every round runs each method once, the order rotated by one each round;\n' "$repeat"
+			printf '  each method has %s table jobs and %s index jobs; the time covers schema, data, primary keys and indexes\n' "$jobs_n" "$jobs_n"
+			printf '  (the two limits: data only); MB/s is table data MB (10^6 bytes) / median s; peak RSS is the\n'
+			printf '  largest over the rounds (ferry: ferryd alone; the others: the sum over their processes)\n\n'
+			summary_table
+		fi
 		printf '\n'
 		targets
-		printf '\n## Every run\n\n| round | method | seconds | peak RSS MB | check |\n| ---: | --- | ---: | ---: | --- |\n'
-		awk -F '\t' -v OFS=' | ' 'NR == FNR { lab[$1] = $2; next }
-			{ printf "| %s | %s | %.1f | %.1f | %s |\n", $2, lab[$1], $3, $4 / 1024, ($5 == "yes" ? "" : "INVALID: ") $6 }' \
-			<(for m in "${methods[@]}"; do printf '%s\t%s\n' "$m" "${label[$m]}"; done) "$tmp/results.tsv"
+		if [ "$run_many" = 1 ]; then
+			printf '\n'
+			many_report
+		fi
+		if [ ${#methods[@]} -gt 0 ]; then
+			printf '\n## Every run\n\n| round | method | seconds | peak RSS MB | check |\n| ---: | --- | ---: | ---: | --- |\n'
+			awk -F '\t' -v OFS=' | ' 'NR == FNR { lab[$1] = $2; next }
+				{ printf "| %s | %s | %.1f | %.1f | %s |\n", $2, lab[$1], $3, $4 / 1024, ($5 == "yes" ? "" : "INVALID: ") $6 }' \
+				<(for m in "${methods[@]}"; do printf '%s\t%s\n' "$m" "${label[$m]}"; done) "$tmp/results.tsv"
+		fi
 	} >"$out"
 }
 
@@ -888,9 +1094,14 @@ median_of() {
 }
 
 targets() {
+	printf '## Targets\n\n'
+	if [ ${#methods[@]} -gt 0 ]; then round_targets; fi
+	if [ "$run_many" = 1 ]; then many_target; fi
+}
+
+round_targets() {
 	local f other ratio m want verdict
 	f=$(median_of ferry)
-	printf '## Targets\n\n'
 	for m in pgcopydb:0.8 dump_dir:0.5 copy_pipe:1.0; do
 		want=${m#*:} m=${m%%:*}
 		other=$(median_of "$m")
@@ -909,6 +1120,7 @@ targets() {
 		peak=$(awk -F '\t' '$1 == "ferry" && $4 > p { p = $4 } END { printf "%d", p }' "$tmp/results.tsv")
 		printf -- '- ferryd peak RSS <= 64 MB: %.1f MB -> **%s**\n' "$(awk -v k="$peak" 'BEGIN { print k / 1024 }')" \
 			"$(awk -v k="$peak" 'BEGIN { print (k / 1024 <= 64 ? "MET" : "MISSED") }')"
+		latency_target
 	fi
 	if [ -s "$tmp/rss.tsv" ]; then
 		awk -F '\t' '
@@ -925,6 +1137,96 @@ targets() {
 	elif has_method ferry; then
 		printf -- '- ferryd RSS, device table 1/10 vs full: not measured (BENCH_RSS_CHECK=0)\n'
 	fi
+}
+
+# The answer times of GET /api/v1/runs/{id}/tables over every ferry round:
+# count, p50, p99 (nearest rank) and max; an answer other than 200 misses.
+latency_target() {
+	local what='GET /api/v1/runs/{id}/tables while ferry runs, p99 <= 20 ms' files
+	files=("$tmp"/latency.*)
+	if [ ! -s "${files[0]}" ]; then
+		printf -- '- %s: NOT JUDGED (no request was made)\n' "$what"
+		return
+	fi
+	sort -k2,2g "${files[@]}" | awk -v what="$what" -v runs="${#files[@]}" '
+		function rank(p,   i) {
+			i = int(p / 100 * n)
+			if (i < p / 100 * n) i++
+			return ms[i < 1 ? 1 : i]
+		}
+		{ ms[++n] = $2 * 1000; if ($1 != "200") bad++ }
+		END {
+			p99 = rank(99)
+			printf "- %s: %d requests over %d run(s), p50 %.1f ms, p99 %.1f ms, max %.1f ms%s -> **%s**\n",
+			       what, n, runs, rank(50), p99, ms[n], (bad ? sprintf(", %d answers not 200", bad) : ""),
+			       (p99 <= 20 && !bad ? "MET" : "MISSED")
+		}'
+}
+
+# The many small tables figures of every round, joined: the psql times of
+# a round (round, source s, target s) with its ferry run (round, run s, plan
+# ms, tables' ms, client s, check).
+many_rounds() {
+	awk -F '\t' -v OFS='\t' 'NR == FNR { s[$1] = $2; t[$1] = $3; next }
+		{ print $1, $2, $3 / 1000, $4 / 1000, $5, s[$1], t[$1], $6 }' "$tmp/many-psql.tsv" "$tmp/many-ferry.tsv"
+}
+
+many_target() {
+	local what
+	what="ferry bookkeeping per table, $(commas "$many_tables") small tables, <= 2 ms"
+	many_rounds | awk -F '\t' -v n="$many_tables" -v what="$what" '
+		function median(a, k,   i, j, t) {
+			for (i = 2; i <= k; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+			return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+		}
+		{
+			k++
+			if ($8 != "ok") bad++
+			run[k] = $2; work[k] = $6 + $7; plan[k] = $3 * 1000 / n
+			keep[k] = ($2 - $6 - $7) * 1000 / n
+		}
+		END {
+			if (!k || bad) {
+				printf "- %s: NOT JUDGED (%d of %d ferry runs failed or did not match the source)\n", what, bad, k
+				exit
+			}
+			b = median(keep, k)
+			printf "- %s: (ferry run - psql doing the same work) / tables = %.2f ms (median of %d round(s): run %.1f s, psql %.1f s; planning alone %.2f ms per table) -> **%s**\n",
+			       what, b, k, median(run, k), median(work, k), median(plan, k), (b <= 2 ? "MET" : "MISSED")
+		}'
+}
+
+many_report() {
+	printf '## Many small tables\n\n'
+	cat <<-EOF
+		$(commas "$many_tables") tables in schema \`many\` of database \`many\` on the source, each
+		\`(id integer PRIMARY KEY, name text NOT NULL, value double precision)\` with $many_rows rows,
+		and the same tables, created beforehand (not timed), in \`manytgt\` on the target. ferry: a fresh
+		ferryd, the job \`include: ["many.*"]\`, \`load: {mode: replace, parallel: 1, validate: none}\`: per
+		table one transaction on the target that empties the table (\`TRUNCATE\`) and \`COPY\`s its rows in;
+		no DDL. psql does the same work in two sessions, one after the other: on the source, in one
+		repeatable read transaction, \`COPY many.t TO STDOUT\` for every table; on the target, per table
+		\`BEGIN; TRUNCATE; COPY ... FROM STDIN (FREEZE); COMMIT\`, the rows inline.
+
+		* **run s**: the run's \`finished_at - created_at\` as ferryd recorded it (trigger, planning, every
+		  table, the end); **client s**: the same seen from the API client, which polls every 0.2 s;
+		* **plan s**: from the run's \`planned\` event (\`... in N ms\`): reading the source catalog,
+		  resolving the job and storing one task per table;
+		* **tables s**: the sum of the tables' \`elapsed_ms\` (from the start of the task's claim, which
+		  stamps \`started_at\`, to its close: the claim, the \`table_started\` event, the two connections,
+		  the snapshot import, the data, the load marker); **between s** = run - plan - tables: events,
+		  closing the tasks and the run;
+		* **bookkeeping ms/table** = (run s - psql source s - psql target s) / tables: everything ferry
+		  does beyond the database work a plain client needs for the same job, planning included.
+		  One table at a time (\`parallel: 1\`), so it is a cost per table, not hidden behind another
+		  table's work.
+
+	EOF
+	printf '| round | run s | client s | plan s | tables s | between s | psql source s | psql target s | bookkeeping ms/table | plan ms/table | check |\n'
+	printf '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n'
+	many_rounds | awk -F '\t' -v n="$many_tables" '{
+		printf "| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s |\n", $1, $2, $5, $3, $4,
+		       $2 - $3 - $4, $6, $7, ($2 - $6 - $7) * 1000 / n, $3 * 1000 / n, $8 }'
 }
 
 # ---------------------------------------------------------------- main
@@ -945,9 +1247,12 @@ main() {
 	cp "$ferryd" "$tmp/ferryd"
 	ferryd=$tmp/ferryd
 
-	local need avail
-	need=$(awk -v d="$device_rows" -v p="$pgbench_scale" -v w="$wide_rows" \
-		'BEGIN { printf "%d", (d * 150 + p * 16000000 + w * 950) * 6 / 1048576 }')
+	local need=0 avail
+	if [ ${#methods[@]} -gt 0 ]; then
+		need=$(awk -v d="$device_rows" -v p="$pgbench_scale" -v w="$wide_rows" \
+			'BEGIN { printf "%d", (d * 150 + p * 16000000 + w * 950) * 6 / 1048576 }')
+	fi
+	if [ "$run_many" = 1 ]; then need=$((need + many_tables / 10)); fi
 	avail=$(df -Pm "$tmp" | awk 'NR == 2 { print $4 }')
 	[ "$avail" -ge "$need" ] || die "$tmp has $avail MB free; this data set needs about $need MB"
 
@@ -956,37 +1261,48 @@ main() {
 	say "starting the source (127.0.0.1:$src_port) and target (127.0.0.1:$tgt_port) clusters, PostgreSQL $("$pg_bin/postgres" --version | sed 's/.*) \([0-9.]*\).*/\1/')"
 	start_cluster source "$src_port"
 	start_cluster target "$tgt_port"
-	if has_method ferry; then sql "$tgt_port" postgres -c 'CREATE DATABASE ferry_meta'; fi
+	if has_method ferry || [ "$run_many" = 1 ]; then sql "$tgt_port" postgres -c 'CREATE DATABASE ferry_meta'; fi
 
-	make_source
+	if [ ${#methods[@]} -gt 0 ]; then make_source; fi
 	machine_info
 	load_before=$(cut -d ' ' -f 1-3 /proc/loadavg)
 
 	ferry_job=bench ferry_src=src ferry_include='public.*'
 	: >"$tmp/results.tsv"
 	local r i n=${#methods[@]}
-	for ((r = 1; r <= repeat; r++)); do
+	for ((r = 1; r <= repeat && n > 0; r++)); do
 		say "round $r of $repeat"
 		for ((i = 0; i < n; i++)); do
 			time_method "${methods[$(((i + r - 1) % n))]}" "$r"
 		done
 	done
 	if [ "$rss_check" = 1 ]; then rss_compare; fi
+	if [ "$run_many" = 1 ]; then many_measure; fi
 	load_after=$(cut -d ' ' -f 1-3 /proc/loadavg)
 
 	local out=${BENCH_RESULTS:-}
 	if [ -z "$out" ]; then
 		out="$repo/bench/results/$(date '+%Y-%m-%d')-$(hostname -s)"
-		if [ "$scale" != full ]; then out+="-scale-$scale"; fi
+		if [ "$n" -eq 0 ]; then
+			out+="-many-$many_tables"
+		elif [ "$scale" != full ]; then
+			out+="-scale-$scale"
+		fi
 		out+=.md
 	fi
 	mkdir -p "$(dirname "$out")"
 	report "$out"
 	echo
 	sed -n '/^| method /,/^$/p' "$out"
-	sed -n '/^## Targets/,/^## Every run/p' "$out" | sed '/^## Every run/d'
+	awk '/^## / { on = ($0 == "## Targets") } on' "$out"
+	sed -n '/^| round | run s /,/^$/p' "$out"
 	say "results written to $out"
-	if awk -F '\t' '$5 != "yes" { bad = 1 } END { exit !bad }' "$tmp/results.tsv"; then
+	local bad=0
+	if awk -F '\t' '$5 != "yes" { bad = 1 } END { exit !bad }' "$tmp/results.tsv"; then bad=1; fi
+	if [ "$run_many" = 1 ] && awk -F '\t' '$6 != "ok" { bad = 1 } END { exit !bad }' "$tmp/many-ferry.tsv"; then
+		bad=1
+	fi
+	if [ "$bad" = 1 ]; then
 		loud "at least one copy failed or did not match the source; see above"
 		return 1
 	fi
