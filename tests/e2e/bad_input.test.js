@@ -439,7 +439,8 @@ const jobCases = [
 		400, 'unsupported', 'tables.public.t.mode'],
 	['a "delete_flag" table option', (j) => { j.tables = { 'public.t': { delete_flag: 'deleted' } }; },
 		400, 'unsupported', 'tables.public.t.delete_flag'],
-	['a non-null "schedule"', (j) => { j.schedule = '0 3 * * *'; }, 400, 'unsupported', 'schedule'],
+	['a "schedule" with an hour out of range', (j) => { j.schedule = '0 24 * * *'; }, 400, 'invalid_field', 'schedule'],
+	['a "schedule" that is not a string', (j) => { j.schedule = 3; }, 400, 'invalid_field', 'schedule'],
 	// names
 	['a name that is a UUID', (j) => { j.name = UNKNOWN_UUID; }, 400, 'invalid_field', 'name'],
 	['a name with a space', (j) => { j.name = 'two words'; }, 400, 'invalid_field', 'name'],
