@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uuid/uuid.h>
 
 #include "catalog.h"
@@ -12,6 +13,7 @@
 #include "dsn.h"
 #include "job.h"
 #include "names.h"
+#include "scheduler.h"
 #include "sql.h"
 #include "util.h"
 #include "banned.h"
@@ -72,7 +74,10 @@ static bool name_conflict(struct err *e, json_t *spec)
 	return false;
 }
 
-/* Validate body and write it with sql ($1 id, $2 name, $3 definition); the stored job or NULL. */
+/*
+ * Validate body and write it with sql ($1 id, $2 name, $3 definition,
+ * $4 next_run_at from its schedule); the stored job or NULL.
+ */
 static json_t *job_store(struct service *s, const char *sql, const char *id, json_t *body,
 			 struct err *e)
 {
@@ -80,8 +85,11 @@ static json_t *job_store(struct service *s, const char *sql, const char *id, jso
 	if (!spec)
 		return NULL;
 	char *text = json_dumps(spec, JSON_COMPACT);
-	const char *p[] = {id, json_string_value(json_object_get(spec, "name")), text};
-	PGresult *res = meta_exec(s->meta, sql, 3, p, e);
+	char next[32];
+	sched_first_slot(json_object_get(spec, "schedule"), time(NULL), next);
+	const char *p[] = {id, json_string_value(json_object_get(spec, "name")), text,
+			   *next ? next : NULL};
+	PGresult *res = meta_exec(s->meta, sql, 4, p, e);
 	free(text);
 	if (!res)
 		name_conflict(e, spec);
@@ -152,6 +160,36 @@ bool svc_job_delete(struct service *s, const char *ref, struct err *e)
 		return err_set(e, 409, "conflict", NULL,
 			       "job \"%s\" has a queued or running run; cancel it first", ref);
 	return true;
+}
+
+json_t *svc_job_pause(struct service *s, const char *ref, struct err *e)
+{
+	char id[37];
+	json_t *spec = job_spec(s, ref, id, e);
+	if (!spec)
+		return NULL;
+	json_decref(spec);
+	const char *p[] = {id};
+	PGresult *res = meta_exec(s->meta, sql_job_pause, 1, p, e);
+	PQclear(res);
+	return res ? svc_job_get(s, id, e) : NULL;
+}
+
+json_t *svc_job_resume(struct service *s, const char *ref, struct err *e)
+{
+	char id[37], next[32];
+	json_t *spec = job_spec(s, ref, id, e);
+	if (!spec)
+		return NULL;
+	/* slots missed while paused do not fire; @once keeps whether it has fired */
+	const char *schedule = json_string_value(json_object_get(spec, "schedule"));
+	bool once = schedule && !strcmp(schedule, "@once");
+	sched_first_slot(json_object_get(spec, "schedule"), time(NULL), next);
+	json_decref(spec);
+	const char *p[] = {id, *next ? next : NULL, once ? "true" : "false"};
+	PGresult *res = meta_exec(s->meta, sql_job_resume, 3, p, e);
+	PQclear(res);
+	return res ? svc_job_get(s, id, e) : NULL;
 }
 
 /* True when a type name is one whose values do not mean the same in another database. */

@@ -42,4 +42,12 @@ json_t *svc_run_retry(struct service *s, const char *run_id, struct err *e);
 
 json_t *svc_connection_test(struct service *s, json_t *body, struct err *e);
 
+/*
+ * Schedules. Pause: the scheduler starts no run of the job
+ * until it is resumed; resume: next_run_at from now, so slots missed while
+ * paused do not fire. Both return the job.
+ */
+json_t *svc_job_pause(struct service *s, const char *ref, struct err *e);
+json_t *svc_job_resume(struct service *s, const char *ref, struct err *e);
+
 #endif

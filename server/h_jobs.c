@@ -1,4 +1,4 @@
-/* server/h_jobs.c: /api/v1/jobs: create, list, read, replace, delete, plan */
+/* server/h_jobs.c: /api/v1/jobs: create, list, read, replace, delete, plan, pause, resume */
 #include "handlers.h"
 
 #include <stdio.h>
@@ -60,4 +60,18 @@ void h_job_plan(struct req *r)
 	struct err e;
 	err_clear(&e);
 	reply_result(r, 200, svc_job_plan(&r->app->svc, r->params.v[0], &e), &e);
+}
+
+void h_job_pause(struct req *r)
+{
+	struct err e;
+	err_clear(&e);
+	reply_result(r, 200, svc_job_pause(&r->app->svc, r->params.v[0], &e), &e);
+}
+
+void h_job_resume(struct req *r)
+{
+	struct err e;
+	err_clear(&e);
+	reply_result(r, 200, svc_job_resume(&r->app->svc, r->params.v[0], &e), &e);
 }

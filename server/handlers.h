@@ -31,6 +31,8 @@ void h_job_get(struct req *r);
 void h_job_put(struct req *r);
 void h_job_delete(struct req *r);
 void h_job_plan(struct req *r);
+void h_job_pause(struct req *r);
+void h_job_resume(struct req *r);
 
 /* server/h_runs.c */
 void h_runs_trigger(struct req *r);

@@ -19,6 +19,8 @@ const struct route ferry_routes[] = {
 	{"GET", "/api/v1/jobs/{}/plan", h_job_plan, ROUTE_BODY_NONE},
 	{"POST", "/api/v1/jobs/{}/runs", h_runs_trigger, ROUTE_BODY_OPTIONAL},
 	{"GET", "/api/v1/jobs/{}/runs", h_runs_list, ROUTE_BODY_NONE},
+	{"POST", "/api/v1/jobs/{}/pause", h_job_pause, ROUTE_BODY_OPTIONAL},
+	{"POST", "/api/v1/jobs/{}/resume", h_job_resume, ROUTE_BODY_OPTIONAL},
 	{"GET", "/api/v1/runs/{}", h_run_get, ROUTE_BODY_NONE},
 	{"GET", "/api/v1/runs/{}/tables", h_run_tables, ROUTE_BODY_NONE},
 	{"GET", "/api/v1/runs/{}/events", h_run_events, ROUTE_BODY_NONE},
