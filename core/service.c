@@ -7,6 +7,7 @@
 #include <time.h>
 #include <uuid/uuid.h>
 
+#include "backfill.h"
 #include "catalog.h"
 #include "planner.h"
 #include "db.h"
@@ -190,6 +191,37 @@ json_t *svc_job_resume(struct service *s, const char *ref, struct err *e)
 	PGresult *res = meta_exec(s->meta, sql_job_resume, 3, p, e);
 	PQclear(res);
 	return res ? svc_job_get(s, id, e) : NULL;
+}
+
+json_t *svc_backfill_create(struct service *s, const char *job_ref, json_t *body, struct err *e)
+{
+	char id[37];
+	json_t *spec = job_spec(s, job_ref, id, e);
+	if (!spec)
+		return NULL;
+	json_decref(spec);
+	return backfill_create(s->meta, id, body, e);
+}
+
+json_t *svc_backfill_list(struct service *s, const char *job_ref, long limit, long offset,
+			  struct err *e)
+{
+	char id[37];
+	json_t *spec = job_spec(s, job_ref, id, e);
+	if (!spec)
+		return NULL;
+	json_decref(spec);
+	return backfill_list(s->meta, id, limit, offset, e);
+}
+
+json_t *svc_backfill_get(struct service *s, const char *id, struct err *e)
+{
+	return backfill_get(s->meta, id, e);
+}
+
+json_t *svc_backfill_cancel(struct service *s, const char *id, struct err *e)
+{
+	return backfill_cancel(s->meta, s->engine, id, e);
 }
 
 /* True when a type name is one whose values do not mean the same in another database. */

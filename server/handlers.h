@@ -43,4 +43,10 @@ void h_run_events(struct req *r);
 void h_run_cancel(struct req *r);
 void h_run_retry(struct req *r);
 
+/* server/h_backfills.c */
+void h_backfill_create(struct req *r);
+void h_backfills_list(struct req *r);
+void h_backfill_get(struct req *r);
+void h_backfill_cancel(struct req *r);
+
 #endif
