@@ -9,6 +9,7 @@
 
 #include "backfill.h"
 #include "catalog.h"
+#include "cron.h"
 #include "planner.h"
 #include "db.h"
 #include "dsn.h"
@@ -184,7 +185,8 @@ json_t *svc_job_resume(struct service *s, const char *ref, struct err *e)
 		return NULL;
 	/* slots missed while paused do not fire; @once keeps whether it has fired */
 	const char *schedule = json_string_value(json_object_get(spec, "schedule"));
-	bool once = schedule && !strcmp(schedule, "@once");
+	struct cron c;
+	bool once = schedule && cron_parse(schedule, &c, NULL, 0) && c.kind == CRON_ONCE;
 	sched_first_slot(json_object_get(spec, "schedule"), time(NULL), next);
 	json_decref(spec);
 	const char *p[] = {id, *next ? next : NULL, once ? "true" : "false"};
@@ -438,6 +440,11 @@ json_t *svc_run_retry(struct service *s, const char *run_id, struct err *e)
 	bool active = !strcmp(state, "queued") || !strcmp(state, "running") ||
 		      !strcmp(state, "cancelling");
 	json_decref(run);
+	if (!strcmp(state, "skipped")) {
+		err_set(e, 409, "conflict", NULL,
+			"run %s was skipped and never started: start a new run of the job instead", run_id);
+		return NULL;
+	}
 	if (active) {
 		err_set(e, 409, "conflict", NULL, "run %s is still %s; retry it once it has finished",
 			run_id, state);

@@ -172,6 +172,9 @@ describe('schedules and backfills', { skip: !ferrydAvailable() && 'build/ferryd 
 		const blocking = await getRun(env.api, blocker[1]);
 		assert.equal(blocking.job_id, j.id);
 		assert.ok(Date.parse(blocking.created_at) <= Date.parse(skipped.created_at));
+		const retry = await env.api.post(`/api/v1/runs/${skipped.id}/retry`);
+		assert.equal(retry.status, 409, retry.text);
+		assert.match(retry.json.error.message, /skipped/);
 		const skipEvents = await runEvents(env.api, skipped.id);
 		assert.ok(skipEvents.some((e) => e.kind === 'run_skipped'), JSON.stringify(skipEvents));
 		assertNoOverlap(seen);
@@ -365,7 +368,24 @@ describe('schedules and backfills', { skip: !ferrydAvailable() && 'build/ferryd 
 		const b = await getBackfill(r.json.id);
 		assert.equal(b.state, 'cancelled');
 		assert.deepEqual(b.windows.slice(1).map((w) => [w.run_id, w.state]), [[null, 'pending'], [null, 'pending']]);
-		const runs = await history('fill-cancel');
+		let runs = await history('fill-cancel');
 		assert.equal(runs.length, 1, 'no window after the cancelled one was queued');
+
+		/* a window whose run is cancelled on its own ends the backfill, naming the window */
+		const r2 = await env.api.post('/api/v1/jobs/fill-cancel/backfill', { from: 0, to: 2, step: 1 });
+		assert.equal(r2.status, 202, r2.text);
+		const running = await pollUntil(() => getBackfill(r2.json.id), {
+			until: (b) => b.windows[0].state === 'running', timeoutMs: 20000, intervalMs: 100, what: 'the window to run',
+		});
+		const rc = await env.api.post(`/api/v1/runs/${running.windows[0].run_id}/cancel`);
+		assert.equal(rc.status, 202, rc.text);
+		const stopped = await pollUntil(() => getBackfill(r2.json.id), {
+			until: (b) => b.state !== 'running', timeoutMs: 20000, intervalMs: 100, what: 'the backfill to stop',
+		});
+		assert.equal(stopped.state, 'cancelled');
+		assert.equal(stopped.error, `window 1 of 2 (from 0 to 1) cancelled in run ${running.windows[0].run_id}`);
+		assert.equal(stopped.windows[1].state, 'pending');
+		runs = await history('fill-cancel');
+		assert.equal(runs.length, 2);
 	});
 });
