@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cron.h"
 #include "db.h"
 #include "dsn.h"
 #include "names.h"
@@ -459,11 +460,30 @@ static bool retry_normalize(json_t *in, json_t *out, struct err *e)
 	return true;
 }
 
+/* "schedule": null (manual runs only) or a string cron_parse accepts. */
+static bool schedule_normalize(json_t *in, json_t *out, struct err *e)
+{
+	json_t *schedule = json_object_get(in, "schedule");
+	if (!schedule || json_is_null(schedule)) {
+		json_object_set_new(out, "schedule", json_null());
+		return true;
+	}
+	if (!json_is_string(schedule))
+		return type_error("schedule", "null or a schedule such as \"@daily\" or \"0 3 * * *\"", e);
+	struct cron c;
+	char why[200];
+	if (!cron_parse(json_string_value(schedule), &c, why, sizeof(why)))
+		return err_set(e, 400, "invalid_field", "schedule", "%s", why);
+	json_object_set(out, "schedule", schedule);
+	return true;
+}
+
 json_t *job_normalize(json_t *in, int default_parallel, struct err *e)
 {
 	static const char *const keys[] = {"name", "source", "target", "include", "exclude",
 					   "tables", "load", "retry", "after", "schedule", "id",
-					   "created_at", "updated_at", "last_run", NULL};
+					   "created_at", "updated_at", "last_run", "paused",
+					   "next_run_at", NULL};
 	json_t *out = NULL, *globs = NULL;
 	if (!json_is_object(in)) {
 		err_set(e, 400, "invalid_json", NULL, "the job must be a JSON object");
@@ -494,13 +514,8 @@ json_t *job_normalize(json_t *in, int default_parallel, struct err *e)
 	    !tables_agree_with_mode(out, e) || !retry_normalize(in, out, e) ||
 	    !after_normalize(in, out, e))
 		goto fail;
-	json_t *schedule = json_object_get(in, "schedule");
-	if (schedule && !json_is_null(schedule)) {
-		err_set(e, 400, "unsupported", "schedule",
-			"schedules are not supported by this version of ferry; use null");
+	if (!schedule_normalize(in, out, e))
 		goto fail;
-	}
-	json_object_set_new(out, "schedule", json_null());
 	return out;
 fail:
 	json_decref(out);
@@ -522,7 +537,8 @@ json_t *job_render(json_t *doc)
 {
 	static const char *const order[] = {"id", "name", "source", "target", "include",
 					    "exclude", "tables", "load", "retry", "after", "schedule",
-					    "created_at", "updated_at", "last_run", NULL};
+					    "paused", "next_run_at", "created_at", "updated_at",
+					    "last_run", NULL};
 	json_t *out = json_object();
 	for (const char *const *k = order; *k; k++) {
 		json_t *v = json_object_get(doc, *k);

@@ -12,14 +12,15 @@
  * Validate a job definition as sent by a client (borrowed) and return a new
  * reference to its normalized form: only the definition's own fields, with
  * defaults filled in (load.parallel defaults to default_parallel). Read-only
- * fields (id, created_at, updated_at, last_run) are accepted and dropped. On a bad
- * definition returns NULL and fills e with a 400 error naming the field.
+ * fields (id, created_at, updated_at, last_run, paused, next_run_at) are
+ * accepted and dropped. "schedule" is null or a schedule cron_parse accepts.
+ * On a bad definition returns NULL and fills e with a 400 error naming the field.
  */
 json_t *job_normalize(json_t *in, int default_parallel, struct err *e);
 
 /*
  * Return a new reference: a job document as the API shows it (definition
- * plus id, timestamps and last run, borrowed) with its fields in a fixed
+ * plus id, paused, next_run_at, timestamps and last run, borrowed) with its fields in a fixed
  * order and the passwords of its DSNs replaced by "***".
  */
 json_t *job_render(json_t *doc);

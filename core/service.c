@@ -4,14 +4,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uuid/uuid.h>
 
+#include "backfill.h"
 #include "catalog.h"
+#include "cron.h"
 #include "planner.h"
 #include "db.h"
 #include "dsn.h"
 #include "job.h"
 #include "names.h"
+#include "scheduler.h"
 #include "sql.h"
 #include "util.h"
 #include "banned.h"
@@ -72,7 +76,10 @@ static bool name_conflict(struct err *e, json_t *spec)
 	return false;
 }
 
-/* Validate body and write it with sql ($1 id, $2 name, $3 definition); the stored job or NULL. */
+/*
+ * Validate body and write it with sql ($1 id, $2 name, $3 definition,
+ * $4 next_run_at from its schedule); the stored job or NULL.
+ */
 static json_t *job_store(struct service *s, const char *sql, const char *id, json_t *body,
 			 struct err *e)
 {
@@ -80,8 +87,11 @@ static json_t *job_store(struct service *s, const char *sql, const char *id, jso
 	if (!spec)
 		return NULL;
 	char *text = json_dumps(spec, JSON_COMPACT);
-	const char *p[] = {id, json_string_value(json_object_get(spec, "name")), text};
-	PGresult *res = meta_exec(s->meta, sql, 3, p, e);
+	char next[32];
+	sched_first_slot(json_object_get(spec, "schedule"), time(NULL), next);
+	const char *p[] = {id, json_string_value(json_object_get(spec, "name")), text,
+			   *next ? next : NULL};
+	PGresult *res = meta_exec(s->meta, sql, 4, p, e);
 	free(text);
 	if (!res)
 		name_conflict(e, spec);
@@ -152,6 +162,68 @@ bool svc_job_delete(struct service *s, const char *ref, struct err *e)
 		return err_set(e, 409, "conflict", NULL,
 			       "job \"%s\" has a queued or running run; cancel it first", ref);
 	return true;
+}
+
+json_t *svc_job_pause(struct service *s, const char *ref, struct err *e)
+{
+	char id[37];
+	json_t *spec = job_spec(s, ref, id, e);
+	if (!spec)
+		return NULL;
+	json_decref(spec);
+	const char *p[] = {id};
+	PGresult *res = meta_exec(s->meta, sql_job_pause, 1, p, e);
+	PQclear(res);
+	return res ? svc_job_get(s, id, e) : NULL;
+}
+
+json_t *svc_job_resume(struct service *s, const char *ref, struct err *e)
+{
+	char id[37], next[32];
+	json_t *spec = job_spec(s, ref, id, e);
+	if (!spec)
+		return NULL;
+	/* slots missed while paused do not fire; @once keeps whether it has fired */
+	const char *schedule = json_string_value(json_object_get(spec, "schedule"));
+	struct cron c;
+	bool once = schedule && cron_parse(schedule, &c, NULL, 0) && c.kind == CRON_ONCE;
+	sched_first_slot(json_object_get(spec, "schedule"), time(NULL), next);
+	json_decref(spec);
+	const char *p[] = {id, *next ? next : NULL, once ? "true" : "false"};
+	PGresult *res = meta_exec(s->meta, sql_job_resume, 3, p, e);
+	PQclear(res);
+	return res ? svc_job_get(s, id, e) : NULL;
+}
+
+json_t *svc_backfill_create(struct service *s, const char *job_ref, json_t *body, struct err *e)
+{
+	char id[37];
+	json_t *spec = job_spec(s, job_ref, id, e);
+	if (!spec)
+		return NULL;
+	json_decref(spec);
+	return backfill_create(s->meta, id, body, e);
+}
+
+json_t *svc_backfill_list(struct service *s, const char *job_ref, long limit, long offset,
+			  struct err *e)
+{
+	char id[37];
+	json_t *spec = job_spec(s, job_ref, id, e);
+	if (!spec)
+		return NULL;
+	json_decref(spec);
+	return backfill_list(s->meta, id, limit, offset, e);
+}
+
+json_t *svc_backfill_get(struct service *s, const char *id, struct err *e)
+{
+	return backfill_get(s->meta, id, e);
+}
+
+json_t *svc_backfill_cancel(struct service *s, const char *id, struct err *e)
+{
+	return backfill_cancel(s->meta, s->engine, id, e);
 }
 
 /* True when a type name is one whose values do not mean the same in another database. */
@@ -399,6 +471,11 @@ json_t *svc_run_retry(struct service *s, const char *run_id, struct err *e)
 	bool active = !strcmp(state, "queued") || !strcmp(state, "running") ||
 		      !strcmp(state, "cancelling");
 	json_decref(run);
+	if (!strcmp(state, "skipped")) {
+		err_set(e, 409, "conflict", NULL,
+			"run %s was skipped and never started: start a new run of the job instead", run_id);
+		return NULL;
+	}
 	if (active) {
 		err_set(e, 409, "conflict", NULL, "run %s is still %s; retry it once it has finished",
 			run_id, state);

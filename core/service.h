@@ -47,4 +47,18 @@ bool svc_marks_reset(struct service *s, const char *job_ref, const char *table, 
 
 json_t *svc_connection_test(struct service *s, json_t *body, struct err *e);
 
+/*
+ * Schedules and backfills. Pause: the scheduler starts no run of the job
+ * until it is resumed; resume: next_run_at from now, so slots missed while
+ * paused do not fire. Both return the job.
+ */
+json_t *svc_job_pause(struct service *s, const char *ref, struct err *e);
+json_t *svc_job_resume(struct service *s, const char *ref, struct err *e);
+/* A new backfill of the job: body {"from", "to", "step"}; see backfill_create. */
+json_t *svc_backfill_create(struct service *s, const char *job_ref, json_t *body, struct err *e);
+json_t *svc_backfill_list(struct service *s, const char *job_ref, long limit, long offset,
+			  struct err *e);
+json_t *svc_backfill_get(struct service *s, const char *id, struct err *e);
+json_t *svc_backfill_cancel(struct service *s, const char *id, struct err *e);
+
 #endif

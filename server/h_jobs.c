@@ -1,4 +1,4 @@
-/* server/h_jobs.c: /api/v1/jobs: create, list, read, replace, delete, plan, high-water marks */
+/* server/h_jobs.c: /api/v1/jobs: create, list, read, replace, delete, plan, high-water marks, pause, resume */
 #include "handlers.h"
 
 #include <stdio.h>
@@ -87,4 +87,18 @@ void h_mark_reset(struct req *r)
 		reply_empty(r, 204);
 	else
 		reply_err(r, &e);
+}
+
+void h_job_pause(struct req *r)
+{
+	struct err e;
+	err_clear(&e);
+	reply_result(r, 200, svc_job_pause(&r->app->svc, r->params.v[0], &e), &e);
+}
+
+void h_job_resume(struct req *r)
+{
+	struct err e;
+	err_clear(&e);
+	reply_result(r, 200, svc_job_resume(&r->app->svc, r->params.v[0], &e), &e);
 }

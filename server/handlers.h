@@ -34,6 +34,8 @@ void h_job_plan(struct req *r);
 void h_marks_list(struct req *r);
 void h_marks_reset(struct req *r);
 void h_mark_reset(struct req *r);
+void h_job_pause(struct req *r);
+void h_job_resume(struct req *r);
 
 /* server/h_runs.c */
 void h_runs_trigger(struct req *r);
@@ -43,5 +45,11 @@ void h_run_tables(struct req *r);
 void h_run_events(struct req *r);
 void h_run_cancel(struct req *r);
 void h_run_retry(struct req *r);
+
+/* server/h_backfills.c */
+void h_backfill_create(struct req *r);
+void h_backfills_list(struct req *r);
+void h_backfill_get(struct req *r);
+void h_backfill_cancel(struct req *r);
 
 #endif

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "meta.h"
 #include "sb.h"
+#include "scheduler.h"
 #include "util.h"
 #include "banned.h"
 
@@ -227,6 +228,7 @@ int main(int argc, char **argv)
 	struct embedpg *pg = NULL;
 	struct meta *meta = NULL;
 	struct engine *engine = NULL;
+	struct scheduler *sched = NULL;
 	struct http_server *http = NULL;
 	char *cert = NULL, *key = NULL;
 	int rc = 1;
@@ -253,6 +255,7 @@ int main(int argc, char **argv)
 		goto out;
 	if (!(engine = engine_start(meta, o.workers, &e)))
 		goto out;
+	sched = scheduler_start(meta, engine);
 	struct app app = {.svc = {.meta = meta, .engine = engine, .default_parallel = o.workers},
 			  .meta = meta, .token = o.token};
 	int port = 0;
@@ -278,6 +281,8 @@ int main(int argc, char **argv)
 	sigwait(&sigs, &sig);
 	log_info("received %s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	http_quiesce(http);
+	scheduler_stop(sched);
+	sched = NULL;
 	engine_stop(engine);
 	engine = NULL;
 	http_stop(http);
@@ -286,6 +291,7 @@ int main(int argc, char **argv)
 out:
 	if (rc && *e.msg)
 		log_error("%s", e.msg);
+	scheduler_stop(sched);
 	engine_stop(engine);
 	http_stop(http);
 	meta_close(meta);

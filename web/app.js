@@ -1114,7 +1114,7 @@
 			const active = ACTIVE.has(run.state);
 			const tone = run.state === 'succeeded' ? 'done'
 				: run.state === 'failed' ? 'bad'
-					: run.state === 'cancelled' || run.state === 'cancelling' ? 'muted' : '';
+					: run.state === 'cancelled' || run.state === 'cancelling' || run.state === 'skipped' ? 'muted' : '';
 			/* a run that ended early moved only part of the rows, whatever its progress says */
 			const fraction = run.state === 'succeeded' ? 1 : active ? run.progress
 				: run.rows_estimate > 0 ? Math.min(run.rows / run.rows_estimate, 1) : 0;

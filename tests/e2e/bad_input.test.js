@@ -455,7 +455,8 @@ const jobCases = [
 	['an "after" step with a bad name', (j) => { j.after = [{ name: 'two words', sql: 'SELECT 1' }]; },
 		400, 'invalid_field', 'after[0].name'],
 	['101 "after" statements', (j) => { j.after = Array(101).fill('SELECT 1'); }, 400, 'invalid_field', 'after'],
-	['a non-null "schedule"', (j) => { j.schedule = '0 3 * * *'; }, 400, 'unsupported', 'schedule'],
+	['a "schedule" with an hour out of range', (j) => { j.schedule = '0 24 * * *'; }, 400, 'invalid_field', 'schedule'],
+	['a "schedule" that is not a string', (j) => { j.schedule = 3; }, 400, 'invalid_field', 'schedule'],
 	// names
 	['a name that is a UUID', (j) => { j.name = UNKNOWN_UUID; }, 400, 'invalid_field', 'name'],
 	['a name with a space', (j) => { j.name = 'two words'; }, 400, 'invalid_field', 'name'],

@@ -24,7 +24,7 @@ ifeq ($(WERROR),1)
 FUZZ_CFLAGS += -Werror
 endif
 # the core code the target calls, and what that code calls in turn
-FUZZ_SRC    := tests/fuzz/fuzz_api.c core/job.c core/dsn.c core/names.c core/db.c core/log.c \
+FUZZ_SRC    := tests/fuzz/fuzz_api.c core/job.c core/cron.c core/dsn.c core/names.c core/db.c core/log.c \
                core/util.c core/sb.c core/err.c server/routes.c
 FUZZ_OBJ    := $(FUZZ_SRC:%.c=$(FUZZ_DIR)/%.o)
 # libFuzzer options for make fuzz; run-short.sh passes the same ones

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cron.h"
 #include "dsn.h"
 #include "err.h"
 #include "job.h"
@@ -397,7 +398,11 @@ static void check_normalized(json_t *spec, json_t *body)
 	CHECK(strings_array(include) && json_array_size(include) > 0, "include is not a list of globs");
 	CHECK(strings_array(json_object_get(spec, "exclude")), "exclude is not a list of globs");
 	CHECK(json_is_object(json_object_get(spec, "tables")), "tables is not an object");
-	CHECK(json_is_null(json_object_get(spec, "schedule")), "schedule is not null");
+	json_t *sched = json_object_get(spec, "schedule");
+	struct cron c;
+	CHECK(json_is_null(sched) ||
+		      (json_is_string(sched) && cron_parse(json_string_value(sched), &c, NULL, 0)),
+	      "schedule is neither null nor a schedule");
 
 	json_t *load = json_object_get(spec, "load");
 	json_t *in_load = json_object_get(body, "load");
@@ -442,8 +447,11 @@ static void check_rendered(json_t *spec)
 {
 	static const char *const order[] = {"id", "name", "source", "target", "include",
 					    "exclude", "tables", "load", "retry", "schedule",
-					    "created_at", "updated_at", "last_run", NULL};
+					    "paused", "next_run_at", "created_at", "updated_at",
+					    "last_run", NULL};
 	json_t *doc = json_deep_copy(spec);
+	json_object_set_new(doc, "paused", json_false());
+	json_object_set_new(doc, "next_run_at", json_null());
 	json_object_set_new(doc, "id", json_string("7d1f0c2e-5b7a-4c1e-9f3a-2b6d8e4f1a90"));
 	json_object_set_new(doc, "created_at", json_string("2024-05-01T12:00:00Z"));
 	json_object_set_new(doc, "updated_at", json_string("2024-05-02T08:30:00Z"));

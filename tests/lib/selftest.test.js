@@ -28,6 +28,8 @@ function sampleJob() {
 		load: { mode: 'replace', create: true, parallel: 4, index_parallel: 4, validate: 'count' },
 		retry: { attempts: 3, delay_s: 5 },
 		schedule: null,
+		paused: false,
+		next_run_at: null,
 		created_at: '2026-11-22T10:01:02.123456+00:00',
 		updated_at: '2026-11-22T10:01:02.123456+00:00',
 		last_run: null,

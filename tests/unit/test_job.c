@@ -264,8 +264,11 @@ static void test_read_only_fields_dropped(void **state)
 	(void)state;
 	json_t *spec = accept("{\"id\": \"123e4567-e89b-12d3-a456-426614174000\","
 			      " \"created_at\": \"2024-01-01T00:00:00Z\","
-			      " \"updated_at\": \"2024-01-02T00:00:00Z\"}",
+			      " \"updated_at\": \"2024-01-02T00:00:00Z\","
+			      " \"paused\": true, \"next_run_at\": \"2024-01-03T00:00:00Z\"}",
 			      4);
+	assert_null(json_object_get(spec, "paused"));
+	assert_null(json_object_get(spec, "next_run_at"));
 	assert_null(json_object_get(spec, "id"));
 	assert_null(json_object_get(spec, "created_at"));
 	assert_null(json_object_get(spec, "updated_at"));
@@ -504,13 +507,37 @@ static void test_retry_errors(void **state)
 static void test_schedule(void **state)
 {
 	(void)state;
-	reject("{\"schedule\": \"0 * * * *\"}", "unsupported", "schedule");
-	reject("{\"schedule\": {}}", "unsupported", "schedule");
-	reject("{\"schedule\": false}", "unsupported", "schedule");
-	reject("{\"schedule\": \"\"}", "unsupported", "schedule");
+	reject("{\"schedule\": {}}", "invalid_field", "schedule");
+	reject("{\"schedule\": false}", "invalid_field", "schedule");
+	reject("{\"schedule\": 5}", "invalid_field", "schedule");
+	reject("{\"schedule\": \"\"}", "invalid_field", "schedule");
+	reject("{\"schedule\": \"61 * * * *\"}", "invalid_field", "schedule");
+	reject("{\"schedule\": \"* * * *\"}", "invalid_field", "schedule");
+	reject("{\"schedule\": \"@sometimes\"}", "invalid_field", "schedule");
+	reject("{\"schedule\": \"@every 0s\"}", "invalid_field", "schedule");
 	json_t *spec = accept("{\"schedule\": null}", 4);
 	assert_true(json_is_null(json_object_get(spec, "schedule")));
 	json_decref(spec);
+	spec = accept("{}", 4);
+	assert_true(json_is_null(json_object_get(spec, "schedule")));
+	json_decref(spec);
+	static const char *const good[] = {"0 * * * *", "*/15 1-5 * jan-mar mon,fri", "@once",
+					   "@daily", "@every 30s", "0 3 29 2 *"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char patch[128];
+		snprintf(patch, sizeof(patch), "{\"schedule\": \"%s\"}", good[i]);
+		spec = accept(patch, 4);
+		assert_string_equal(json_string_value(json_object_get(spec, "schedule")), good[i]);
+		json_decref(spec);
+	}
+
+	/* the message is the parser's */
+	struct err e;
+	err_clear(&e);
+	json_t *doc = job_doc("{\"schedule\": \"61 * * * *\"}");
+	assert_null(job_normalize(doc, 4, &e));
+	assert_string_equal(e.msg, "minute field: 61 is out of range 0-59");
+	json_decref(doc);
 }
 
 static void test_tables_bad_keys(void **state)
@@ -888,6 +915,8 @@ static void test_render_orders_and_redacts(void **state)
 	json_t *doc = json_object();
 	json_object_set_new(doc, "last_run", json_pack("{s:s,s:s}", "id", "r1", "state", "done"));
 	json_object_set_new(doc, "extra", json_integer(1));
+	json_object_set_new(doc, "next_run_at", json_null());
+	json_object_set_new(doc, "paused", json_false());
 	json_object_set_new(doc, "updated_at", json_string("2024-01-02T00:00:00Z"));
 	const char *spec_keys[] = {"schedule", "retry", "load",   "tables",
 				   "exclude",  "include", "target", "source", "name"};
@@ -901,7 +930,7 @@ static void test_render_orders_and_redacts(void **state)
 	char keys[400];
 	keys_of(out, keys, sizeof(keys));
 	assert_string_equal(keys, "id,name,source,target,include,exclude,tables,load,retry,"
-				  "schedule,created_at,updated_at,last_run");
+				  "schedule,paused,next_run_at,created_at,updated_at,last_run");
 
 	assert_string_equal(job_source_dsn(out), "postgresql://app:***@src.example/db");
 	assert_string_equal(job_target_dsn(out), "host=dst.example dbname=db password=***");
@@ -912,8 +941,8 @@ static void test_render_orders_and_redacts(void **state)
 
 	/* everything but the passwords is carried over as is */
 	static const char *const same[] = {"id", "name", "include", "exclude", "tables", "load",
-					   "retry", "schedule", "created_at", "updated_at",
-					   "last_run"};
+					   "retry", "schedule", "paused", "next_run_at",
+					   "created_at", "updated_at", "last_run"};
 	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++)
 		if (!json_equal(json_object_get(out, same[i]), json_object_get(doc, same[i])))
 			fail_msg("job_render changed \"%s\"", same[i]);

@@ -1,0 +1,1 @@
+SELECT doc::text FROM ferry.backfill_doc WHERE job_id = $1::uuid ORDER BY created_at DESC, id LIMIT $2 OFFSET $3

@@ -1,0 +1,1 @@
+UPDATE ferry.jobs SET paused = true WHERE id = $1::uuid RETURNING id
