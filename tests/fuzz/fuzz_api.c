@@ -382,11 +382,12 @@ static void check_endpoint(json_t *spec, json_t *body, const char *key)
 static void check_normalized(json_t *spec, json_t *body)
 {
 	static const char *const keys[] = {"name", "source", "target", "include", "exclude",
-					   "tables", "load", "retry", "schedule", NULL};
+					   "tables", "load", "retry", "after", "schedule", NULL};
 	static const char *const load_keys[] = {"mode", "create", "parallel", "index_parallel",
 						"validate", NULL};
 	static const char *const retry_keys[] = {"attempts", "delay_s", NULL};
-	static const char *const modes[] = {"replace", "append", "fail", "drop", NULL};
+	static const char *const modes[] = {"replace", "append", "fail", "drop",
+					    "swap", "upsert", "incremental", NULL};
 	static const char *const validations[] = {"none", "count", "checksum", NULL};
 	CHECK(json_is_object(spec) && has_only_keys(spec, keys), "unexpected top-level field");
 	for (const char *const *k = keys; *k; k++)
@@ -423,6 +424,28 @@ static void check_normalized(json_t *spec, json_t *body)
 		      job_index_parallel(spec) >= 1,
 	      "an accessor disagrees with the normalized job");
 
+	/* every table's mode is a load mode; an incremental one has a cursor */
+	const char *tk;
+	json_t *topts;
+	json_object_foreach(json_object_get(spec, "tables"), tk, topts) {
+		json_t *m = json_object_get(topts, "mode");
+		CHECK(!m || one_of(m, modes), "tables.%s.mode is not a load mode", tk);
+		CHECK(!m || strcmp(json_string_value(m), "incremental") || json_object_get(topts, "cursor"),
+		      "tables.%s is incremental without a cursor", tk);
+	}
+	static const char *const after_keys[] = {"name", "sql", NULL};
+	json_t *after = json_object_get(spec, "after");
+	CHECK(json_is_array(after) && json_array_size(after) <= 100, "after is not a list of steps");
+	size_t ai;
+	json_t *step;
+	json_array_foreach(after, ai, step) {
+		CHECK(json_is_object(step) && has_only_keys(step, after_keys) &&
+			      json_is_string(json_object_get(step, "name")) &&
+			      json_is_string(json_object_get(step, "sql")) &&
+			      *json_string_value(json_object_get(step, "sql")),
+		      "after[%zu] is not {name, sql}", ai);
+	}
+
 	json_t *retry = json_object_get(spec, "retry");
 	CHECK(json_is_object(retry) && has_only_keys(retry, retry_keys), "retry has unexpected fields");
 	CHECK(int_between(json_object_get(retry, "attempts"), 0, 10), "retry.attempts out of range");
@@ -446,7 +469,7 @@ static void check_idempotent(json_t *spec)
 static void check_rendered(json_t *spec)
 {
 	static const char *const order[] = {"id", "name", "source", "target", "include",
-					    "exclude", "tables", "load", "retry", "schedule",
+					    "exclude", "tables", "load", "retry", "after", "schedule",
 					    "paused", "next_run_at", "created_at", "updated_at",
 					    "last_run", NULL};
 	json_t *doc = json_deep_copy(spec);
