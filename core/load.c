@@ -34,6 +34,7 @@ struct load_ctx {
 	char *dst_rel; /* owned, quoted: where COPY writes (the table, its staging or shadow table) */
 	char *table_rel; /* owned, quoted: the target table itself */
 	const char *select; /* borrowed from the copy description */
+	const char *source; /* the plain COPY source, or NULL: read with select */
 	const char *columns;
 	char *copy_columns; /* owned: the COPY column list (columns, and the delete flag) */
 	bool binary;
@@ -251,7 +252,9 @@ static bool finish_source_copy(struct load_ctx *x, struct err *e)
 static bool start_copies(struct load_ctx *x, struct err *e)
 {
 	const char *fmt = x->binary ? "binary" : "text";
-	char *src_sql = xasprintf("COPY (%s) TO STDOUT (FORMAT %s)", x->select, fmt);
+	/* a plain table COPY skips the executor; older copy descriptions have only the select */
+	char *src_sql = x->source ? xasprintf("COPY %s TO STDOUT (FORMAT %s)", x->source, fmt)
+				  : xasprintf("COPY (%s) TO STDOUT (FORMAT %s)", x->select, fmt);
 	char *dst_sql = xasprintf("COPY %s (%s) FROM STDIN (FORMAT %s%s)", x->dst_rel, x->copy_columns,
 				  fmt, x->emptied && x->relkind == 'r' ? ", FREEZE" : "");
 	PGresult *res = PQexec(x->src, src_sql);
@@ -805,6 +808,7 @@ bool load_run(const struct load_table *t, const struct load_hooks *h, struct loa
 	r->mark = NULL;
 	r->validation = json_pack("{s:s,s:n,s:n}", "state", "skipped", "source_rows", "target_rows");
 	x.select = json_string_value(json_object_get(t->copy, "select"));
+	x.source = json_string_value(json_object_get(t->copy, "source"));
 	x.columns = json_string_value(json_object_get(t->copy, "columns"));
 	x.binary = !strcmp(json_string_value(json_object_get(t->copy, "format")), "binary");
 	x.relkind = json_string_value(json_object_get(t->copy, "relkind"))[0];

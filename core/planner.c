@@ -413,6 +413,11 @@ json_t *plan_copy_spec(PGconn *c, const struct plan *p, const struct plan_table 
 				t->create, "relkind", relkind, "sequences", seqs, "mark", marked);
 	if (t->load)
 		json_object_update(out, t->load);
+	struct sb source;
+	sb_init(&source);
+	if (tdef_copy_target(c, &t->def, &source))
+		json_object_set_new(out, "source", json_string(source.buf));
+	sb_release(&source);
 	sb_release(&select);
 	sb_release(&cols);
 	return out;

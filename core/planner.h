@@ -66,7 +66,8 @@ bool plan_create_targets(PGconn *dst, json_t *spec, struct plan *p, plan_note_fn
 
 /*
  * The copy description of one table, stored with its task: the source
- * SELECT, the target column list, the COPY format and the sequences to
+ * SELECT (and "source", the plain COPY source, when the table can be read
+ * as it is), the target column list, the COPY format and the sequences to
  * carry over. New reference.
  */
 json_t *plan_copy_spec(PGconn *c, const struct plan *p, const struct plan_table *t);

@@ -523,6 +523,32 @@ void tdef_select_sql(PGconn *c, const struct tdef *t, struct sb *out)
 	free(rel);
 }
 
+bool tdef_copy_target(PGconn *c, const struct tdef *t, struct sb *out)
+{
+	if (t->filter || t->extra_select)
+		return false;
+	struct sb cols;
+	sb_init(&cols);
+	bool plain = true;
+	int n = 0;
+	for (int i = 0; i < t->ncols && plain; i++) {
+		if (t->cols[i].generated)
+			continue;
+		char *q = db_ident(c, t->cols[i].source);
+		/* a cast or an expression changes what the column holds */
+		plain = *t->cols[i].source && !strcmp(q, t->cols[i].select);
+		sb_addf(&cols, "%s%s", n++ ? ", " : "", q);
+		free(q);
+	}
+	if (plain && n) {
+		char *rel = db_qualified(c, t->src.schema, t->src.name);
+		sb_addf(out, "%s (%s)", rel, cols.buf);
+		free(rel);
+	}
+	sb_release(&cols);
+	return plain && n;
+}
+
 void tdef_column_list(PGconn *c, const struct tdef *t, struct sb *out)
 {
 	int n = 0;

@@ -66,6 +66,13 @@ void tdef_release(struct tdef *t);
 void tdef_create_sql(PGconn *c, const struct tdef *t, struct sb *out);
 /* The source query: SELECT <columns>[, <extra>] FROM <table> [WHERE (...)], appended to out. */
 void tdef_select_sql(PGconn *c, const struct tdef *t, struct sb *out);
+/*
+ * When the source query is a plain read of the table's own columns (no
+ * filter, expression or cast), the COPY source that reads it without the
+ * executor, "schema"."table" ("a", "b"), appended to out; false (out
+ * untouched) otherwise.
+ */
+bool tdef_copy_target(PGconn *c, const struct tdef *t, struct sb *out);
 /* The target column list of the COPY ("a", "b"), appended to out. */
 void tdef_column_list(PGconn *c, const struct tdef *t, struct sb *out);
 
