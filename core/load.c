@@ -856,6 +856,8 @@ bool load_step(json_t *spec, const char *sql, const struct load_hooks *h, struct
 		return false;
 	if (h->connections)
 		h->connections(h->arg, NULL, dst);
+	/* index builds sort in memory up to maintenance_work_mem: raise a small one, never lower it */
+	side_exec(dst, "target", sql_target_step_memory, 0, NULL, NULL, NULL);
 	/* the simple protocol: an after step may be several statements (one implicit transaction) */
 	PGresult *res = PQexec(dst, sql);
 	ExecStatusType st = PQresultStatus(res);

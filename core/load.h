@@ -50,8 +50,9 @@ bool load_run(const struct load_table *t, const struct load_hooks *h, struct loa
 	      struct err *e);
 
 /*
- * Run one post-load statement (an index or constraint) on the target.
- * Returns false with e filled when it fails.
+ * Run one post-load statement (an index or constraint) on the target, in a
+ * session whose maintenance_work_mem is at least 256MB. Returns false with
+ * e filled when it fails.
  */
 bool load_step(json_t *spec, const char *sql, const struct load_hooks *h, struct err *e);
 
