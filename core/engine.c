@@ -798,6 +798,8 @@ static void run_task(struct engine *en, struct task *t)
 		run_copy(en, t, &a);
 	active_remove(en, &a);
 	finish_if_done(en, t->run_id);
+	/* what waited for this task (its table's steps, a copy slot) can be claimed now */
+	engine_wake(en);
 }
 
 static void *worker_main(void *arg)
