@@ -1,25 +1,30 @@
-WITH next AS (
-    SELECT t.id FROM ferry.run_tasks t JOIN ferry.runs r ON r.id = t.run_id
-     WHERE t.state = 'queued' AND r.state = 'running' AND r.owner = $1::uuid AND r.snapshot IS NOT NULL
+-- claim the next task of a run this instance owns: what each run has in
+-- flight is counted once per run, not once per queued task
+WITH owned AS (
+    SELECT r.id, r.created_at,
+           coalesce((r.spec -> 'load' ->> 'parallel')::int, 1) AS copy_slots,
+           coalesce((r.spec -> 'load' ->> 'index_parallel')::int, 1) AS step_slots,
+           a.copies_loading, a.steps_loading, a.tables_open, a.before_after_open
+      FROM ferry.runs r,
+           LATERAL (SELECT count(*) FILTER (WHERE o.kind = 'copy' AND o.state = 'loading') AS copies_loading,
+                           count(*) FILTER (WHERE o.kind = 'step' AND o.state = 'loading') AS steps_loading,
+                           count(*) FILTER (WHERE o.kind = 'copy' OR o.phase = 1) AS tables_open,
+                           count(*) FILTER (WHERE o.phase < 3) AS before_after_open
+                      FROM ferry.run_tasks o
+                     WHERE o.run_id = r.id AND o.state IN ('queued', 'loading')) a
+     WHERE r.state = 'running' AND r.owner = $1::uuid AND r.snapshot IS NOT NULL
+), next AS (
+    SELECT t.id FROM ferry.run_tasks t JOIN owned r ON r.id = t.run_id
+     WHERE t.state = 'queued'
        AND (t.not_before IS NULL OR t.not_before <= now())
-       AND CASE WHEN t.kind = 'copy' THEN
-                (SELECT count(*) FROM ferry.run_tasks l
-                  WHERE l.run_id = r.id AND l.kind = 'copy' AND l.state = 'loading')
-                < coalesce((r.spec -> 'load' ->> 'parallel')::int, 1)
-           ELSE
-                (SELECT count(*) FROM ferry.run_tasks l
-                  WHERE l.run_id = r.id AND l.kind = 'step' AND l.state = 'loading')
-                < coalesce((r.spec -> 'load' ->> 'index_parallel')::int, 1)
+       AND CASE WHEN t.kind = 'copy' THEN r.copies_loading < r.copy_slots
+           ELSE r.steps_loading < r.step_slots
                 AND CASE WHEN t.phase = 1
                          THEN (SELECT d.state FROM ferry.run_tasks d WHERE d.id = t.depends_on) = 'loaded'
                          WHEN t.phase = 2
-                         THEN NOT EXISTS (SELECT 1 FROM ferry.run_tasks o
-                                           WHERE o.run_id = r.id AND (o.kind = 'copy' OR o.phase = 1)
-                                             AND o.state IN ('queued', 'loading'))
+                         THEN r.tables_open = 0
                          -- phase 3, the job's after statements: once everything else is done, in order
-                         ELSE NOT EXISTS (SELECT 1 FROM ferry.run_tasks o
-                                           WHERE o.run_id = r.id AND o.phase < 3
-                                             AND o.state IN ('queued', 'loading'))
+                         ELSE r.before_after_open = 0
                               AND (t.depends_on IS NULL
                                    OR (SELECT d.state FROM ferry.run_tasks d WHERE d.id = t.depends_on) = 'loaded')
                     END
