@@ -28,13 +28,9 @@ struct meta {
 	pthread_cond_t slot_free;
 };
 
-/*
- * migrations[v - 1] brings the schema to version v. NULL holds the place of
- * a number reserved for work on another branch: the version is recorded,
- * nothing runs.
- */
-static const char *const migrations[] = {sql_migrate_001, sql_migrate_002, sql_migrate_003, NULL,
-					 sql_migrate_005};
+/* migrations[v - 1] brings the schema to version v */
+static const char *const migrations[] = {sql_migrate_001, sql_migrate_002, sql_migrate_003,
+					 sql_migrate_004};
 
 static bool meta_migrate(PGconn *c, struct err *e)
 {
@@ -54,7 +50,7 @@ static bool meta_migrate(PGconn *c, struct err *e)
 		snprintf(num, sizeof(num), "%d", v);
 		if (!db_simple(c, "BEGIN", e))
 			goto out;
-		if ((migrations[v - 1] && !db_simple(c, migrations[v - 1], e)) ||
+		if (!db_simple(c, migrations[v - 1], e) ||
 		    !db_run(c, sql_schema_version_add, 1, params, e)) {
 			db_simple(c, "ROLLBACK", NULL);
 			log_error("metadata schema migration %d failed: %s", v, e->msg);
