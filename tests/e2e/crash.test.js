@@ -9,7 +9,8 @@
  * one on the same metadata database, and checks that the run is taken over
  * and ends succeeded with every target table equal to its source: no row
  * lost, none duplicated. The load mode changes from one iteration to the
- * next. CRASH_SEED=<n> replays the same kill points.
+ * next (upsert merges by each table's primary key; public.c2, which has
+ * none, is replaced). CRASH_SEED=<n> replays the same kill points.
  */
 
 const { describe, it, before, after } = require('node:test');
@@ -24,7 +25,7 @@ const {
 const META_DB = 'ferry_meta';
 const ROWS = 100000;
 const TABLES = ['public.c1', 'public.c2', 'public.c3', 'public.c4'];
-const MODES = ['replace', 'append', 'drop', 'replace', 'append'];
+const MODES = ['replace', 'append', 'drop', 'swap', 'append', 'upsert'];
 
 /* Each table: 20 sleeps of 0.075 s spread over its rows, about 1.5 seconds of copying. */
 const WHERE = {
@@ -117,13 +118,14 @@ describe('SIGKILL of ferryd during a run', { skip: !ferrydAvailable() && 'build/
 			sourceSums[t] = await tableChecksum(env, 'src', rel('public', t.split('.')[1]));
 			assert.equal(sourceSums[t].count, ROWS);
 		}
-		for (const mode of ['replace', 'append', 'drop']) {
+		for (const mode of new Set(MODES)) {
 			await createJob(env.api, {
 				name: `crash-${mode}`,
 				source: { dsn: env.dsn('src') },
 				target: { dsn: env.dsn('dst') },
 				include: TABLES,
-				tables: Object.fromEntries(TABLES.map((t) => [t, { where: WHERE[t] }])),
+				tables: Object.fromEntries(TABLES.map((t) => [t, mode === 'upsert' && t === 'public.c2'
+					? { where: WHERE[t], mode: 'replace' } : { where: WHERE[t] }])),
 				load: { mode, parallel: 2 },
 			});
 		}
@@ -138,8 +140,8 @@ describe('SIGKILL of ferryd during a run', { skip: !ferrydAvailable() && 'build/
 		const share = SHARES[i];
 		it(`iteration ${i + 1}: load.mode ${mode}, killed at a random point of the copy`, async (t) => {
 			const context = `iteration ${i + 1} (${mode}, killed after ${(share * 100).toFixed(1)}% of the rows, CRASH_SEED=${SEED})`;
-			if (mode === 'append') {
-				// append adds to what is there: start from empty tables, so the result must equal the source
+			if (mode === 'append' || mode === 'upsert') {
+				// start from empty tables, so the result must equal the source (append adds to what is there)
 				await env.sql('dst', TABLES.map((x) => `TRUNCATE ${x};`).join('\n'));
 			}
 			const run = await triggerRun(env.api, `crash-${mode}`);
