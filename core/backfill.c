@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <uuid/uuid.h>
 
 #include "sql.h"
 #include "util.h"
@@ -281,9 +280,7 @@ json_t *backfill_create(struct meta *m, const char *job_id, json_t *body, struct
 	if (!windows)
 		return NULL;
 	char id[37];
-	uuid_t u;
-	uuid_generate(u);
-	uuid_unparse_lower(u, id);
+	uuid_new(id);
 	char *text = json_dumps(windows, JSON_COMPACT);
 	const char *p[] = {id, job_id, r.from_s, r.to_s, r.step_s, text};
 	PGresult *res = meta_exec(m, sql_backfill_insert, 6, p, e);

@@ -133,3 +133,18 @@ char *db_qualified(PGconn *c, const char *schema, const char *name)
 	free(n);
 	return out;
 }
+
+char *db_range_condition(PGconn *c, const char *column, const char *from, const char *to)
+{
+	if (!from && !to)
+		return NULL;
+	char *col = db_ident(c, column);
+	char *lf = from ? PQescapeLiteral(c, from, strlen(from)) : NULL;
+	char *lt = to ? PQescapeLiteral(c, to, strlen(to)) : NULL;
+	char *out = xasprintf("%s%s%s%s%s%s%s", lf ? col : "", lf ? " >= " : "", lf ? lf : "",
+			      lf && lt ? " AND " : "", lt ? col : "", lt ? " < " : "", lt ? lt : "");
+	PQfreemem(lf);
+	PQfreemem(lt);
+	free(col);
+	return out;
+}

@@ -38,5 +38,10 @@ const char *db_sqlstate(const PGresult *res);
 char *db_ident(PGconn *c, const char *name);
 /* Quote "schema"."name" (new string, caller frees). */
 char *db_qualified(PGconn *c, const char *schema, const char *name);
+/*
+ * The condition "column" >= 'from' AND "column" < 'to' with the bounds as
+ * literals (a NULL bound is left out); NULL when both are. Caller frees.
+ */
+char *db_range_condition(PGconn *c, const char *column, const char *from, const char *to);
 
 #endif

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <uuid/uuid.h>
 
 #include "catalog.h"
 #include "planner.h"
@@ -974,14 +973,12 @@ static void *housekeeper_main(void *arg)
 
 struct engine *engine_start(struct meta *m, int workers, struct err *e)
 {
-	uuid_t u;
 	char host[256] = "";
 	char pid[16];
 	struct engine *en = xcalloc(1, sizeof(*en));
 	en->meta = m;
 	en->nworkers = workers;
-	uuid_generate(u);
-	uuid_unparse_lower(u, en->instance);
+	uuid_new(en->instance);
 	gethostname(host, sizeof(host) - 1);
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	const char *params[] = {en->instance, host, pid};

@@ -134,22 +134,13 @@ static enum strategy pick_strategy(const struct load_table *t)
 	return S_APPEND;
 }
 
-/* "col" >= 'from' AND "col" < 'to' on the target, or NULL for a whole table. */
+/* The cursor window as a condition on the target, or NULL for a whole table. */
 static char *window_condition(PGconn *c, json_t *w)
 {
-	const char *from = json_string_value(json_object_get(w, "from"));
-	const char *to = json_string_value(json_object_get(w, "to"));
-	if (!w || (!from && !to))
-		return NULL;
-	char *col = db_ident(c, json_string_value(json_object_get(w, "column")));
-	char *lf = from ? PQescapeLiteral(c, from, strlen(from)) : NULL;
-	char *lt = to ? PQescapeLiteral(c, to, strlen(to)) : NULL;
-	char *out = xasprintf("%s%s%s%s%s%s%s", lf ? col : "", lf ? " >= " : "", lf ? lf : "",
-			      lf && lt ? " AND " : "", lt ? col : "", lt ? " < " : "", lt ? lt : "");
-	PQfreemem(lf);
-	PQfreemem(lt);
-	free(col);
-	return out;
+	return w ? db_range_condition(c, json_string_value(json_object_get(w, "column")),
+				      json_string_value(json_object_get(w, "from")),
+				      json_string_value(json_object_get(w, "to")))
+		 : NULL;
 }
 
 /* Delete the target's rows in the cursor window (they are loaded again from the source). */
@@ -468,19 +459,91 @@ static bool prepare_merge(struct load_ctx *x, struct err *e)
 }
 
 /* Key match of target row t and staged row s: t."k" = s."k" AND … */
-static void key_match(struct load_ctx *x, json_t *key, struct sb *out)
+static void key_match(json_t *qkey, struct sb *out)
 {
 	size_t i;
 	json_t *k;
-	json_array_foreach(key, i, k) {
-		char *q = db_ident(x->dst, json_string_value(k));
-		sb_addf(out, "%st.%s = s.%s", i ? " AND " : "", q, q);
-		free(q);
+	json_array_foreach(qkey, i, k) {
+		sb_addf(out, "%st.%s = s.%s", i ? " AND " : "", json_string_value(k), json_string_value(k));
 	}
 }
 
-/* Merge the staged rows into the table in the open transaction. */
-static bool merge(struct load_ctx *x, struct load_result *r, struct err *e)
+/* The copy description's key columns, quoted (new array). */
+static json_t *quoted_key(struct load_ctx *x)
+{
+	json_t *out = json_array();
+	size_t i;
+	json_t *k;
+	json_array_foreach(json_object_get(x->t->copy, "key"), i, k) {
+		char *q = db_ident(x->dst, json_string_value(k));
+		json_array_append_new(out, json_string(q));
+		free(q);
+	}
+	return out;
+}
+
+/*
+ * Validate a merge: the source holds as many rows as were staged, every
+ * staged row is on the target exactly as staged, and no flagged row is.
+ */
+static bool validate_merge(struct load_ctx *x, struct load_result *r, json_t *cols, json_t *qkey,
+			   struct err *e)
+{
+	bool flag = json_is_true(json_object_get(x->t->copy, "delete_flag"));
+	struct sb on, tc, sc, sql;
+	sb_init(&on);
+	sb_init(&tc);
+	sb_init(&sc);
+	sb_init(&sql);
+	key_match(qkey, &on);
+	size_t i;
+	json_t *c;
+	json_array_foreach(cols, i, c) {
+		sb_addf(&tc, "%st.%s", i ? ", " : "", json_string_value(c));
+		sb_addf(&sc, "%ss.%s", i ? ", " : "", json_string_value(c));
+	}
+	const char *del = flag ? "s.\"" DELETED_COLUMN "\"" : "false";
+	sb_addf(&sql,
+		"SELECT count(*), count(*) FILTER (WHERE NOT %s AND EXISTS (SELECT 1 FROM %s t WHERE %s AND ROW(%s)::text IS NOT DISTINCT FROM ROW(%s)::text)), "
+		"count(*) FILTER (WHERE %s AND NOT EXISTS (SELECT 1 FROM %s t WHERE %s)) FROM pg_temp." STAGE " s",
+		del, x->table_rel, on.buf, tc.buf, sc.buf, del, x->table_rel, on.buf);
+	char *count = xasprintf("SELECT count(*) FROM (%s) s", x->select);
+	int64_t t0 = now_ms();
+	PGresult *rs = NULL, *rd = NULL;
+	bool ok = side_exec(x->src, "source", count, 0, NULL, &rs, e) &&
+		  side_exec(x->dst, "target", sql.buf, 0, NULL, &rd, e);
+	free(count);
+	sb_release(&on);
+	sb_release(&tc);
+	sb_release(&sc);
+	sb_release(&sql);
+	if (!ok) {
+		PQclear(rs);
+		PQclear(rd);
+		return false;
+	}
+	long long src_rows = atoll(PQgetvalue(rs, 0, 0));
+	long long staged = atoll(PQgetvalue(rd, 0, 0));
+	long long dst_rows = atoll(PQgetvalue(rd, 0, 1)) + atoll(PQgetvalue(rd, 0, 2));
+	PQclear(rs);
+	PQclear(rd);
+	bool passed = src_rows == staged && dst_rows == staged;
+	json_decref(r->validation);
+	r->validation = json_pack("{s:s,s:I,s:I}", "state", passed ? "passed" : "failed",
+				  "source_rows", (json_int_t)src_rows, "target_rows", (json_int_t)dst_rows);
+	if (x->h->step)
+		x->h->step(x->h->arg, "validation",
+			   "merge validation %s in %lld ms: %lld source rows, %lld of them on the target as read",
+			   passed ? "passed" : "failed", (long long)(now_ms() - t0), src_rows, dst_rows);
+	if (!passed)
+		return err_set(e, 500, "validation_failed", NULL,
+			       "validation failed: %lld source rows, %lld staged, %lld found on the target as read (or gone, when flagged deleted)",
+			       src_rows, staged, dst_rows);
+	return true;
+}
+
+/* Merge the staged rows into the table in the open transaction; validate it when `checked`. */
+static bool merge(struct load_ctx *x, struct load_result *r, bool checked, struct err *e)
 {
 	json_t *key = json_object_get(x->t->copy, "key");
 	bool flag = json_is_true(json_object_get(x->t->copy, "delete_flag"));
@@ -499,28 +562,24 @@ static bool merge(struct load_ctx *x, struct load_result *r, struct err *e)
 	sb_init(&keys);
 	sb_init(&set);
 	sb_init(&sql);
-	key_match(x, key, &on);
-	size_t i;
-	json_t *k;
-	json_array_foreach(key, i, k) {
-		char *q = db_ident(x->dst, json_string_value(k));
-		sb_addf(&keys, "%s%s", i ? ", " : "", q);
-		free(q);
+	json_t *qkey = quoted_key(x);
+	key_match(qkey, &on);
+	size_t i, j;
+	json_t *k, *kk;
+	json_array_foreach(qkey, i, k) {
+		sb_addf(&keys, "%s%s", i ? ", " : "", json_string_value(k));
 	}
 	int nset = 0;
 	json_array_foreach(cols, i, k) {
-		const char *c = json_string_value(k);
 		bool is_key = false;
-		size_t j;
-		json_t *kk;
-		json_array_foreach(key, j, kk) {
-			char *q = db_ident(x->dst, json_string_value(kk));
-			is_key = is_key || !strcmp(q, c);
-			free(q);
+		json_array_foreach(qkey, j, kk) {
+			is_key = is_key || json_equal(k, kk);
 		}
 		if (!is_key)
-			sb_addf(&set, "%s%s = EXCLUDED.%s", nset++ ? ", " : "", c, c);
+			sb_addf(&set, "%s%s = EXCLUDED.%s", nset++ ? ", " : "", json_string_value(k),
+				json_string_value(k));
 	}
+
 	const char *live = flag ? " WHERE NOT s.\"" DELETED_COLUMN "\"" : "";
 	long long deleted = 0, merged = 0;
 	int64_t t0 = now_ms();
@@ -561,76 +620,14 @@ static bool merge(struct load_ctx *x, struct load_result *r, struct err *e)
 			   r->rows, keys.buf, (long long)(now_ms() - t0), merged,
 			   unique ? "inserted or updated" : "inserted", deleted,
 			   unique ? "deleted by the delete flag" : "deleted first (no unique index on the key)");
+	ok = ok && (!checked || validate_merge(x, r, cols, qkey, e));
 	sb_release(&on);
 	sb_release(&keys);
 	sb_release(&set);
 	sb_release(&sql);
+	json_decref(qkey);
 	json_decref(cols);
 	return ok;
-}
-
-/*
- * Validate a merge: the source holds as many rows as were staged, every
- * staged row is on the target exactly as staged, and no flagged row is.
- */
-static bool validate_merge(struct load_ctx *x, struct load_result *r, struct err *e)
-{
-	json_t *key = json_object_get(x->t->copy, "key");
-	bool flag = json_is_true(json_object_get(x->t->copy, "delete_flag"));
-	json_t *cols = stage_columns(x, e);
-	if (!cols)
-		return false;
-	struct sb on, tc, sc, sql;
-	sb_init(&on);
-	sb_init(&tc);
-	sb_init(&sc);
-	sb_init(&sql);
-	key_match(x, key, &on);
-	size_t i;
-	json_t *c;
-	json_array_foreach(cols, i, c) {
-		sb_addf(&tc, "%st.%s", i ? ", " : "", json_string_value(c));
-		sb_addf(&sc, "%ss.%s", i ? ", " : "", json_string_value(c));
-	}
-	const char *del = flag ? "s.\"" DELETED_COLUMN "\"" : "false";
-	sb_addf(&sql,
-		"SELECT count(*), count(*) FILTER (WHERE NOT %s AND EXISTS (SELECT 1 FROM %s t WHERE %s AND ROW(%s)::text IS NOT DISTINCT FROM ROW(%s)::text)), "
-		"count(*) FILTER (WHERE %s AND NOT EXISTS (SELECT 1 FROM %s t WHERE %s)) FROM pg_temp." STAGE " s",
-		del, x->table_rel, on.buf, tc.buf, sc.buf, del, x->table_rel, on.buf);
-	char *count = xasprintf("SELECT count(*) FROM (%s) s", x->select);
-	int64_t t0 = now_ms();
-	PGresult *rs = NULL, *rd = NULL;
-	bool ok = side_exec(x->src, "source", count, 0, NULL, &rs, e) &&
-		  side_exec(x->dst, "target", sql.buf, 0, NULL, &rd, e);
-	free(count);
-	sb_release(&on);
-	sb_release(&tc);
-	sb_release(&sc);
-	sb_release(&sql);
-	json_decref(cols);
-	if (!ok) {
-		PQclear(rs);
-		PQclear(rd);
-		return false;
-	}
-	long long src_rows = atoll(PQgetvalue(rs, 0, 0));
-	long long staged = atoll(PQgetvalue(rd, 0, 0));
-	long long dst_rows = atoll(PQgetvalue(rd, 0, 1)) + atoll(PQgetvalue(rd, 0, 2));
-	PQclear(rs);
-	PQclear(rd);
-	bool passed = src_rows == staged && dst_rows == staged;
-	json_decref(r->validation);
-	r->validation = json_pack("{s:s,s:I,s:I}", "state", passed ? "passed" : "failed",
-				  "source_rows", (json_int_t)src_rows, "target_rows", (json_int_t)dst_rows);
-	if (x->h->step)
-		x->h->step(x->h->arg, "validation",
-			   "merge validation %s in %lld ms: %lld source rows, %lld of them on the target as read",
-			   passed ? "passed" : "failed", (long long)(now_ms() - t0), src_rows, dst_rows);
-	if (!passed)
-		return err_set(e, 500, "validation_failed", NULL,
-			       "validation failed: %lld source rows, %lld staged, %lld found on the target as read (or gone, when flagged deleted)",
-			       src_rows, staged, dst_rows);
-	return true;
 }
 
 /* ---- swap: load a shadow table, index it, rename it into place */
@@ -826,7 +823,7 @@ bool load_run(const struct load_table *t, const struct load_hooks *h, struct loa
 	bool checked = strcmp(job_validate_mode(t->spec), "none") != 0;
 	if (!open_source(&x, e) || !prepare_target(&x, e) || !stream(&x, r, e) || !read_mark(&x, r, e))
 		goto out;
-	if (x.how == S_MERGE && (!merge(&x, r, e) || (checked && !validate_merge(&x, r, e))))
+	if (x.how == S_MERGE && !merge(&x, r, checked, e))
 		goto out;
 	if (x.how != S_MERGE && checked && !validate(&x, r, e))
 		goto out;

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uuid/uuid.h>
 
 #include "cron.h"
 #include "db.h"
@@ -59,13 +58,6 @@ static void next_slot(const char *schedule, time_t now, char out[32])
 		format_slot(t, out);
 }
 
-static void new_uuid(char out[37])
-{
-	uuid_t u;
-	uuid_generate(u);
-	uuid_unparse_lower(u, out);
-}
-
 /*
  * Queue run_id of job_id unless the job has an active run. *queued is set
  * when it was queued. False with e filled on a metadata error.
@@ -92,7 +84,7 @@ static bool fire_job(PGconn *c, const char *job_id, const char *schedule, const 
 	char run_id[37], next[32];
 	for (int attempt = 0; attempt < SCHED_ATTEMPTS; attempt++) {
 		bool queued;
-		new_uuid(run_id);
+		uuid_new(run_id);
 		if (!queue_run(c, run_id, job_id, "schedule", "{}", NULL, &queued, e))
 			return false;
 		if (queued) {
@@ -148,7 +140,7 @@ static bool queue_window(PGconn *c, const char *id, const char *job_id, const ch
 	char *text = json_dumps(params, JSON_COMPACT);
 	char run_id[37];
 	bool queued = false;
-	new_uuid(run_id);
+	uuid_new(run_id);
 	bool ok = queue_run(c, run_id, job_id, "backfill", text, id, &queued, e);
 	if (ok && queued) {
 		const char *p[] = {id, run_id};

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <uuid/uuid.h>
 
 #include "backfill.h"
 #include "catalog.h"
@@ -25,13 +24,6 @@ static void ref_params(const char *ref, const char *p[2])
 {
 	p[0] = str_is_uuid(ref) ? ref : NULL;
 	p[1] = ref;
-}
-
-static void new_uuid(char out[37])
-{
-	uuid_t u;
-	uuid_generate(u);
-	uuid_unparse_lower(u, out);
 }
 
 json_t *svc_job_get(struct service *s, const char *ref, struct err *e)
@@ -103,7 +95,7 @@ static json_t *job_store(struct service *s, const char *sql, const char *id, jso
 json_t *svc_job_create(struct service *s, json_t *body, struct err *e)
 {
 	char id[37];
-	new_uuid(id);
+	uuid_new(id);
 	return job_store(s, sql_job_insert, id, body, e);
 }
 
@@ -425,7 +417,7 @@ static json_t *queue_run(struct service *s, const char *job_id, const char *job_
 			 const char *trigger, json_t *tables, json_t *params, struct err *e)
 {
 	char run_id[37];
-	new_uuid(run_id);
+	uuid_new(run_id);
 	char *t = tables ? json_dumps(tables, JSON_COMPACT) : NULL;
 	json_t *empty = json_object();
 	char *p = json_dumps(params ? params : empty, JSON_COMPACT);

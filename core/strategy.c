@@ -147,20 +147,14 @@ static bool bound_ok(PGconn *src, const char *type, const char *what, const char
 static void narrow(PGconn *src, struct tdef *def, const char *col, const char *from,
 		   const char *to)
 {
-	if (!from && !to)
+	char *cond = db_range_condition(src, col, from, to);
+	if (!cond)
 		return;
-	char *q = db_ident(src, col);
-	char *lf = from ? PQescapeLiteral(src, from, strlen(from)) : NULL;
-	char *lt = to ? PQescapeLiteral(src, to, strlen(to)) : NULL;
-	char *cond = xasprintf("%s%s%s%s%s%s%s", lf ? q : "", lf ? " >= " : "", lf ? lf : "",
-			       lf && lt ? " AND " : "", lt ? q : "", lt ? " < " : "", lt ? lt : "");
-	char *filter = def->filter ? xasprintf("(%s) AND %s", def->filter, cond) : xstrdup(cond);
+	char *filter = def->filter ? xasprintf("(%s) AND %s", def->filter, cond) : cond;
+	if (filter != cond)
+		free(cond);
 	free(def->filter);
 	def->filter = filter;
-	free(cond);
-	PQfreemem(lf);
-	PQfreemem(lt);
-	free(q);
 }
 
 /* The incremental part: cursor, its window and the mark query. */
@@ -212,11 +206,8 @@ static bool incremental(PGconn *src, json_t *opts, const char *label, const char
 	char *agg = mark_expr(kind, q);
 	free(q);
 	narrow(src, def, cursor, *from ? from : NULL, *to ? to : NULL);
-	char *mark_sql = xasprintf("SELECT %s FROM %s WHERE %s", agg, rel, def->filter ? def->filter : "true");
-	if (!*from && !*to && !def->filter) {
-		free(mark_sql);
-		mark_sql = xasprintf("SELECT %s FROM %s", agg, rel);
-	}
+	char *mark_sql = xasprintf("SELECT %s FROM %s%s%s", agg, rel, def->filter ? " WHERE " : "",
+				   def->filter ? def->filter : "");
 	free(agg);
 	json_object_set_new(out, "window", json_pack("{s:s,s:s?,s:s?}", "column", col->target,
 						     "from", *from ? from : NULL, "to", *to ? to : NULL));
@@ -268,19 +259,14 @@ json_t *strategy_resolve(PGconn *src, const char *mode, json_t *opts, const char
 			fail(why, n, "\"delete_flag\" needs a key (mode upsert, or incremental with \"key\")");
 			goto bad;
 		}
+		/* read from the source row, so it may be a column the job drops */
 		const char *fc = json_string_value(flag);
-		bool found = false;
-		for (int i = 0; i < def->ncols; i++)
-			found = found || !strcmp(def->cols[i].source, fc);
-		if (!found) {
-			/* a dropped column is fine: the flag is read from the source row */
-			struct err e;
-			err_clear(&e);
-			const char *p[] = {rel, fc};
-			PGresult *res = db_exec(src, sql_source_column_type, 2, p, &e);
-			found = res && PQntuples(res) > 0;
-			PQclear(res);
-		}
+		struct err e;
+		err_clear(&e);
+		const char *p[] = {rel, fc};
+		PGresult *res = db_exec(src, sql_source_column_type, 2, p, &e);
+		bool found = res && PQntuples(res) > 0;
+		PQclear(res);
 		if (!found) {
 			fail(why, n, "delete_flag column \"%s\" does not exist in the source table", fc);
 			goto bad;

@@ -1,4 +1,4 @@
-/* core/util.c: allocation that aborts on failure, time and small string helpers */
+/* core/util.c: allocation that aborts on failure, time, UUIDs and small string helpers */
 #include "util.h"
 
 #include <ctype.h>
@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <uuid/uuid.h>
 
 #include "banned.h"
 
@@ -99,4 +100,11 @@ bool str_is_uuid(const char *s)
 		}
 	}
 	return true;
+}
+
+void uuid_new(char out[37])
+{
+	uuid_t u;
+	uuid_generate(u);
+	uuid_unparse_lower(u, out);
 }

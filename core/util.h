@@ -1,4 +1,4 @@
-/* core/util.h: allocation that aborts on failure, time and small string helpers */
+/* core/util.h: allocation that aborts on failure, time, UUIDs and small string helpers */
 #ifndef FERRY_UTIL_H
 #define FERRY_UTIL_H
 
@@ -20,6 +20,9 @@ int64_t now_ms(void);
 
 /* Copy src into dst of size n, always NUL-terminated, truncating. */
 void str_copy(char *dst, size_t n, const char *src);
+
+/* A new random UUID, lower-case, into out. */
+void uuid_new(char out[37]);
 
 /* True when s is a canonical UUID string (36 chars, hex and dashes). */
 bool str_is_uuid(const char *s);
