@@ -26,6 +26,9 @@ PGconn *db_connect_password(const char *dsn, const char *password, const char *w
  */
 PGresult *db_exec(PGconn *c, const char *sql, int nparams, const char *const *params,
 		  struct err *e);
+/* db_exec of a statement prepared on c under name. */
+PGresult *db_exec_prepared(PGconn *c, const char *name, int nparams, const char *const *params,
+			   struct err *e);
 /* db_exec for statements whose result is not needed. */
 bool db_run(PGconn *c, const char *sql, int nparams, const char *const *params, struct err *e);
 /* Run a simple (possibly multi-statement) command string without parameters. */

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <libpq-events.h>
+
 #include "db.h"
 #include "log.h"
 #include "sql.h"
@@ -18,6 +20,7 @@
 #define META_PATIENCE_MS 120000
 #define META_REQUEST_CONNECTIONS 24
 #define META_WAIT_MS 10000
+#define META_STATEMENTS 128
 
 struct meta {
 	char *dsn; /* owned */
@@ -30,7 +33,7 @@ struct meta {
 
 /* migrations[v - 1] brings the schema to version v */
 static const char *const migrations[] = {sql_migrate_001, sql_migrate_002, sql_migrate_003,
-					 sql_migrate_004};
+					 sql_migrate_004, sql_migrate_005};
 
 static bool meta_migrate(PGconn *c, struct err *e)
 {
@@ -67,9 +70,80 @@ out:
 	return ok;
 }
 
-struct meta *meta_open(const char *dsn, struct err *e)
+/*
+ * The statements meta_exec runs are prepared once on each connection and
+ * executed by name from then on, so a statement run for every task (a claim,
+ * an event) is parsed and planned once per connection, not at every call.
+ * A statement is known by the address of its text: the embedded sql_*
+ * strings and literals live as long as the process.
+ */
+static pthread_mutex_t statements_lock = PTHREAD_MUTEX_INITIALIZER;
+static const char *statements[META_STATEMENTS];
+static int nstatements;
+
+/* which statements one connection has prepared; freed with the connection */
+struct prepared {
+	unsigned char done[META_STATEMENTS / 8];
+};
+
+static int prepared_event(PGEventId id, void *info, void *passthrough)
+{
+	(void)passthrough;
+	if (id == PGEVT_CONNDESTROY)
+		free(PQinstanceData(((PGEventConnDestroy *)info)->conn, prepared_event));
+	return 1;
+}
+
+/* Metadata connections keep a record of what they prepared. */
+static PGconn *meta_connect(const char *dsn, struct err *e)
 {
 	PGconn *c = db_connect(dsn, "metadata", e);
+	if (c && PQregisterEventProc(c, prepared_event, "ferry statements", NULL))
+		PQsetInstanceData(c, prepared_event, xcalloc(1, sizeof(struct prepared)));
+	return c;
+}
+
+/* The statement's number, taking a new one the first time; -1 when they are all taken. */
+static int statement_number(const char *sql)
+{
+	int found = -1;
+	pthread_mutex_lock(&statements_lock);
+	for (int i = 0; i < nstatements && found < 0; i++)
+		if (statements[i] == sql)
+			found = i;
+	if (found < 0 && nstatements < META_STATEMENTS) {
+		found = nstatements++;
+		statements[found] = sql;
+	}
+	pthread_mutex_unlock(&statements_lock);
+	return found;
+}
+
+/* Run sql as a prepared statement of c, preparing it first when c has not yet. */
+static PGresult *exec_prepared(PGconn *c, const char *sql, int n, const char *const *params,
+			       struct err *e)
+{
+	struct prepared *p = PQinstanceData(c, prepared_event);
+	int k = p ? statement_number(sql) : -1;
+	if (k < 0)
+		return db_exec(c, sql, n, params, e);
+	char name[16];
+	snprintf(name, sizeof(name), "ferry_%d", k);
+	unsigned char bit = (unsigned char)(1u << (k % 8));
+	if (!(p->done[k / 8] & bit)) {
+		PGresult *res = PQprepare(c, name, sql, n, NULL);
+		bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+		PQclear(res);
+		if (!ok) /* several statements in one text, or the server is gone: the plain way says why */
+			return db_exec(c, sql, n, params, e);
+		p->done[k / 8] |= bit;
+	}
+	return db_exec_prepared(c, name, n, params, e);
+}
+
+struct meta *meta_open(const char *dsn, struct err *e)
+{
+	PGconn *c = meta_connect(dsn, e);
 	if (!c)
 		return NULL;
 	if (!meta_migrate(c, e)) {
@@ -148,7 +222,7 @@ PGconn *meta_acquire(struct meta *m, struct err *e)
 	if (c && PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE)
 		return c;
 	PQfinish(c);
-	c = db_connect(m->dsn, "metadata", e);
+	c = meta_connect(m->dsn, e);
 	if (!c && !meta_patient)
 		give_slot(m);
 	return c;
@@ -180,7 +254,7 @@ static PGresult *exec_once(struct meta *m, const char *sql, int n, const char *c
 	PGconn *c = meta_acquire(m, e);
 	if (!c)
 		return NULL;
-	PGresult *res = db_exec(c, sql, n, params, e);
+	PGresult *res = exec_prepared(c, sql, n, params, e);
 	meta_release(m, c);
 	return res;
 }

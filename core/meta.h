@@ -27,7 +27,10 @@ void meta_release(struct meta *m, PGconn *c);
 
 /*
  * Run one embedded statement on a pooled connection. Returns the result
- * (caller PQclears) or NULL with e filled, as db_exec.
+ * (caller PQclears) or NULL with e filled, as db_exec. The statement is
+ * prepared on the connection the first time and known by its address from
+ * then on: sql must be an embedded sql_* text or a literal, never a string
+ * built at run time.
  */
 PGresult *meta_exec(struct meta *m, const char *sql, int n, const char *const *params,
 		    struct err *e);
