@@ -55,6 +55,8 @@ struct engine {
 	pthread_cond_t wake;
 	pthread_mutex_t claim_lock; /* serialises task claims, so load.parallel holds */
 	bool stopping;
+	bool runs_waiting;       /* a run may have been queued since the last look */
+	int64_t runs_checked_ms; /* when a worker last looked for queued runs */
 	struct active *active;
 	struct run_ctx *runs;
 };
@@ -372,8 +374,27 @@ out:
 }
 
 /* Claim one queued run and plan it. True when there was one. */
+/*
+ * Whether to look for a queued run now: at once when this process queued
+ * one (engine_wake), otherwise once a second (another ferryd may have).
+ */
+static bool run_check_due(struct engine *en)
+{
+	int64_t now = now_ms();
+	pthread_mutex_lock(&en->lock);
+	bool due = en->runs_waiting || now - en->runs_checked_ms >= 1000;
+	if (due) {
+		en->runs_waiting = false;
+		en->runs_checked_ms = now;
+	}
+	pthread_mutex_unlock(&en->lock);
+	return due;
+}
+
 static bool plan_next_run(struct engine *en)
 {
+	if (!run_check_due(en))
+		return false;
 	struct err e;
 	err_clear(&e);
 	const char *params[] = {en->instance};
@@ -384,6 +405,9 @@ static bool plan_next_run(struct engine *en)
 	}
 	char run_id[37];
 	str_copy(run_id, sizeof(run_id), PQgetvalue(res, 0, 0));
+	pthread_mutex_lock(&en->lock);
+	en->runs_waiting = true; /* there may be another */
+	pthread_mutex_unlock(&en->lock);
 	json_t *spec = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
 	json_t *requested = *PQgetvalue(res, 0, 2) ? json_loads(PQgetvalue(res, 0, 2), 0, NULL) : NULL;
 	struct plan_ctx ctx = {NULL, json_loads(PQgetvalue(res, 0, 4), 0, NULL)};
@@ -671,11 +695,12 @@ static bool retry_later(struct engine *en, struct task *t, const struct err *e, 
 	return true;
 }
 
-static void run_copy(struct engine *en, struct task *t, struct active *a)
+static void run_copy(struct engine *en, struct task *t, struct active *a,
+		     struct load_session *session)
 {
 	struct load_table lt = {.run_id = t->run_id, .task_id = t->id, .dst = t->dst,
 				.dst_label = t->dst_label, .snapshot = t->snapshot, .spec = t->spec,
-				.copy = t->copy};
+				.copy = t->copy, .session = session};
 	struct load_hooks hooks = {hook_connections, hook_progress, hook_step, a};
 	struct load_result r = {0};
 	struct err e;
@@ -785,7 +810,14 @@ static void run_step(struct engine *en, struct task *t, struct active *a)
 	json_decref(r.validation);
 }
 
-static void run_task(struct engine *en, struct task *t)
+static void wake_workers(struct engine *en)
+{
+	pthread_mutex_lock(&en->lock);
+	pthread_cond_broadcast(&en->wake);
+	pthread_mutex_unlock(&en->lock);
+}
+
+static void run_task(struct engine *en, struct task *t, struct load_session *session)
 {
 	struct active a = {.task_id = t->id, .en = en};
 	str_copy(a.run_id, sizeof(a.run_id), t->run_id);
@@ -794,16 +826,18 @@ static void run_task(struct engine *en, struct task *t)
 	if (t->step)
 		run_step(en, t, &a);
 	else
-		run_copy(en, t, &a);
+		run_copy(en, t, &a, session);
 	active_remove(en, &a);
 	finish_if_done(en, t->run_id);
 	/* what waited for this task (its table's steps, a copy slot) can be claimed now */
-	engine_wake(en);
+	wake_workers(en);
 }
 
 static void *worker_main(void *arg)
 {
 	struct engine *en = arg;
+	/* the source and target connections of the last table, for the next one */
+	struct load_session session = {0};
 	meta_set_patient(true);
 	for (;;) {
 		pthread_mutex_lock(&en->lock);
@@ -815,18 +849,22 @@ static void *worker_main(void *arg)
 		if (plan_next_run(en))
 			continue;
 		if (claim_task(en, &t)) {
-			run_task(en, &t);
+			run_task(en, &t, &session);
 			task_release(&t);
 			continue;
 		}
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += 1;
+		bool idle = false;
 		pthread_mutex_lock(&en->lock);
 		if (!en->stopping)
-			pthread_cond_timedwait(&en->wake, &en->lock, &until);
+			idle = pthread_cond_timedwait(&en->wake, &en->lock, &until) == ETIMEDOUT;
 		pthread_mutex_unlock(&en->lock);
+		if (idle) /* nothing to do for a second: hold no connection to anybody's database */
+			load_session_close(&session);
 	}
+	load_session_close(&session);
 	return NULL;
 }
 
@@ -978,6 +1016,7 @@ struct engine *engine_start(struct meta *m, int workers, struct err *e)
 	struct engine *en = xcalloc(1, sizeof(*en));
 	en->meta = m;
 	en->nworkers = workers;
+	en->runs_waiting = true;
 	uuid_new(en->instance);
 	gethostname(host, sizeof(host) - 1);
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
@@ -1002,6 +1041,7 @@ struct engine *engine_start(struct meta *m, int workers, struct err *e)
 void engine_wake(struct engine *en)
 {
 	pthread_mutex_lock(&en->lock);
+	en->runs_waiting = true;
 	pthread_cond_broadcast(&en->wake);
 	pthread_mutex_unlock(&en->lock);
 }

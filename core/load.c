@@ -45,6 +45,7 @@ struct load_ctx {
 	char before_rows[32]; /* append mode: what the target held before, for validation */
 	char before_sum[64];
 	struct swap *swap;    /* owned: swap mode's shadow table */
+	bool kept;            /* the load committed: its connections may serve the next table */
 };
 
 /* Set e from a failed result on one side, prefixing the side's name. */
@@ -80,6 +81,61 @@ static bool side_exec(PGconn *c, const char *side, const char *sql, int n,
 	else
 		PQclear(res);
 	return true;
+}
+
+enum { SOURCE, TARGET };
+static const char *const side_names[] = {"source", "target"};
+
+void load_session_close(struct load_session *s)
+{
+	for (int i = SOURCE; i <= TARGET; i++) {
+		PQfinish(s->conn[i]);
+		free(s->key[i]);
+		s->conn[i] = NULL;
+		s->key[i] = NULL;
+	}
+}
+
+/*
+ * A connection to one side: the session's when it has one to the same
+ * database that still answers (an empty query: one round trip), a new one
+ * otherwise. The session lets go of it until give_back.
+ */
+static PGconn *take_connection(const struct load_table *t, int side, struct err *e)
+{
+	struct load_session *s = t->session;
+	if (s && s->conn[side]) {
+		char *key = json_dumps(json_object_get(t->spec, side_names[side]), JSON_COMPACT | JSON_SORT_KEYS);
+		PGconn *c = s->conn[side];
+		bool same = key && s->key[side] && !strcmp(key, s->key[side]);
+		free(key);
+		s->conn[side] = NULL;
+		if (same && PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE) {
+			PGresult *res = PQexec(c, "");
+			bool alive = PQresultStatus(res) == PGRES_EMPTY_QUERY;
+			PQclear(res);
+			if (alive)
+				return c;
+		}
+		PQfinish(c);
+	}
+	return job_connect(t->spec, side_names[side], e);
+}
+
+/* Keep an idle connection in the session for the next table, or close it. */
+static void give_back(const struct load_table *t, int side, PGconn *c)
+{
+	struct load_session *s = t->session;
+	if (!c)
+		return;
+	if (!s || PQstatus(c) != CONNECTION_OK || PQtransactionStatus(c) != PQTRANS_IDLE) {
+		PQfinish(c);
+		return;
+	}
+	PQfinish(s->conn[side]);
+	free(s->key[side]);
+	s->conn[side] = c;
+	s->key[side] = json_dumps(json_object_get(t->spec, side_names[side]), JSON_COMPACT | JSON_SORT_KEYS);
 }
 
 static bool open_source(struct load_ctx *x, struct err *e)
@@ -787,8 +843,13 @@ static void ctx_release(struct load_ctx *x)
 {
 	if (x->h->connections)
 		x->h->connections(x->h->arg, NULL, NULL);
-	PQfinish(x->src);
-	PQfinish(x->dst);
+	if (x->kept) {
+		give_back(x->t, SOURCE, x->src);
+		give_back(x->t, TARGET, x->dst);
+	} else { /* after a failure a side may be in the middle of something: never keep it */
+		PQfinish(x->src);
+		PQfinish(x->dst);
+	}
 	free(x->dst_rel);
 	free(x->table_rel);
 	free(x->copy_columns);
@@ -810,8 +871,7 @@ bool load_run(const struct load_table *t, const struct load_hooks *h, struct loa
 	x.binary = !strcmp(json_string_value(json_object_get(t->copy, "format")), "binary");
 	x.relkind = json_string_value(json_object_get(t->copy, "relkind"))[0];
 	str_copy(x.before_rows, sizeof(x.before_rows), "0");
-	if (!(x.src = job_connect(t->spec, "source", e)) ||
-	    !(x.dst = job_connect(t->spec, "target", e)))
+	if (!(x.src = take_connection(t, SOURCE, e)) || !(x.dst = take_connection(t, TARGET, e)))
 		goto out;
 	if (h->connections)
 		h->connections(h->arg, x.src, x.dst);
@@ -835,7 +895,7 @@ bool load_run(const struct load_table *t, const struct load_hooks *h, struct loa
 		goto out;
 	if (!side_exec(x.dst, "target", "COMMIT", 0, NULL, NULL, e))
 		goto out;
-	side_exec(x.src, "source", "COMMIT", 0, NULL, NULL, NULL);
+	x.kept = side_exec(x.src, "source", "COMMIT", 0, NULL, NULL, NULL);
 	ok = true;
 out:
 	if (!ok) {

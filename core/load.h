@@ -9,6 +9,21 @@
 #include "err.h"
 #include "names.h"
 
+/*
+ * The connections a worker keeps from one table to the next, so that a run
+ * of many small tables does not open two new connections per table. A
+ * connection is kept only after a load that succeeded (the source's
+ * transaction committed, the target idle), is used again only for the same
+ * database (the job's source or target object) and is checked first.
+ */
+struct load_session {
+	PGconn *conn[2]; /* owned: source, target */
+	char *key[2];    /* owned: the job's source and target objects as JSON */
+};
+
+/* Close what the session keeps. */
+void load_session_close(struct load_session *s);
+
 struct load_table {
 	const char *run_id;
 	long long task_id;
@@ -17,6 +32,7 @@ struct load_table {
 	const char *snapshot; /* exported source snapshot to read in */
 	json_t *spec;         /* borrowed: the run's job definition */
 	json_t *copy;         /* borrowed: the task's copy description (see plan_copy_spec) */
+	struct load_session *session; /* or NULL: new connections, closed at the end */
 };
 
 struct load_hooks {
