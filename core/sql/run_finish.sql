@@ -1,3 +1,9 @@
+-- close a run once none of its tasks is queued or loading; while one is, the
+-- two index probes of "pending" answer and the run's tasks are not read
+WITH pending AS (
+    SELECT EXISTS (SELECT 1 FROM ferry.run_tasks WHERE run_id = $1::uuid AND state = 'queued')
+           OR EXISTS (SELECT 1 FROM ferry.run_tasks WHERE run_id = $1::uuid AND state = 'loading') AS yes
+)
 UPDATE ferry.runs r
    SET state = CASE WHEN s.errored > 0 THEN 'failed'
                     WHEN r.state = 'cancelling' OR s.cancelled > 0 THEN 'cancelled'
@@ -14,11 +20,10 @@ UPDATE ferry.runs r
                count(*) FILTER (WHERE state = 'errored') AS errored,
                count(*) FILTER (WHERE state = 'errored' AND kind = 'copy') AS errored_tables,
                count(*) FILTER (WHERE state = 'cancelled' AND kind = 'copy') AS cancelled,
-               count(*) FILTER (WHERE state IN ('queued', 'loading')) AS open,
                string_agg(CASE WHEN kind = 'copy' THEN source_label
                                WHEN step_kind = 'after' THEN format('after step %s', step_name)
                                ELSE format('%s %s of %s', replace(step_kind, '_', ' '), step_name, source_label) END,
                           ', ' ORDER BY kind, seq) FILTER (WHERE state = 'errored') AS failed_names
-          FROM ferry.run_tasks WHERE run_id = $1::uuid) s
- WHERE r.id = $1::uuid AND r.state IN ('running', 'cancelling') AND s.open = 0
+          FROM ferry.run_tasks WHERE run_id = $1::uuid AND NOT (SELECT yes FROM pending)) s
+ WHERE r.id = $1::uuid AND r.state IN ('running', 'cancelling') AND NOT (SELECT yes FROM pending)
 RETURNING r.state, coalesce(r.error, '')
