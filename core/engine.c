@@ -540,19 +540,37 @@ static void active_remove(struct engine *en, struct active *a)
 	PQfreeCancel(a->dst_cancel);
 }
 
-/* Record the outcome of one table. */
+/*
+ * Record the outcome of one task and the event that tells it (level, table
+ * or NULL, kind, message) in one statement.
+ */
 static void task_done(struct engine *en, struct task *t, const char *state,
-		      const struct load_result *r, const char *error)
+		      const struct load_result *r, const char *error, const char *level,
+		      const char *table, const char *kind, const char *fmt, ...)
+	__attribute__((format(printf, 9, 10)));
+
+static void task_done(struct engine *en, struct task *t, const char *state,
+		      const struct load_result *r, const char *error, const char *level,
+		      const char *table, const char *kind, const char *fmt, ...)
 {
-	char id[32], rows[32], bytes[32];
+	char id[32], rows[32], bytes[32], msg[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
 	snprintf(id, sizeof(id), "%lld", t->id);
 	snprintf(rows, sizeof(rows), "%lld", r->rows);
 	snprintf(bytes, sizeof(bytes), "%lld", r->bytes);
 	char *validation = json_dumps(r->validation, JSON_COMPACT);
-	const char *params[] = {id, state, rows, bytes, error ? error : "", validation};
+	const char *params[] = {id, state, rows, bytes, error ? error : "", validation,
+				level, table, kind, msg};
 	struct err e;
 	err_clear(&e);
-	PQclear(meta_exec(en->meta, sql_task_finish, 6, params, &e));
+	PGresult *res = meta_exec(en->meta, sql_task_finish, 10, params, &e);
+	if (!res)
+		log_warn("could not record the outcome of task %s of run %s: %s", id, t->run_id, e.msg);
+	PQclear(res);
+	meta_event_log(t->run_id, level, table, "%s", msg);
 	free(validation);
 }
 
@@ -705,8 +723,9 @@ static void run_copy(struct engine *en, struct task *t, struct active *a,
 	struct load_result r = {0};
 	struct err e;
 	err_clear(&e);
-	meta_event(en->meta, t->run_id, "info", t->src_label, "table_started", "loading into %s (%s COPY)",
-		   t->dst_label, json_string_value(json_object_get(t->copy, "format")));
+	/* the claim recorded the table_started event */
+	meta_event_log(t->run_id, "info", t->src_label, "loading into %s (%s COPY)", t->dst_label,
+		       json_string_value(json_object_get(t->copy, "format")));
 	int64_t t0 = now_ms();
 	bool ok = load_run(&lt, &hooks, &r, &e);
 	double secs = (double)(now_ms() - t0) / 1000.0;
@@ -714,18 +733,16 @@ static void run_copy(struct engine *en, struct task *t, struct active *a,
 	bool stopped = a->stop, shutting = en->stopping;
 	pthread_mutex_unlock(&en->lock);
 	if (ok) {
-		task_done(en, t, "loaded", &r, NULL);
-		meta_event(en->meta, t->run_id, "info", t->src_label, "table_loaded",
-			   "loaded %lld rows (%lld bytes) in %.2f s, %.0f rows/s", r.rows, r.bytes,
-			   secs, secs > 0 ? (double)r.rows / secs : 0.0);
+		task_done(en, t, "loaded", &r, NULL, "info", t->src_label, "table_loaded",
+			  "loaded %lld rows (%lld bytes) in %.2f s, %.0f rows/s", r.rows, r.bytes, secs,
+			  secs > 0 ? (double)r.rows / secs : 0.0);
 		if (r.mark)
 			move_mark(en, t, &r);
 	} else if (stopped) {
 		const char *why = shutting ? SHUTDOWN_REASON : "cancelled by request";
 		r.rows = r.bytes = 0; /* rolled back: nothing of it stayed on the target */
-		task_done(en, t, "cancelled", &r, why);
-		meta_event(en->meta, t->run_id, "warning", t->src_label, "table_cancelled",
-			   "%s; its partial load was rolled back", why);
+		task_done(en, t, "cancelled", &r, why, "warning", t->src_label, "table_cancelled",
+			  "%s; its partial load was rolled back", why);
 	} else {
 		char *a1 = dsn_scrub(e.msg, job_source_dsn(t->spec));
 		char *msg = dsn_scrub(a1, job_target_dsn(t->spec));
@@ -733,9 +750,8 @@ static void run_copy(struct engine *en, struct task *t, struct active *a,
 		if (retry_later(en, t, &e, msg)) {
 			ok = true; /* not finished: its steps keep waiting */
 		} else {
-			task_done(en, t, "errored", &r, msg);
-			meta_event(en->meta, t->run_id, "error", t->src_label, "table_failed",
-				   "%s%s", msg, t->attempts > 1 ? " (last of its attempts)" : "");
+			task_done(en, t, "errored", &r, msg, "error", t->src_label, "table_failed", "%s%s",
+				  msg, t->attempts > 1 ? " (last of its attempts)" : "");
 		}
 		free(a1);
 		free(msg);
@@ -787,22 +803,19 @@ static void run_step(struct engine *en, struct task *t, struct active *a)
 	bool after = !strcmp(t->step_kind, "after");
 	const char *table = after ? NULL : t->src_label;
 	if (ok && after) {
-		task_done(en, t, "loaded", &r, NULL);
-		meta_event(en->meta, t->run_id, "info", NULL, "after", "ran after step %s in %lld ms",
-			   t->step_name, ms);
+		task_done(en, t, "loaded", &r, NULL, "info", NULL, "after", "ran after step %s in %lld ms",
+			  t->step_name, ms);
 	} else if (ok) {
-		task_done(en, t, "loaded", &r, NULL);
-		meta_event(en->meta, t->run_id, "info", t->src_label, t->step_kind, "%s %s%s%s in %lld ms",
-			   what, strcmp(t->step_kind, "index") ? t->step_kind : "",
-			   strcmp(t->step_kind, "index") ? " " : "", t->step_name, ms);
+		task_done(en, t, "loaded", &r, NULL, "info", t->src_label, t->step_kind,
+			  "%s %s%s%s in %lld ms", what, strcmp(t->step_kind, "index") ? t->step_kind : "",
+			  strcmp(t->step_kind, "index") ? " " : "", t->step_name, ms);
 	} else if (!stopped && retry_later(en, t, &e, e.msg)) {
 		/* queued again */
 	} else {
 		char *msg = dsn_scrub(e.msg, job_target_dsn(t->spec));
-		task_done(en, t, stopped ? "cancelled" : "errored", &r, msg);
-		meta_event(en->meta, t->run_id, stopped ? "warning" : "error", table,
-			   t->step_kind, "%s %s failed after %lld ms: %s", after ? "after step" : t->step_kind,
-			   t->step_name, ms, msg);
+		task_done(en, t, stopped ? "cancelled" : "errored", &r, msg, stopped ? "warning" : "error",
+			  table, t->step_kind, "%s %s failed after %lld ms: %s",
+			  after ? "after step" : t->step_kind, t->step_name, ms, msg);
 		free(msg);
 		if (after)
 			skip_after(en, t->run_id, "an after step before it failed");

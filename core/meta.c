@@ -337,6 +337,16 @@ static void event_add(struct meta *m, PGconn *c, const char *run_id, const char 
 	if (!res)
 		log_warn("could not record event for run %s: %s", run_id, e.msg);
 	PQclear(res);
+	meta_event_log(run_id, level, table, "%s", msg);
+}
+
+void meta_event_log(const char *run_id, const char *level, const char *table, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
 	log_msg(!strcmp(level, "error") ? LOG_WARN : LOG_INFO, "run %s%s%s: %s", run_id,
 		table ? " table " : "", table ? table : "", msg);
 }

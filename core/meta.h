@@ -54,6 +54,9 @@ long long meta_count(struct meta *m, const char *sql, int n, const char *const *
 void meta_event(struct meta *m, const char *run_id, const char *level, const char *table,
 		const char *kind, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/* Only the log line of an event, for events a statement of its own records. */
+void meta_event_log(const char *run_id, const char *level, const char *table, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 /* meta_event on a given metadata connection (inside its transaction, if one is open). */
 void meta_event_on(PGconn *c, const char *run_id, const char *level, const char *table,
 		   const char *kind, const char *fmt, ...) __attribute__((format(printf, 6, 7)));

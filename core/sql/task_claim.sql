@@ -58,6 +58,12 @@ WITH owned AS (
            rows = 0, bytes = 0, not_before = NULL
       FROM next WHERE t.id = next.id AND t.state = 'queued'
     RETURNING t.*
+), started AS (
+    -- the table_started event in the same round trip and commit as the claim
+    INSERT INTO ferry.run_events (run_id, level, tbl, kind, message)
+    SELECT c.run_id, 'info', c.source_label, 'table_started',
+           format('loading into %s (%s COPY)', c.target_label, c.copy ->> 'format')
+      FROM claimed c WHERE c.kind = 'copy'
 )
 SELECT c.id, c.run_id::text, c.source_schema, c.source_table, c.target_schema, c.target_table,
        c.source_label, c.target_label, coalesce(c.filter, ''), r.spec::text, r.snapshot,
