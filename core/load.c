@@ -141,12 +141,16 @@ static void give_back(const struct load_table *t, int side, PGconn *c)
 static bool open_source(struct load_ctx *x, struct err *e)
 {
 	char *snap = PQescapeLiteral(x->src, x->t->snapshot, strlen(x->t->snapshot));
-	char *set = xasprintf("SET TRANSACTION SNAPSHOT %s", snap ? snap : "''");
+	/* one round trip: the simple protocol takes both statements in one message */
+	char *sql = xasprintf("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT %s",
+			      snap ? snap : "''");
 	PQfreemem(snap);
-	bool ok = side_exec(x->src, "source", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0,
-			    NULL, NULL, e) &&
-		  side_exec(x->src, "source", set, 0, NULL, NULL, e);
-	free(set);
+	PGresult *res = PQexec(x->src, sql);
+	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok)
+		side_error(x->src, res, "source", e);
+	PQclear(res);
+	free(sql);
 	return ok;
 }
 
