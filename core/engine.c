@@ -52,7 +52,8 @@ struct engine {
 	pthread_t *threads; /* owned */
 	pthread_t housekeeper;
 	pthread_mutex_t lock; /* guards everything below and the lists */
-	pthread_cond_t wake;
+	pthread_cond_t wake; /* the workers': work may be waiting */
+	pthread_cond_t tick; /* the housekeeper's: woken only to stop */
 	pthread_mutex_t claim_lock; /* serialises task claims, so load.parallel holds */
 	bool stopping;
 	bool runs_waiting;       /* a run may have been queued since the last look */
@@ -823,13 +824,6 @@ static void run_step(struct engine *en, struct task *t, struct active *a)
 	json_decref(r.validation);
 }
 
-static void wake_workers(struct engine *en)
-{
-	pthread_mutex_lock(&en->lock);
-	pthread_cond_broadcast(&en->wake);
-	pthread_mutex_unlock(&en->lock);
-}
-
 static void run_task(struct engine *en, struct task *t, struct load_session *session)
 {
 	struct active a = {.task_id = t->id, .en = en};
@@ -842,8 +836,6 @@ static void run_task(struct engine *en, struct task *t, struct load_session *ses
 		run_copy(en, t, &a, session);
 	active_remove(en, &a);
 	finish_if_done(en, t->run_id);
-	/* what waited for this task (its table's steps, a copy slot) can be claimed now */
-	wake_workers(en);
 }
 
 static void *worker_main(void *arg)
@@ -862,6 +854,14 @@ static void *worker_main(void *arg)
 		if (plan_next_run(en))
 			continue;
 		if (claim_task(en, &t)) {
+			/*
+			 * There may be more to claim: one sleeping worker looks,
+			 * while this one loads. A worker that finishes a task
+			 * claims the next itself, so nobody else is woken then.
+			 */
+			pthread_mutex_lock(&en->lock);
+			pthread_cond_signal(&en->wake);
+			pthread_mutex_unlock(&en->lock);
 			run_task(en, &t, &session);
 			task_release(&t);
 			continue;
@@ -1015,7 +1015,7 @@ static void *housekeeper_main(void *arg)
 		until.tv_sec += HEARTBEAT_S;
 		pthread_mutex_lock(&en->lock);
 		while (!en->stopping &&
-		       pthread_cond_timedwait(&en->wake, &en->lock, &until) != ETIMEDOUT)
+		       pthread_cond_timedwait(&en->tick, &en->lock, &until) != ETIMEDOUT)
 			;
 	}
 	pthread_mutex_unlock(&en->lock);
@@ -1043,6 +1043,7 @@ struct engine *engine_start(struct meta *m, int workers, struct err *e)
 	pthread_mutex_init(&en->lock, NULL);
 	pthread_mutex_init(&en->claim_lock, NULL);
 	pthread_cond_init(&en->wake, NULL);
+	pthread_cond_init(&en->tick, NULL);
 	en->threads = xcalloc((size_t)workers, sizeof(pthread_t));
 	for (int i = 0; i < workers; i++)
 		pthread_create(&en->threads[i], NULL, worker_main, en);
@@ -1135,6 +1136,7 @@ void engine_stop(struct engine *en)
 	pthread_mutex_lock(&en->lock);
 	en->stopping = true;
 	pthread_cond_broadcast(&en->wake);
+	pthread_cond_broadcast(&en->tick);
 	pthread_mutex_unlock(&en->lock);
 	close_owned_runs(en, false);
 	stop_active(en, NULL);
@@ -1149,6 +1151,7 @@ void engine_stop(struct engine *en)
 	pthread_mutex_destroy(&en->lock);
 	pthread_mutex_destroy(&en->claim_lock);
 	pthread_cond_destroy(&en->wake);
+	pthread_cond_destroy(&en->tick);
 	free(en->threads);
 	free(en);
 	log_info("engine stopped");
