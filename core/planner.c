@@ -64,75 +64,114 @@ static void table_error(struct plan_table *t, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Describe the target side of table i: exists? rows? binary-compatible columns? */
-static void check_target(PGconn *dst, json_t *spec, struct plan *p, int i)
+/*
+ * Whether table i is created, and when its target exists, whether it can be
+ * loaded there; kind is its relkind on the target (0: none). True when its
+ * target columns are to be compared with the source's.
+ */
+static bool target_decide(json_t *spec, struct plan *p, int i, char kind)
 {
 	struct plan_table *t = &p->t[i];
-	struct err e;
-	err_clear(&e);
-	const char *q[] = {t->st.dst.schema, t->st.dst.name};
-	PGresult *res = db_exec(dst, sql_catalog_relkind, 2, q, &e);
-	if (!res) {
-		table_error(t, "target: %s", e.msg);
-		return;
-	}
-	t->target_relkind = PQntuples(res) ? PQgetvalue(res, 0, 0)[0] : 0;
-	PQclear(res);
-	const char *mode = t->mode;
+	t->target_relkind = kind;
 	bool parent_created = t->parent >= 0 && p->t[t->parent].create;
-	if (!strcmp(mode, "drop") || parent_created)
+	if (!strcmp(t->mode, "drop") || parent_created)
 		t->create = true;
-	else if (!t->target_relkind)
+	else if (!kind)
 		t->create = job_load_create(spec);
-	if (!t->target_relkind && !t->create) {
+	if (!kind && !t->create) {
 		table_error(t, "target: table %s does not exist and load.create is false",
 			    t->st.dst_label);
-		return;
+		return false;
 	}
-	if (t->create || *t->error) {
+	if (t->create) {
 		t->binary = true;
-		return;
+		return false;
 	}
-	if (t->target_relkind != 'r' && t->target_relkind != 'p') {
-		snprintf(t->error, sizeof(t->error), "target: %s exists and is not a table",
-			 t->st.dst_label);
-		return;
+	if (kind != 'r' && kind != 'p') {
+		table_error(t, "target: %s exists and is not a table", t->st.dst_label);
+		return false;
 	}
-	if (!t->leaf)
-		return;
-	char *rel = db_qualified(dst, t->st.dst.schema, t->st.dst.name);
-	char *sql = xasprintf("SELECT EXISTS (SELECT 1 FROM %s)", rel);
-	free(rel);
-	res = db_exec(dst, sql, 0, NULL, &e);
-	free(sql);
-	if (res)
-		t->target_rows = PQgetvalue(res, 0, 0)[0] == 't' ? 1 : 0;
-	PQclear(res);
-	struct column *cols = NULL;
-	int nd = catalog_columns(dst, &t->st.dst, &cols, &e);
+	return t->leaf;
+}
+
+/* Compare the target columns of table t (cols[0..n), NULL when unknown) with its source columns. */
+static void target_columns(struct plan_table *t, const struct column *cols, int n)
+{
 	t->binary = true;
-	for (int c = 0; c < t->def.ncols && nd >= 0; c++) {
+	for (int c = 0; c < t->def.ncols && cols; c++) {
 		const struct tdef_column *col = &t->def.cols[c];
 		if (col->generated)
 			continue;
 		int j = 0;
-		while (j < nd && strcmp(cols[j].name, col->target))
+		while (j < n && strcmp(cols[j].name, col->target))
 			j++;
-		if (j == nd) {
-			snprintf(t->error, sizeof(t->error),
-				 "target: table %s has no column \"%s\"", t->st.dst_label, col->target);
+		if (j == n) {
+			table_error(t, "target: table %s has no column \"%s\"", t->st.dst_label,
+				    col->target);
 			break;
 		}
 		if (cols[j].generated) {
-			snprintf(t->error, sizeof(t->error),
-				 "target: column \"%s\" of %s is generated there and cannot be loaded",
-				 col->target, t->st.dst_label);
+			table_error(t, "target: column \"%s\" of %s is generated there and cannot be loaded",
+				    col->target, t->st.dst_label);
 			break;
 		}
 		if (strcmp(cols[j].type, col->type))
 			t->binary = false;
 	}
+}
+
+/*
+ * Describe the target side of every table without an error: exists? rows?
+ * binary-compatible columns? The catalog is read for all tables at once.
+ */
+static void check_targets(PGconn *dst, json_t *spec, struct plan *p)
+{
+	int *idx = xcalloc((size_t)p->n + 1, sizeof(*idx));
+	const struct qualname **names = xcalloc((size_t)p->n + 1, sizeof(*names));
+	char *kinds = xcalloc((size_t)p->n + 1, 1);
+	long long *rows = xcalloc((size_t)p->n + 1, sizeof(*rows));
+	struct column *cols = NULL;
+	int n = 0;
+	for (int i = 0; i < p->n; i++) {
+		if (!*p->t[i].error) {
+			idx[n] = i;
+			names[n++] = &p->t[i].st.dst;
+		}
+	}
+	struct err e;
+	err_clear(&e);
+	if (n == 0)
+		goto out;
+	if (!catalog_relkinds(dst, names, n, kinds, &e)) {
+		for (int j = 0; j < n; j++)
+			table_error(&p->t[idx[j]], "target: %s", e.msg);
+		goto out;
+	}
+	/* from here on, idx and names hold the tables whose target columns are compared */
+	int m = 0;
+	for (int j = 0; j < n; j++) {
+		if (target_decide(spec, p, idx[j], kinds[j])) {
+			idx[m] = idx[j];
+			names[m++] = names[j];
+		}
+	}
+	if (catalog_count_rows(dst, names, m, 1, rows, &e))
+		for (int j = 0; j < m; j++)
+			p->t[idx[j]].target_rows = rows[j];
+	err_clear(&e);
+	int nc = m ? catalog_columns(dst, names, m, &cols, &e) : 0;
+	for (int j = 0, c = 0; j < m; j++) {
+		int first = c;
+		while (c < nc && cols[c].table == j)
+			c++;
+		target_columns(&p->t[idx[j]], nc >= 0 ? cols + first : NULL, c - first);
+	}
+out:
 	free(cols);
+	free(rows);
+	free(kinds);
+	free(names);
+	free(idx);
 }
 
 /* Add the partitions of partitioned table `top` (index) under it, level by level. */
@@ -239,9 +278,8 @@ bool plan_build(PGconn *src, PGconn *dst, json_t *spec, json_t *requested,
 	catalog_free(tops, ntops);
 	if (!ok)
 		return false;
-	for (int i = 0; dst && i < p->n; i++)
-		if (!*p->t[i].error)
-			check_target(dst, spec, p, i);
+	if (dst)
+		check_targets(dst, spec, p);
 	resolve_loads(src, spec, ctx, p);
 	struct tdef *defs = xcalloc((size_t)p->n + 1, sizeof(*defs));
 	int nd = 0;
