@@ -425,7 +425,7 @@ static bool plan_next_run(struct engine *en)
 	str_copy(run_id, sizeof(run_id), PQgetvalue(res, 0, 0));
 	json_t *spec = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
 	json_t *requested = *PQgetvalue(res, 0, 2) ? json_loads(PQgetvalue(res, 0, 2), 0, NULL) : NULL;
-	struct plan_ctx ctx = {NULL, json_loads(PQgetvalue(res, 0, 4), 0, NULL)};
+	struct plan_ctx ctx = {NULL, json_loads(PQgetvalue(res, 0, 4), 0, NULL), true};
 	const char *jp[] = {PQgetvalue(res, 0, 3)};
 	PGresult *marks = meta_exec(en->meta, sql_marks_for_job, 1, jp, &e);
 	if (marks)

@@ -176,10 +176,11 @@ static void target_columns(struct plan_table *t, const struct column *cols, int 
 }
 
 /*
- * Describe the target side of every table without an error: exists? rows?
- * binary-compatible columns? The catalog is read for all tables at once.
+ * Describe the target side of every table without an error: exists? rows
+ * (when count_rows)? binary-compatible columns? The catalog is read for
+ * all tables at once.
  */
-static void check_targets(PGconn *dst, json_t *spec, struct plan *p)
+static void check_targets(PGconn *dst, json_t *spec, struct plan *p, bool count_rows)
 {
 	int *idx = xcalloc((size_t)p->n + 1, sizeof(*idx));
 	const struct qualname **names = xcalloc((size_t)p->n + 1, sizeof(*names));
@@ -210,7 +211,7 @@ static void check_targets(PGconn *dst, json_t *spec, struct plan *p)
 			names[m++] = names[j];
 		}
 	}
-	if (catalog_count_rows(dst, names, m, 1, rows, &e))
+	if (count_rows && catalog_count_rows(dst, names, m, 1, rows, &e))
 		for (int j = 0; j < m; j++)
 			p->t[idx[j]].target_rows = rows[j];
 	err_clear(&e);
@@ -380,7 +381,7 @@ bool plan_build(PGconn *src, PGconn *dst, json_t *spec, json_t *requested,
 	if (!add_partitions(src, spec, p, e))
 		return false;
 	if (dst)
-		check_targets(dst, spec, p);
+		check_targets(dst, spec, p, !(ctx && ctx->skip_target_rows));
 	resolve_loads(src, spec, ctx, p);
 	struct tdef *defs = xcalloc((size_t)p->n + 1, sizeof(*defs));
 	int nd = 0;
