@@ -11,19 +11,6 @@
 #include "util.h"
 #include "banned.h"
 
-/* Count the rows of a table that was never analyzed (its reltuples is -1). */
-static long long exact_count(PGconn *src, const struct qualname *q, struct err *e)
-{
-	char *rel = db_qualified(src, q->schema, q->name);
-	char *sql = xasprintf("SELECT count(*) FROM %s", rel);
-	PGresult *res = db_exec(src, sql, 0, NULL, e);
-	long long n = res ? atoll(PQgetvalue(res, 0, 0)) : -1;
-	PQclear(res);
-	free(sql);
-	free(rel);
-	return n;
-}
-
 /* Fill the target name of t from the job's per-table options. */
 static void table_target(json_t *spec, struct src_table *t)
 {
@@ -64,13 +51,18 @@ bool catalog_select(PGconn *src, json_t *spec, json_t *requested, struct src_tab
 		    int *n, struct err *e)
 {
 	struct src_table *tables = NULL;
-	int count = 0;
+	int count = 0, nuncounted = 0;
 	size_t nreq = json_array_size(requested);
 	bool *used = xcalloc(nreq + 1, sizeof(bool));
+	const struct qualname **uncounted = NULL;
+	long long *counts = NULL;
+	int *which = NULL;
 	PGresult *res = db_exec(src, sql_catalog_tables, 0, NULL, e);
 	if (!res)
 		goto fail;
 	tables = xcalloc((size_t)PQntuples(res) + 1, sizeof(*tables));
+	uncounted = xcalloc((size_t)PQntuples(res) + 1, sizeof(*uncounted));
+	which = xcalloc((size_t)PQntuples(res) + 1, sizeof(*which));
 	for (int i = 0; i < PQntuples(res); i++) {
 		struct src_table *t = &tables[count];
 		str_copy(t->src.schema, sizeof(t->src.schema), PQgetvalue(res, i, 0));
@@ -83,12 +75,12 @@ bool catalog_select(PGconn *src, json_t *spec, json_t *requested, struct src_tab
 		t->bytes_estimate = atoll(PQgetvalue(res, i, 3));
 		t->has_pk = PQgetvalue(res, i, 4)[0] == 't';
 		table_target(spec, t);
-		count++;
+		/* never analyzed (reltuples -1): count its rows */
 		if (PQgetvalue(res, i, 5)[0] != 't') {
-			t->rows_estimate = exact_count(src, &t->src, e);
-			if (t->rows_estimate < 0)
-				goto fail;
+			uncounted[nuncounted] = &t->src;
+			which[nuncounted++] = count;
 		}
+		count++;
 	}
 	for (size_t i = 0; i < nreq; i++) {
 		if (!used[i]) {
@@ -100,14 +92,25 @@ bool catalog_select(PGconn *src, json_t *spec, json_t *requested, struct src_tab
 			goto fail;
 		}
 	}
+	counts = xcalloc((size_t)nuncounted + 1, sizeof(*counts));
+	if (!catalog_count_rows(src, uncounted, nuncounted, 0, counts, e))
+		goto fail;
+	for (int i = 0; i < nuncounted; i++)
+		tables[which[i]].rows_estimate = counts[i];
 	PQclear(res);
 	free(used);
+	free(uncounted);
+	free(which);
+	free(counts);
 	*out = tables;
 	*n = count;
 	return true;
 fail:
 	PQclear(res);
 	free(used);
+	free(uncounted);
+	free(which);
+	free(counts);
 	catalog_free(tables, count);
 	return false;
 }
@@ -121,21 +124,104 @@ void catalog_free(struct src_table *t, int n)
 	free(t);
 }
 
-int catalog_columns(PGconn *c, const struct qualname *q, struct column **out, struct err *e)
+/* Run sql with $1 and $2 the arrays of the schemas and of the names of the n tables q[i]. */
+static PGresult *exec_on_names(PGconn *c, const char *sql, const struct qualname *const *q,
+			       int n, struct err *e)
 {
-	const char *params[] = {q->schema, q->name};
-	PGresult *res = db_exec(c, sql_catalog_columns, 2, params, e);
+	struct sb schemas, names;
+	sb_init(&schemas);
+	sb_init(&names);
+	for (int i = 0; i < n; i++) {
+		db_array_add(&schemas, q[i]->schema);
+		db_array_add(&names, q[i]->name);
+	}
+	db_array_end(&schemas);
+	db_array_end(&names);
+	const char *params[] = {schemas.buf, names.buf};
+	PGresult *res = db_exec(c, sql, 2, params, e);
+	sb_release(&schemas);
+	sb_release(&names);
+	return res;
+}
+
+bool catalog_relkinds(PGconn *c, const struct qualname *const *q, int n, char *kinds,
+		      struct err *e)
+{
+	PGresult *res = exec_on_names(c, sql_catalog_relkinds, q, n, e);
+	if (!res)
+		return false;
+	memset(kinds, 0, (size_t)n);
+	for (int r = 0; r < PQntuples(res); r++)
+		kinds[atoi(PQgetvalue(res, r, 0)) - 1] = PQgetvalue(res, r, 1)[0];
+	PQclear(res);
+	return true;
+}
+
+int catalog_columns(PGconn *c, const struct qualname *const *q, int n, struct column **out,
+		    struct err *e)
+{
+	PGresult *res = exec_on_names(c, sql_catalog_columns, q, n, e);
 	*out = NULL;
 	if (!res)
 		return -1;
-	int n = PQntuples(res);
-	struct column *cols = xcalloc((size_t)n + 1, sizeof(*cols));
-	for (int i = 0; i < n; i++) {
-		str_copy(cols[i].name, sizeof(cols[i].name), PQgetvalue(res, i, 0));
-		str_copy(cols[i].type, sizeof(cols[i].type), PQgetvalue(res, i, 1));
-		cols[i].generated = PQgetvalue(res, i, 2)[0] == 't';
+	int rows = PQntuples(res);
+	struct column *cols = xcalloc((size_t)rows + 1, sizeof(*cols));
+	for (int i = 0; i < rows; i++) {
+		cols[i].table = atoi(PQgetvalue(res, i, 0)) - 1;
+		str_copy(cols[i].name, sizeof(cols[i].name), PQgetvalue(res, i, 1));
+		str_copy(cols[i].type, sizeof(cols[i].type), PQgetvalue(res, i, 2));
+		cols[i].generated = PQgetvalue(res, i, 3)[0] == 't';
 	}
 	PQclear(res);
 	*out = cols;
-	return n;
+	return rows;
+}
+
+#define COUNT_BATCH 100
+
+/* One statement counting the rows of tables q[0..n): a row (position, count) each. */
+static char *count_sql(PGconn *c, const struct qualname *const *q, int n, long long limit)
+{
+	struct sb sql;
+	sb_init(&sql);
+	for (int i = 0; i < n; i++) {
+		char *rel = db_qualified(c, q[i]->schema, q[i]->name);
+		if (limit > 0)
+			sb_addf(&sql, "%sSELECT %d, count(*) FROM (SELECT FROM %s LIMIT %lld) s", i ? " UNION ALL " : "",
+				i, rel, limit);
+		else
+			sb_addf(&sql, "%sSELECT %d, count(*) FROM %s", i ? " UNION ALL " : "", i, rel);
+		free(rel);
+	}
+	return sb_detach(&sql);
+}
+
+bool catalog_count_rows(PGconn *c, const struct qualname *const *q, int n, long long limit,
+			long long *counts, struct err *e)
+{
+	for (int at = 0; at < n; at += COUNT_BATCH) {
+		int k = n - at < COUNT_BATCH ? n - at : COUNT_BATCH;
+		char *sql = count_sql(c, q + at, k, limit);
+		struct err ce;
+		err_clear(&ce);
+		PGresult *res = db_exec(c, sql, 0, NULL, &ce);
+		free(sql);
+		for (int r = 0; res && r < PQntuples(res); r++)
+			counts[at + atoi(PQgetvalue(res, r, 0))] = atoll(PQgetvalue(res, r, 1));
+		PQclear(res);
+		if (res)
+			continue;
+		if (PQtransactionStatus(c) != PQTRANS_IDLE) {
+			*e = ce;
+			return false;
+		}
+		for (int i = 0; i < k; i++) {
+			sql = count_sql(c, q + at + i, 1, limit);
+			res = db_exec(c, sql, 0, NULL, &ce);
+			counts[at + i] = res ? atoll(PQgetvalue(res, 0, 1)) : -1;
+			PQclear(res);
+			free(sql);
+		}
+	}
+	return true;
 }

@@ -34,16 +34,37 @@ bool catalog_select(PGconn *src, json_t *spec, json_t *requested, struct src_tab
 		    int *n, struct err *e);
 void catalog_free(struct src_table *t, int n);
 
+/*
+ * The kind (pg_class.relkind) of each of the n relations q[i] into kinds[i],
+ * 0 for one that does not exist. False with e filled on failure.
+ */
+bool catalog_relkinds(PGconn *c, const struct qualname *const *q, int n, char *kinds,
+		      struct err *e);
+
 struct column {
+	int table; /* the index of its table in the names asked about */
 	char name[128];
 	char type[256];
 	bool generated;
 };
 
 /*
- * Read the columns of schema.name. Returns the count (0 when the table does
- * not exist) and a new array in *out (caller frees), or -1 with e filled.
+ * Read the columns of the n tables q[i], table by table, each in column
+ * order (none for a table that does not exist). Returns the count and a
+ * new array in *out (caller frees), or -1 with e filled.
  */
-int catalog_columns(PGconn *c, const struct qualname *q, struct column **out, struct err *e);
+int catalog_columns(PGconn *c, const struct qualname *const *q, int n, struct column **out,
+		    struct err *e);
+
+/*
+ * Count the rows of each of the n tables q[i] into counts[i], up to limit
+ * when limit > 0 (limit 1 asks whether a table holds rows), a hundred
+ * tables to a statement. When a statement fails on a connection outside a
+ * transaction, its tables are counted one by one and one whose count fails
+ * gets -1; inside a transaction (which the failure aborted) returns false
+ * with e filled.
+ */
+bool catalog_count_rows(PGconn *c, const struct qualname *const *q, int n, long long limit,
+			long long *counts, struct err *e);
 
 #endif

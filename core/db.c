@@ -159,3 +159,21 @@ char *db_range_condition(PGconn *c, const char *column, const char *from, const 
 	free(col);
 	return out;
 }
+
+void db_array_add(struct sb *arr, const char *s)
+{
+	sb_adds(arr, arr->len ? ",\"" : "{\"");
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			sb_addc(arr, '\\');
+		sb_addc(arr, *s);
+	}
+	sb_addc(arr, '"');
+}
+
+void db_array_end(struct sb *arr)
+{
+	if (!arr->len)
+		sb_addc(arr, '{');
+	sb_addc(arr, '}');
+}

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "err.h"
+#include "sb.h"
 
 /*
  * Connect to dsn. `what` names the database in messages ("source",
@@ -46,5 +47,13 @@ char *db_qualified(PGconn *c, const char *schema, const char *name);
  * literals (a NULL bound is left out); NULL when both are. Caller frees.
  */
 char *db_range_condition(PGconn *c, const char *column, const char *from, const char *to);
+
+/*
+ * Build an array literal ({"a","b"}) for a $n parameter of type text[] or
+ * oid[]: db_array_add appends s, quoted, to the literal in arr (an empty arr
+ * starts one); db_array_end closes it ("{}" when nothing was added).
+ */
+void db_array_add(struct sb *arr, const char *s);
+void db_array_end(struct sb *arr);
 
 #endif

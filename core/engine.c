@@ -163,23 +163,24 @@ static PGconn *open_snapshot(json_t *spec, char *snap_id, size_t n, struct err *
 	return c;
 }
 
-/* Insert one task row; its id, or -1 with e filled. */
-static long long insert_task(PGconn *c, const char *run_id, int seq, const struct plan_table *t,
-			     const char *const extra[10], struct err *e)
+/*
+ * Append a task row of table t to rows: its seq, the table's names and
+ * estimates, then fields (stolen). False when a text is not valid UTF-8.
+ */
+static bool add_task(json_t *rows, int seq, const struct plan_table *t, json_t *fields)
 {
-	char sq[16], rows[32], bytes[32];
-	snprintf(sq, sizeof(sq), "%d", seq);
-	snprintf(rows, sizeof(rows), "%lld", t->st.rows_estimate);
-	snprintf(bytes, sizeof(bytes), "%lld", t->st.bytes_estimate);
-	const char *p[21] = {run_id, sq, t->st.src.schema, t->st.src.name, t->st.dst.schema,
-			     t->st.dst.name, t->st.src_label, t->st.dst_label, t->st.filter,
-			     rows, bytes};
-	for (int i = 0; i < 10; i++)
-		p[11 + i] = extra[i];
-	PGresult *res = db_exec(c, sql_task_insert, 21, p, e);
-	long long id = res ? atoll(PQgetvalue(res, 0, 0)) : -1;
-	PQclear(res);
-	return id;
+	json_t *row = json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:s,s:s?,s:I,s:I}", "seq", seq,
+				"source_schema", t->st.src.schema, "source_table", t->st.src.name,
+				"target_schema", t->st.dst.schema, "target_table", t->st.dst.name,
+				"source_label", t->st.src_label, "target_label", t->st.dst_label,
+				"filter", t->st.filter, "rows_estimate", (json_int_t)t->st.rows_estimate,
+				"bytes_estimate", (json_int_t)t->st.bytes_estimate);
+	bool ok = row && fields && !json_object_update(row, fields);
+	if (ok)
+		json_array_append(rows, row);
+	json_decref(row);
+	json_decref(fields);
+	return ok;
 }
 
 /* The plan entry that loads source table q, or NULL. */
@@ -191,49 +192,57 @@ static const struct plan_table *plan_find(const struct plan *p, const struct qua
 	return NULL;
 }
 
-/* Insert the post-load steps of one created table. */
-static bool insert_steps(PGconn *c, const char *run_id, int *seq, const struct plan *p,
-			 const struct plan_table *t, struct err *e)
+/* A foreign key's statement with the referenced table's source name replaced by its target name. */
+static char *map_reference(PGconn *c, const struct tdef_step *st, const struct plan_table *ref)
+{
+	char *from = xasprintf("REFERENCES %s(", st->ref_printed);
+	char *dq = db_qualified(c, ref->st.dst.schema, ref->st.dst.name);
+	char *to = xasprintf("REFERENCES %s(", dq);
+	const char *hit = strstr(st->sql, from);
+	char *mapped = hit ? xasprintf("%.*s%s%s", (int)(hit - st->sql), st->sql, to, hit + strlen(from))
+			   : xstrdup(st->sql);
+	free(from);
+	free(dq);
+	free(to);
+	return mapped;
+}
+
+/*
+ * Append the post-load steps of one created table to rows, and an event
+ * for each step that is skipped to events ({level, table, kind, message}).
+ */
+static bool add_steps(PGconn *c, json_t *rows, json_t *events, int *seq, const struct plan *p,
+		      const struct plan_table *t)
 {
 	for (int s = 0; s < t->def.nsteps; s++) {
 		const struct tdef_step *st = &t->def.steps[s];
-		char *sql = st->sql ? xstrdup(st->sql) : NULL;
+		char *sql = NULL;
 		char *skip = st->skip ? xstrdup(st->skip) : NULL;
 		bool fk = !strcmp(st->kind, "foreign_key");
-		if (fk && sql) {
-			const struct plan_table *ref = plan_find(p, &st->ref);
+		const struct plan_table *ref = fk && st->sql ? plan_find(p, &st->ref) : NULL;
+		if (fk && st->sql && !ref) {
 			char label[300];
 			qualname_format(&st->ref, label, sizeof(label));
-			if (!ref) {
-				skip = xasprintf("the referenced table %s is not in this run", label);
-			} else {
-				char *from = xasprintf("REFERENCES %s(", st->ref_printed);
-				char *dq = db_qualified(c, ref->st.dst.schema, ref->st.dst.name);
-				char *to = xasprintf("REFERENCES %s(", dq);
-				const char *hit = strstr(sql, from);
-				char *mapped = hit ? xasprintf("%.*s%s%s", (int)(hit - sql), sql, to,
-							       hit + strlen(from))
-						   : xstrdup(sql);
-				free(sql);
-				sql = mapped;
-				free(from);
-				free(dq);
-				free(to);
-			}
+			free(skip);
+			skip = xasprintf("the referenced table %s is not in this run", label);
 		}
+		if (ref)
+			sql = map_reference(c, st, ref);
+		else if (st->sql)
+			sql = xstrdup(st->sql);
 		int phase = t->leaf && !fk ? 1 : 2;
-		char ph[4], dep[32];
-		snprintf(ph, sizeof(ph), "%d", phase);
-		snprintf(dep, sizeof(dep), "%lld", t->task_id);
-		const char *extra[10] = {"step", NULL, t->parent_label[0] ? t->parent_label : NULL,
-					 st->kind, st->name, sql ? sql : "", ph,
-					 phase == 1 && t->task_id > 0 ? dep : NULL,
-					 skip ? "skipped" : NULL, skip};
-		(*seq)++;
-		bool ok = insert_task(c, run_id, *seq, t, extra, e) > 0;
-		if (ok && skip)
-			meta_event_on(c, run_id, "warning", t->st.src_label, st->kind,
-				      "skipped %s %s: %s", st->kind, st->name, skip);
+		json_t *fields = json_pack("{s:s,s:s?,s:s,s:s,s:s,s:i,s:o?,s:s?,s:s?}", "kind", "step",
+			"parent_label", t->parent_label[0] ? t->parent_label : NULL, "step_kind", st->kind,
+			"step_name", st->name, "step_sql", sql ? sql : "", "phase", phase,
+			"waits_for", phase == 1 && t->task_seq > 0 ? json_integer(t->task_seq) : NULL,
+			"state", skip ? "skipped" : NULL, "error", skip);
+		bool ok = add_task(rows, ++*seq, t, fields);
+		if (ok && skip) {
+			char *msg = xasprintf("skipped %s %s: %s", st->kind, st->name, skip);
+			json_array_append_new(events, json_pack("{s:s,s:s,s:s,s:s}", "level", "warning",
+				"table", t->st.src_label, "kind", st->kind, "message", msg));
+			free(msg);
+		}
 		free(sql);
 		free(skip);
 		if (!ok)
@@ -242,72 +251,102 @@ static bool insert_steps(PGconn *c, const char *run_id, int *seq, const struct p
 	return true;
 }
 
-/* The job's after statements: steps of phase 3, each waiting for the one before it. */
-static bool insert_after_steps(PGconn *c, const char *run_id, int *seq, json_t *spec, struct err *e)
+/* Append the job's after statements to rows: steps of phase 3, each waiting for the one before it. */
+static bool add_after_steps(json_t *rows, int *seq, json_t *spec)
 {
 	struct plan_table after;
 	memset(&after, 0, sizeof(after));
 	str_copy(after.st.src_label, sizeof(after.st.src_label), AFTER_LABEL);
 	str_copy(after.st.dst_label, sizeof(after.st.dst_label), AFTER_LABEL);
-	long long prev = -1;
+	int prev = 0;
 	size_t i;
 	json_t *a;
 	json_array_foreach(json_object_get(spec, "after"), i, a) {
-		char dep[32];
-		snprintf(dep, sizeof(dep), "%lld", prev);
-		const char *extra[10] = {"step", NULL, NULL, "after",
-					 json_string_value(json_object_get(a, "name")),
-					 json_string_value(json_object_get(a, "sql")), "3",
-					 prev > 0 ? dep : NULL, NULL, NULL};
-		if ((prev = insert_task(c, run_id, ++*seq, &after, extra, e)) < 0)
+		json_t *fields = json_pack("{s:s,s:s,s:s?,s:s?,s:i,s:o?}", "kind", "step", "step_kind",
+			"after", "step_name", json_string_value(json_object_get(a, "name")), "step_sql",
+			json_string_value(json_object_get(a, "sql")), "phase", 3, "waits_for",
+			prev ? json_integer(prev) : NULL);
+		if (!add_task(rows, ++*seq, &after, fields))
 			return false;
+		prev = *seq;
 	}
 	return true;
 }
 
-/* Insert the run's tasks and its snapshot id in one metadata transaction. */
+/*
+ * The rows of every task of the plan, in seq order: a copy task per table
+ * that holds rows or has an error, the post-load steps of the created
+ * tables, the job's after statements. Events to record go to events. NULL
+ * with e filled when a text cannot be stored.
+ */
+static json_t *plan_tasks(struct plan *p, json_t *spec, PGconn *quoting, json_t *events,
+			  struct err *e)
+{
+	json_t *rows = json_array();
+	int seq = 0;
+	bool ok = true;
+	for (int i = 0; i < p->n && ok; i++) {
+		struct plan_table *t = &p->t[i];
+		if (!t->leaf && !*t->error)
+			continue;
+		json_t *copy = *t->error ? NULL : plan_copy_spec(quoting, p, t);
+		t->task_seq = ++seq;
+		ok = add_task(rows, seq, t, json_pack("{s:s,s:o?,s:s?,s:i,s:s?,s:s?}", "kind", "copy",
+			"copy", copy, "parent_label", t->parent_label[0] ? t->parent_label : NULL,
+			"phase", 0, "state", *t->error ? "errored" : NULL,
+			"error", *t->error ? t->error : NULL));
+		if (*t->error)
+			json_array_append_new(events, json_pack("{s:s,s:s,s:s,s:s}", "level", "error",
+				"table", t->st.src_label, "kind", "table_failed", "message", t->error));
+	}
+	for (int i = 0; i < p->n && ok; i++)
+		if (p->t[i].create && !*p->t[i].error)
+			ok = add_steps(quoting, rows, events, &seq, p, &p->t[i]);
+	ok = ok && add_after_steps(rows, &seq, spec);
+	if (ok)
+		return rows;
+	json_decref(rows);
+	err_set(e, 500, "internal", NULL, "a task of the plan holds text that is not valid UTF-8");
+	return NULL;
+}
+
+/* Insert the run's tasks, its events and its snapshot id in one metadata transaction. */
 static bool store_plan(struct engine *en, const char *run_id, json_t *spec, struct plan *p,
 		       PGconn *quoting, const char *snap_id, struct err *e)
 {
-	PGconn *c = meta_acquire(en->meta, e);
+	json_t *events = json_array();
+	json_t *rows = plan_tasks(p, spec, quoting, events, e);
+	char *text = rows ? json_dumps(rows, JSON_COMPACT) : NULL;
+	json_decref(rows);
+	PGconn *c = text ? meta_acquire(en->meta, e) : NULL;
 	PGresult *res = NULL;
 	bool ok = false;
-	int seq = 0;
 	const char *rp[] = {run_id, snap_id};
+	const char *tp[] = {run_id, text};
 	if (!c || !db_simple(c, "BEGIN", e) || !(res = db_exec(c, sql_run_lock_running, 1, rp, e)))
 		goto out;
 	if (PQntuples(res) == 0) {
 		err_set(e, 409, "conflict", NULL, "run was cancelled while it was planned");
 		goto out;
 	}
-	for (int i = 0; i < p->n; i++) {
-		struct plan_table *t = &p->t[i];
-		if (!t->leaf && !*t->error)
-			continue;
-		json_t *copy = *t->error ? NULL : plan_copy_spec(quoting, p, t);
-		char *copy_text = copy ? json_dumps(copy, JSON_COMPACT) : NULL;
-		const char *extra[10] = {"copy", copy_text, t->parent_label[0] ? t->parent_label : NULL,
-					 NULL, NULL, NULL, "0", NULL,
-					 *t->error ? "errored" : NULL, *t->error ? t->error : NULL};
-		t->task_id = insert_task(c, run_id, ++seq, t, extra, e);
-		free(copy_text);
-		json_decref(copy);
-		if (t->task_id < 0)
-			goto out;
-		if (*t->error)
-			meta_event_on(c, run_id, "error", t->st.src_label, "table_failed", "%s", t->error);
-	}
-	for (int i = 0; i < p->n; i++)
-		if (p->t[i].create && !*p->t[i].error && !insert_steps(c, run_id, &seq, p, &p->t[i], e))
-			goto out;
-	if (!insert_after_steps(c, run_id, &seq, spec, e))
+	if (!db_run(c, sql_tasks_insert, 2, tp, e))
 		goto out;
+	size_t i;
+	json_t *ev;
+	json_array_foreach(events, i, ev) {
+		meta_event_on(c, run_id, json_string_value(json_object_get(ev, "level")),
+			      json_string_value(json_object_get(ev, "table")),
+			      json_string_value(json_object_get(ev, "kind")), "%s",
+			      json_string_value(json_object_get(ev, "message")));
+	}
 	ok = db_run(c, sql_run_set_snapshot, 2, rp, e) && db_simple(c, "COMMIT", e);
 out:
 	PQclear(res);
 	if (c && !ok)
 		db_simple(c, "ROLLBACK", NULL);
 	meta_release(en->meta, c);
+	free(text);
+	json_decref(events);
 	return ok;
 }
 
@@ -411,7 +450,7 @@ static bool plan_next_run(struct engine *en)
 	pthread_mutex_unlock(&en->lock);
 	json_t *spec = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
 	json_t *requested = *PQgetvalue(res, 0, 2) ? json_loads(PQgetvalue(res, 0, 2), 0, NULL) : NULL;
-	struct plan_ctx ctx = {NULL, json_loads(PQgetvalue(res, 0, 4), 0, NULL)};
+	struct plan_ctx ctx = {NULL, json_loads(PQgetvalue(res, 0, 4), 0, NULL), true};
 	const char *jp[] = {PQgetvalue(res, 0, 3)};
 	PGresult *marks = meta_exec(en->meta, sql_marks_for_job, 1, jp, &e);
 	if (marks)

@@ -64,120 +64,269 @@ static void table_error(struct plan_table *t, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Describe the target side of table i: exists? rows? binary-compatible columns? */
-static void check_target(PGconn *dst, json_t *spec, struct plan *p, int i)
+/* The table a partition belongs to at the top of its tree (t itself for a table). */
+static const struct plan_table *plan_root(const struct plan *p, const struct plan_table *t)
+{
+	while (t->parent >= 0)
+		t = &p->t[t->parent];
+	return t;
+}
+
+/* The job's options for table t: those of its tree's top table. */
+static json_t *plan_options(json_t *spec, const struct plan *p, const struct plan_table *t)
+{
+	const struct plan_table *root = plan_root(p, t);
+	return job_table_options(spec, root->st.src.schema, root->st.src.name);
+}
+
+#define DESCRIBE_BATCH 1000
+
+/*
+ * Read the tables idx[0..n) of the plan from the source catalog, a thousand
+ * at a time; when a batch cannot be read together (a table in it breaks a
+ * catalog query), its tables are read one by one, so that only the one
+ * that breaks gets an error.
+ */
+static void describe_tables(PGconn *src, json_t *spec, struct plan *p, const int *idx, int n)
+{
+	struct tdef_item *items = xcalloc(n < DESCRIBE_BATCH ? (size_t)n + 1 : DESCRIBE_BATCH,
+					  sizeof(*items));
+	for (int at = 0; at < n; at += DESCRIBE_BATCH) {
+		int k = n - at < DESCRIBE_BATCH ? n - at : DESCRIBE_BATCH;
+		for (int j = 0; j < k; j++) {
+			struct plan_table *t = &p->t[idx[at + j]];
+			items[j].src = t->st.src;
+			items[j].dst = t->st.dst;
+			items[j].opts = plan_options(spec, p, t);
+		}
+		struct err e;
+		err_clear(&e);
+		db_simple(src, "SAVEPOINT ferry_tables", NULL);
+		bool together = tdef_load_all(src, items, k, &e);
+		db_simple(src, together ? "RELEASE SAVEPOINT ferry_tables"
+					: "ROLLBACK TO SAVEPOINT ferry_tables; RELEASE SAVEPOINT ferry_tables",
+			  NULL);
+		for (int j = 0; j < k; j++) {
+			struct plan_table *t = &p->t[idx[at + j]];
+			if (!together)
+				load_def(src, t, items[j].opts, t->error, sizeof(t->error));
+			else if (items[j].ok)
+				t->def = items[j].def;
+			else
+				str_copy(t->error, sizeof(t->error), items[j].err.msg);
+		}
+	}
+	free(items);
+}
+
+/*
+ * Whether table i is created, and when its target exists, whether it can be
+ * loaded there; kind is its relkind on the target (0: none). True when its
+ * target columns are to be compared with the source's.
+ */
+static bool target_decide(json_t *spec, struct plan *p, int i, char kind)
 {
 	struct plan_table *t = &p->t[i];
-	struct err e;
-	err_clear(&e);
-	const char *q[] = {t->st.dst.schema, t->st.dst.name};
-	PGresult *res = db_exec(dst, sql_catalog_relkind, 2, q, &e);
-	if (!res) {
-		table_error(t, "target: %s", e.msg);
-		return;
-	}
-	t->target_relkind = PQntuples(res) ? PQgetvalue(res, 0, 0)[0] : 0;
-	PQclear(res);
-	const char *mode = t->mode;
+	t->target_relkind = kind;
 	bool parent_created = t->parent >= 0 && p->t[t->parent].create;
-	if (!strcmp(mode, "drop") || parent_created)
+	if (!strcmp(t->mode, "drop") || parent_created)
 		t->create = true;
-	else if (!t->target_relkind)
+	else if (!kind)
 		t->create = job_load_create(spec);
-	if (!t->target_relkind && !t->create) {
+	if (!kind && !t->create) {
 		table_error(t, "target: table %s does not exist and load.create is false",
 			    t->st.dst_label);
-		return;
+		return false;
 	}
-	if (t->create || *t->error) {
+	if (t->create) {
 		t->binary = true;
-		return;
+		return false;
 	}
-	if (t->target_relkind != 'r' && t->target_relkind != 'p') {
-		snprintf(t->error, sizeof(t->error), "target: %s exists and is not a table",
-			 t->st.dst_label);
-		return;
+	if (kind != 'r' && kind != 'p') {
+		table_error(t, "target: %s exists and is not a table", t->st.dst_label);
+		return false;
 	}
-	if (!t->leaf)
-		return;
-	char *rel = db_qualified(dst, t->st.dst.schema, t->st.dst.name);
-	char *sql = xasprintf("SELECT EXISTS (SELECT 1 FROM %s)", rel);
-	free(rel);
-	res = db_exec(dst, sql, 0, NULL, &e);
-	free(sql);
-	if (res)
-		t->target_rows = PQgetvalue(res, 0, 0)[0] == 't' ? 1 : 0;
-	PQclear(res);
-	struct column *cols = NULL;
-	int nd = catalog_columns(dst, &t->st.dst, &cols, &e);
+	return t->leaf;
+}
+
+/* Compare the target columns of table t (cols[0..n), NULL when unknown) with its source columns. */
+static void target_columns(struct plan_table *t, const struct column *cols, int n)
+{
 	t->binary = true;
-	for (int c = 0; c < t->def.ncols && nd >= 0; c++) {
+	for (int c = 0; c < t->def.ncols && cols; c++) {
 		const struct tdef_column *col = &t->def.cols[c];
 		if (col->generated)
 			continue;
 		int j = 0;
-		while (j < nd && strcmp(cols[j].name, col->target))
+		while (j < n && strcmp(cols[j].name, col->target))
 			j++;
-		if (j == nd) {
-			snprintf(t->error, sizeof(t->error),
-				 "target: table %s has no column \"%s\"", t->st.dst_label, col->target);
+		if (j == n) {
+			table_error(t, "target: table %s has no column \"%s\"", t->st.dst_label,
+				    col->target);
 			break;
 		}
 		if (cols[j].generated) {
-			snprintf(t->error, sizeof(t->error),
-				 "target: column \"%s\" of %s is generated there and cannot be loaded",
-				 col->target, t->st.dst_label);
+			table_error(t, "target: column \"%s\" of %s is generated there and cannot be loaded",
+				    col->target, t->st.dst_label);
 			break;
 		}
 		if (strcmp(cols[j].type, col->type))
 			t->binary = false;
 	}
-	free(cols);
 }
 
-/* Add the partitions of partitioned table `top` (index) under it, level by level. */
-static bool add_partitions(PGconn *src, json_t *spec, struct plan *p, int top, struct err *e)
+/*
+ * Describe the target side of every table without an error: exists? rows
+ * (when count_rows)? binary-compatible columns? The catalog is read for
+ * all tables at once.
+ */
+static void check_targets(PGconn *dst, json_t *spec, struct plan *p, bool count_rows)
 {
-	const char *q[] = {p->t[top].st.src.schema, p->t[top].st.src.name};
-	PGresult *res = db_exec(src, sql_tdef_partitions, 2, q, e);
-	if (!res)
-		return false;
-	json_t *opts = job_table_options(spec, q[0], q[1]);
-	for (int r = 0; r < PQntuples(res); r++) {
-		struct plan_table *t = plan_add(p);
-		struct plan_table *root = &p->t[top];
-		str_copy(t->st.src.schema, sizeof(t->st.src.schema), PQgetvalue(res, r, 0));
-		str_copy(t->st.src.name, sizeof(t->st.src.name), PQgetvalue(res, r, 1));
-		memcpy(t->st.dst.schema, root->st.dst.schema, sizeof(t->st.dst.schema));
-		str_copy(t->st.dst.name, sizeof(t->st.dst.name), PQgetvalue(res, r, 1));
-		qualname_format(&t->st.src, t->st.src_label, sizeof(t->st.src_label));
-		qualname_format(&t->st.dst, t->st.dst_label, sizeof(t->st.dst_label));
-		t->leaf = PQgetvalue(res, r, 4)[0] == 't';
-		t->st.rows_estimate = atoll(PQgetvalue(res, r, 5));
-		t->st.bytes_estimate = atoll(PQgetvalue(res, r, 6));
-		t->st.filter = root->st.filter ? xstrdup(root->st.filter) : NULL;
-		t->st.has_pk = root->st.has_pk;
-		memcpy(t->parent_label, root->st.src_label, sizeof(t->parent_label));
-		memcpy(t->mode, root->mode, sizeof(t->mode));
-		for (int k = top; k < p->n - 1; k++)
-			if (!strcmp(p->t[k].st.src.schema, PQgetvalue(res, r, 8)) &&
-			    !strcmp(p->t[k].st.src.name, PQgetvalue(res, r, 9)))
-				t->parent = k;
-		if (t->leaf && PQgetvalue(res, r, 7)[0] != 't') {
-			char *rel = db_qualified(src, t->st.src.schema, t->st.src.name);
-			char *sql = xasprintf("SELECT count(*) FROM %s", rel);
-			PGresult *cnt = db_exec(src, sql, 0, NULL, e);
-			if (cnt)
-				t->st.rows_estimate = atoll(PQgetvalue(cnt, 0, 0));
-			PQclear(cnt);
-			free(sql);
-			free(rel);
+	int *idx = xcalloc((size_t)p->n + 1, sizeof(*idx));
+	const struct qualname **names = xcalloc((size_t)p->n + 1, sizeof(*names));
+	char *kinds = xcalloc((size_t)p->n + 1, 1);
+	long long *rows = xcalloc((size_t)p->n + 1, sizeof(*rows));
+	struct column *cols = NULL;
+	int n = 0;
+	for (int i = 0; i < p->n; i++) {
+		if (!*p->t[i].error) {
+			idx[n] = i;
+			names[n++] = &p->t[i].st.dst;
 		}
-		if (load_def(src, t, opts, t->error, sizeof(t->error)) && t->parent >= 0)
+	}
+	struct err e;
+	err_clear(&e);
+	if (n == 0)
+		goto out;
+	if (!catalog_relkinds(dst, names, n, kinds, &e)) {
+		for (int j = 0; j < n; j++)
+			table_error(&p->t[idx[j]], "target: %s", e.msg);
+		goto out;
+	}
+	/* from here on, idx and names hold the tables whose target columns are compared */
+	int m = 0;
+	for (int j = 0; j < n; j++) {
+		if (target_decide(spec, p, idx[j], kinds[j])) {
+			idx[m] = idx[j];
+			names[m++] = names[j];
+		}
+	}
+	if (count_rows && catalog_count_rows(dst, names, m, 1, rows, &e))
+		for (int j = 0; j < m; j++)
+			p->t[idx[j]].target_rows = rows[j];
+	err_clear(&e);
+	int nc = m ? catalog_columns(dst, names, m, &cols, &e) : 0;
+	for (int j = 0, c = 0; j < m; j++) {
+		int first = c;
+		while (c < nc && cols[c].table == j)
+			c++;
+		target_columns(&p->t[idx[j]], nc >= 0 ? cols + first : NULL, c - first);
+	}
+out:
+	free(cols);
+	free(rows);
+	free(kinds);
+	free(names);
+	free(idx);
+}
+
+/*
+ * Add the partition in row r of a tdef_partitions result to the plan, under
+ * the partitioned table at index top (the partitions before it in the plan
+ * are those of the same tree). True when its rows are to be counted.
+ */
+static bool add_partition(struct plan *p, int top, PGresult *res, int r)
+{
+	struct plan_table *t = plan_add(p);
+	const struct plan_table *root = &p->t[top];
+	str_copy(t->st.src.schema, sizeof(t->st.src.schema), PQgetvalue(res, r, 1));
+	str_copy(t->st.src.name, sizeof(t->st.src.name), PQgetvalue(res, r, 2));
+	memcpy(t->st.dst.schema, root->st.dst.schema, sizeof(t->st.dst.schema));
+	str_copy(t->st.dst.name, sizeof(t->st.dst.name), PQgetvalue(res, r, 2));
+	qualname_format(&t->st.src, t->st.src_label, sizeof(t->st.src_label));
+	qualname_format(&t->st.dst, t->st.dst_label, sizeof(t->st.dst_label));
+	t->leaf = PQgetvalue(res, r, 5)[0] == 't';
+	t->st.rows_estimate = atoll(PQgetvalue(res, r, 6));
+	t->st.bytes_estimate = atoll(PQgetvalue(res, r, 7));
+	t->st.filter = root->st.filter ? xstrdup(root->st.filter) : NULL;
+	t->st.has_pk = root->st.has_pk;
+	memcpy(t->parent_label, root->st.src_label, sizeof(t->parent_label));
+	memcpy(t->mode, root->mode, sizeof(t->mode));
+	for (int k = top; k < p->n - 1; k++)
+		if (!strcmp(p->t[k].st.src.schema, PQgetvalue(res, r, 9)) &&
+		    !strcmp(p->t[k].st.src.name, PQgetvalue(res, r, 10)))
+			t->parent = k;
+	return t->leaf && PQgetvalue(res, r, 8)[0] != 't';
+}
+
+/*
+ * Add the partitions of the partitioned tables among the plan's tables,
+ * each right after its table, level by level, and read them.
+ */
+static bool add_partitions(PGconn *src, json_t *spec, struct plan *p, struct err *e)
+{
+	struct sb schemas, names;
+	sb_init(&schemas);
+	sb_init(&names);
+	int ntops = p->n, nparted = 0;
+	/* pos[i]: table i's position among the partitioned tables asked about (from 1), or 0 */
+	int *pos = xcalloc((size_t)ntops + 1, sizeof(*pos));
+	for (int i = 0; i < ntops; i++) {
+		if (*p->t[i].error || p->t[i].def.relkind != 'p')
+			continue;
+		pos[i] = ++nparted;
+		db_array_add(&schemas, p->t[i].st.src.schema);
+		db_array_add(&names, p->t[i].st.src.name);
+	}
+	db_array_end(&schemas);
+	db_array_end(&names);
+	const char *q[] = {schemas.buf, names.buf};
+	PGresult *res = nparted ? db_exec(src, sql_tdef_partitions, 2, q, e) : NULL;
+	sb_release(&schemas);
+	sb_release(&names);
+	int rows = res ? PQntuples(res) : 0;
+	if (rows == 0) {
+		PQclear(res);
+		free(pos);
+		return !nparted || res;
+	}
+	struct plan_table *tops = p->t;
+	p->t = NULL;
+	p->n = 0;
+	int *added = xcalloc((size_t)rows + 1, sizeof(*added));
+	int *uncounted = xcalloc((size_t)rows + 1, sizeof(*uncounted));
+	const struct qualname **unames = xcalloc((size_t)rows + 1, sizeof(*unames));
+	long long *counts = xcalloc((size_t)rows + 1, sizeof(*counts));
+	int nu = 0, r = 0;
+	for (int i = 0; i < ntops; i++) {
+		int top = p->n;
+		*plan_add(p) = tops[i];
+		for (; pos[i] && r < rows && atoi(PQgetvalue(res, r, 0)) == pos[i]; r++) {
+			added[r] = p->n;
+			if (add_partition(p, top, res, r))
+				uncounted[nu++] = p->n - 1;
+		}
+	}
+	free(tops);
+	free(pos);
+	PQclear(res);
+	for (int i = 0; i < nu; i++)
+		unames[i] = &p->t[uncounted[i]].st.src;
+	bool ok = catalog_count_rows(src, unames, nu, 0, counts, e);
+	for (int i = 0; ok && i < nu; i++)
+		p->t[uncounted[i]].st.rows_estimate = counts[i];
+	if (ok)
+		describe_tables(src, spec, p, added, rows);
+	for (int i = 0; ok && i < rows; i++) {
+		struct plan_table *t = &p->t[added[i]];
+		if (!*t->error && t->parent >= 0)
 			t->def.parent = p->t[t->parent].st.dst;
 	}
-	PQclear(res);
-	return true;
+	free(counts);
+	free(unames);
+	free(uncounted);
+	free(added);
+	return ok;
 }
 
 /* Decide how each table that holds rows loads; a table that cannot load so gets its error. */
@@ -187,12 +336,8 @@ static void resolve_loads(PGconn *src, json_t *spec, const struct plan_ctx *ctx,
 		struct plan_table *t = &p->t[i];
 		if (*t->error || !t->leaf)
 			continue;
-		const struct plan_table *root = t;
-		while (root->parent >= 0)
-			root = &p->t[root->parent];
-		json_t *opts = job_table_options(spec, root->st.src.schema, root->st.src.name);
-		t->load = strategy_resolve(src, t->mode, opts, t->st.src_label, ctx, &t->def,
-					   t->error, sizeof(t->error));
+		t->load = strategy_resolve(src, t->mode, plan_options(spec, p, t), t->st.src_label,
+					   ctx, &t->def, t->error, sizeof(t->error));
 	}
 }
 
@@ -220,28 +365,23 @@ bool plan_build(PGconn *src, PGconn *dst, json_t *spec, json_t *requested,
 		catalog_free(tops, ntops);
 		return false;
 	}
-	bool ok = true;
-	for (int i = 0; i < ntops && ok; i++) {
-		int idx = p->n;
+	int *idx = xcalloc((size_t)ntops + 1, sizeof(*idx));
+	for (int i = 0; i < ntops; i++) {
 		struct plan_table *t = plan_add(p);
 		t->st = tops[i];
 		tops[i].filter = NULL;
 		str_copy(t->mode, sizeof(t->mode), job_table_mode(spec, t->st.src.schema, t->st.src.name));
-		json_t *opts = job_table_options(spec, t->st.src.schema, t->st.src.name);
-		if (!load_def(src, t, opts, t->error, sizeof(t->error))) {
-			t->leaf = true;
-			continue;
-		}
-		t->leaf = t->def.relkind != 'p';
-		if (t->def.relkind == 'p')
-			ok = add_partitions(src, spec, p, idx, e);
+		idx[i] = i;
 	}
 	catalog_free(tops, ntops);
-	if (!ok)
+	describe_tables(src, spec, p, idx, ntops);
+	free(idx);
+	for (int i = 0; i < p->n; i++)
+		p->t[i].leaf = *p->t[i].error || p->t[i].def.relkind != 'p';
+	if (!add_partitions(src, spec, p, e))
 		return false;
-	for (int i = 0; dst && i < p->n; i++)
-		if (!*p->t[i].error)
-			check_target(dst, spec, p, i);
+	if (dst)
+		check_targets(dst, spec, p, !(ctx && ctx->skip_target_rows));
 	resolve_loads(src, spec, ctx, p);
 	struct tdef *defs = xcalloc((size_t)p->n + 1, sizeof(*defs));
 	int nd = 0;

@@ -21,8 +21,8 @@ struct plan_table {
 	char target_relkind;    /* the target table's relkind now, 0 when it does not exist */
 	bool create;            /* this run creates the target table */
 	bool binary;            /* source and target column types agree */
-	long long target_rows;  /* rows the existing target holds (-1 unknown) */
-	long long task_id;      /* the copy task, once stored */
+	long long target_rows;  /* rows the existing target holds (-1 unknown, and for a run: see plan_ctx) */
+	int task_seq;           /* its copy task's seq in the run, once stored (0: none) */
 	char mode[16];          /* its load mode: the table's own, else load.mode */
 	json_t *load;           /* owned: how it loads (see strategy_resolve), merged into its copy description */
 };

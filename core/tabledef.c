@@ -41,6 +41,29 @@ static char *opt_strdup(PGresult *res, int row, int col)
 	return PQgetisnull(res, row, col) ? NULL : xstrdup(PQgetvalue(res, row, col));
 }
 
+/*
+ * A catalog result for many tables at once: its first column is the
+ * position (from 1) of the table a row belongs to, and rows come in that
+ * order.
+ */
+struct batch {
+	PGresult *res; /* owned */
+	int next;      /* the first row not yet taken */
+};
+
+/* Take the rows of the table at position pos: the first one's index, their count in *n. */
+static int batch_take(struct batch *b, int pos, int *n)
+{
+	int rows = PQntuples(b->res);
+	while (b->next < rows && atoi(PQgetvalue(b->res, b->next, 0)) < pos)
+		b->next++;
+	int first = b->next;
+	while (b->next < rows && atoi(PQgetvalue(b->res, b->next, 0)) == pos)
+		b->next++;
+	*n = b->next - first;
+	return first;
+}
+
 static struct tdef_column *add_column(struct tdef *t)
 {
 	t->cols = xrealloc(t->cols, sizeof(*t->cols) * (size_t)(t->ncols + 1));
@@ -127,57 +150,68 @@ static bool names_exist(const struct tdef *t, json_t *map, const char *option, b
 	return true;
 }
 
-static bool read_columns(PGconn *src, struct tdef *t, struct err *e)
+/* The columns of t: rows first..first+n-1 of a tdef_columns result. */
+static void read_columns(PGconn *src, struct tdef *t, PGresult *res, int first, int n)
 {
-	const char *p[] = {t->src.schema, t->src.name};
-	PGresult *res = db_exec(src, sql_tdef_columns, 2, p, e);
-	if (!res)
-		return false;
-	for (int i = 0; i < PQntuples(res); i++) {
+	for (int i = first; i < first + n; i++) {
 		struct tdef_column *c = add_column(t);
-		str_copy(c->source, sizeof(c->source), PQgetvalue(res, i, 0));
-		str_copy(c->target, sizeof(c->target), PQgetvalue(res, i, 0));
-		str_copy(c->type, sizeof(c->type), PQgetvalue(res, i, 1));
-		c->type_oid = atoll(PQgetvalue(res, i, 2));
-		c->notnull = PQgetvalue(res, i, 3)[0] == 't';
-		c->identity = PQgetvalue(res, i, 4)[0];
-		bool gen = PQgetvalue(res, i, 5)[0] == 's';
-		char *def = opt_strdup(res, i, 6);
+		str_copy(c->source, sizeof(c->source), PQgetvalue(res, i, 1));
+		str_copy(c->target, sizeof(c->target), PQgetvalue(res, i, 1));
+		str_copy(c->type, sizeof(c->type), PQgetvalue(res, i, 2));
+		c->type_oid = atoll(PQgetvalue(res, i, 3));
+		c->notnull = PQgetvalue(res, i, 4)[0] == 't';
+		c->identity = PQgetvalue(res, i, 5)[0];
+		bool gen = PQgetvalue(res, i, 6)[0] == 's';
+		char *def = opt_strdup(res, i, 7);
 		if (gen)
 			c->generated = def;
 		else if (!c->identity)
 			c->default_expr = def;
 		else
 			free(def);
-		if (!PQgetisnull(res, i, 7))
-			str_copy(c->collation, sizeof(c->collation), PQgetvalue(res, i, 7));
-		c->sequence = opt_strdup(res, i, 8);
-		char *q = db_ident(src, c->source);
-		c->select = q;
+		if (!PQgetisnull(res, i, 8))
+			str_copy(c->collation, sizeof(c->collation), PQgetvalue(res, i, 8));
+		c->sequence = opt_strdup(res, i, 9);
+		c->select = db_ident(src, c->source);
 	}
-	PQclear(res);
-	return true;
 }
 
 /*
- * The sequence behind a serial column (a CREATE SEQUENCE) or an identity
- * column (its options, for GENERATED ... AS IDENTITY (...)).
+ * The sequences behind the serial columns (a CREATE SEQUENCE) and the
+ * identity columns (their options, for GENERATED ... AS IDENTITY (...)) of
+ * every item, in one query.
  */
-static bool serial_sequences(PGconn *src, struct tdef *t, struct err *e)
+static bool read_sequences(PGconn *src, struct tdef_item *items, int n, struct err *e)
 {
-	for (int i = 0; i < t->ncols; i++) {
-		struct tdef_column *c = &t->cols[i];
-		if (!c->sequence)
-			continue;
-		const char *p[] = {c->sequence};
-		PGresult *res = db_exec(src, c->identity ? sql_tdef_identity : sql_tdef_sequence, 1, p, e);
-		if (!res)
-			return false;
-		if (PQntuples(res))
-			c->sequence_ddl = xstrdup(PQgetvalue(res, 0, 0));
-		PQclear(res);
+	struct tdef_column **cols = NULL;
+	int k = 0;
+	struct sb names;
+	sb_init(&names);
+	for (int i = 0; i < n; i++) {
+		for (int j = 0; j < items[i].def.ncols; j++) {
+			struct tdef_column *c = &items[i].def.cols[j];
+			if (!c->sequence)
+				continue;
+			cols = xrealloc(cols, sizeof(*cols) * (size_t)(k + 1));
+			cols[k++] = c;
+			db_array_add(&names, c->sequence);
+		}
 	}
-	return true;
+	PGresult *res = NULL;
+	if (k) {
+		db_array_end(&names);
+		const char *p[] = {names.buf};
+		res = db_exec(src, sql_tdef_sequences, 1, p, e);
+	}
+	for (int r = 0; res && r < PQntuples(res); r++) {
+		struct tdef_column *c = cols[atoi(PQgetvalue(res, r, 0)) - 1];
+		c->sequence_ddl = xstrdup(PQgetvalue(res, r, c->identity ? 2 : 1));
+	}
+	bool ok = !k || res;
+	PQclear(res);
+	sb_release(&names);
+	free(cols);
+	return ok;
 }
 
 /* Apply drop_columns, columns (renames) and casts. */
@@ -359,21 +393,19 @@ static void key_columns_sql(PGconn *c, const struct tdef *t, const char *cols, s
 	}
 }
 
-static bool read_constraints(PGconn *src, struct tdef *t, const char *dst_rel, struct err *e)
+/* The constraints of t as steps: rows first..first+n-1 of a tdef_constraints result. */
+static void read_constraints(PGconn *src, struct tdef *t, const char *dst_rel, PGresult *res,
+			     int first, int n)
 {
-	const char *p[] = {t->src.schema, t->src.name};
-	PGresult *res = db_exec(src, sql_tdef_constraints, 2, p, e);
-	if (!res)
-		return false;
-	for (int i = 0; i < PQntuples(res); i++) {
-		char type = PQgetvalue(res, i, 1)[0];
-		struct tdef_step *s = add_step(t, constraint_kind(type), PQgetvalue(res, i, 0));
+	for (int i = first; i < first + n; i++) {
+		char type = PQgetvalue(res, i, 2)[0];
+		struct tdef_step *s = add_step(t, constraint_kind(type), PQgetvalue(res, i, 1));
 		if (type == 'f') {
-			str_copy(s->ref.schema, sizeof(s->ref.schema), PQgetvalue(res, i, 4));
-			str_copy(s->ref.name, sizeof(s->ref.name), PQgetvalue(res, i, 5));
+			str_copy(s->ref.schema, sizeof(s->ref.schema), PQgetvalue(res, i, 5));
+			str_copy(s->ref.name, sizeof(s->ref.name), PQgetvalue(res, i, 6));
 		}
 		bool renamed;
-		const char *col = touched_column(t, PQgetvalue(res, i, 3), &renamed);
+		const char *col = touched_column(t, PQgetvalue(res, i, 4), &renamed);
 		char *name = db_ident(src, s->name);
 		if (col && (!renamed || (type != 'p' && type != 'u'))) {
 			s->skip = xasprintf("it refers to column \"%s\", which the job %s", col,
@@ -383,91 +415,187 @@ static bool read_constraints(PGconn *src, struct tdef *t, const char *dst_rel, s
 			sb_init(&sql);
 			sb_addf(&sql, "ALTER TABLE %s ADD CONSTRAINT %s %s (", dst_rel, name,
 				type == 'p' ? "PRIMARY KEY" : "UNIQUE");
-			key_columns_sql(src, t, PQgetvalue(res, i, 3), &sql);
+			key_columns_sql(src, t, PQgetvalue(res, i, 4), &sql);
 			sb_addc(&sql, ')');
 			s->sql = sb_detach(&sql);
 		} else {
 			s->sql = xasprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", dst_rel, name,
-					   PQgetvalue(res, i, 2));
+					   PQgetvalue(res, i, 3));
 		}
 		free(name);
 		if (type == 'f')
-			str_copy(s->ref_printed, sizeof(s->ref_printed), PQgetvalue(res, i, 6));
+			str_copy(s->ref_printed, sizeof(s->ref_printed), PQgetvalue(res, i, 7));
 	}
-	PQclear(res);
-	return true;
 }
 
-static bool read_indexes(PGconn *src, struct tdef *t, const char *dst_rel, struct err *e)
+/*
+ * The indexes of t as steps: rows first..first+n-1 of a tdef_indexes
+ * result; printed is the table's name as their definitions print it.
+ */
+static void read_indexes(struct tdef *t, const char *dst_rel, const char *printed,
+			 PGresult *res, int first, int n)
 {
-	const char *p[] = {t->src.schema, t->src.name};
-	PGresult *res = db_exec(src, sql_tdef_indexes, 2, p, e);
-	if (!res)
-		return false;
-	PGresult *qn = db_exec(src, "SELECT quote_ident($1) || '.' || quote_ident($2)", 2, p, e);
-	if (!qn) {
-		PQclear(res);
-		return false;
-	}
-	char *on_only = xasprintf(" ON ONLY %s ", PQgetvalue(qn, 0, 0));
-	char *on = xasprintf(" ON %s ", PQgetvalue(qn, 0, 0));
+	char *on_only = xasprintf(" ON ONLY %s ", printed);
+	char *on = xasprintf(" ON %s ", printed);
 	char *to = xasprintf(" ON %s ", dst_rel);
-	PQclear(qn);
-	for (int i = 0; i < PQntuples(res); i++) {
-		struct tdef_step *s = add_step(t, "index", PQgetvalue(res, i, 0));
+	for (int i = first; i < first + n; i++) {
+		struct tdef_step *s = add_step(t, "index", PQgetvalue(res, i, 1));
 		bool renamed;
-		const char *col = touched_column(t, PQgetvalue(res, i, 2), &renamed);
+		const char *col = touched_column(t, PQgetvalue(res, i, 3), &renamed);
 		if (col) {
 			s->skip = xasprintf("it refers to column \"%s\", which the job %s", col,
 					    renamed ? "renames or casts" : "drops or replaces");
 			continue;
 		}
-		const char *def = PQgetvalue(res, i, 1);
+		const char *def = PQgetvalue(res, i, 2);
 		s->sql = strstr(def, on_only) ? replace_once(def, on_only, to) : replace_once(def, on, to);
 	}
 	free(on_only);
 	free(on);
 	free(to);
-	PQclear(res);
+}
+
+/* The kind, partition key and bound of t: row r of a tdef_relations result. */
+static void read_relation(struct tdef *t, PGresult *res, int r)
+{
+	t->relkind = PQgetvalue(res, r, 2)[0];
+	t->partkey = opt_strdup(res, r, 3);
+	t->partbound = opt_strdup(res, r, 4);
+}
+
+/* Start item i's description: its names and its filter. */
+static void item_start(struct tdef_item *it)
+{
+	it->ok = false;
+	err_clear(&it->err);
+	memset(&it->def, 0, sizeof(it->def));
+	it->def.src = it->src;
+	it->def.dst = it->dst;
+	const char *filter = json_string_value(json_object_get(it->opts, "where"));
+	it->def.filter = filter ? xstrdup(filter) : NULL;
+}
+
+/*
+ * Finish the description of a table the catalog holds: apply its options
+ * and add its constraints and indexes (their rows in cons and idx).
+ * False with it->err filled on a bad option.
+ */
+static bool item_finish(PGconn *src, struct tdef_item *it, const char *printed,
+			struct batch *cons, struct batch *idx, int pos)
+{
+	struct tdef *t = &it->def;
+	if (!apply_renames(src, t, it->opts, &it->err) ||
+	    !apply_expressions(src, t, it->opts, &it->err))
+		return false;
+	char *dst_rel = db_qualified(src, t->dst.schema, t->dst.name);
+	int n;
+	int first = batch_take(cons, pos, &n);
+	read_constraints(src, t, dst_rel, cons->res, first, n);
+	first = batch_take(idx, pos, &n);
+	read_indexes(t, dst_rel, printed, idx->res, first, n);
+	free(dst_rel);
 	return true;
 }
 
-static bool read_relation(PGconn *src, struct tdef *t, struct err *e)
+/* The tables' oids as an oid[] literal, 0 for those the catalog does not hold (row[i] < 0). */
+static char *oid_array(PGresult *rel, const int *row, int n)
 {
-	const char *p[] = {t->src.schema, t->src.name};
-	PGresult *res = db_exec(src, sql_tdef_relation, 2, p, e);
-	if (!res)
-		return false;
-	if (PQntuples(res) == 0) {
-		char label[300];
-		qualname_format(&t->src, label, sizeof(label));
-		PQclear(res);
-		return err_set(e, 404, "not_found", NULL, "source table %s does not exist", label);
+	struct sb oids;
+	sb_init(&oids);
+	for (int i = 0; i < n; i++)
+		db_array_add(&oids, row[i] >= 0 ? PQgetvalue(rel, row[i], 1) : "0");
+	db_array_end(&oids);
+	return sb_detach(&oids);
+}
+
+bool tdef_load_all(PGconn *src, struct tdef_item *items, int n, struct err *e)
+{
+	struct batch rel = {0}, cols = {0}, cons = {0}, idx = {0};
+	int *row = xcalloc((size_t)n + 1, sizeof(*row));
+	char *oids = NULL;
+	bool ok = false;
+	struct sb schemas, names;
+	sb_init(&schemas);
+	sb_init(&names);
+	for (int i = 0; i < n; i++) {
+		item_start(&items[i]);
+		db_array_add(&schemas, items[i].src.schema);
+		db_array_add(&names, items[i].src.name);
 	}
-	t->relkind = PQgetvalue(res, 0, 0)[0];
-	t->partkey = opt_strdup(res, 0, 1);
-	t->partbound = opt_strdup(res, 0, 2);
-	PQclear(res);
-	return true;
+	db_array_end(&schemas);
+	db_array_end(&names);
+	const char *rp[] = {schemas.buf, names.buf};
+	if (!(rel.res = db_exec(src, sql_tdef_relations, 2, rp, e)))
+		goto out;
+	for (int i = 0; i < n; i++) {
+		int k;
+		row[i] = batch_take(&rel, i + 1, &k);
+		if (!k)
+			row[i] = -1;
+	}
+	oids = oid_array(rel.res, row, n);
+	const char *op[] = {oids};
+	if (!(cols.res = db_exec(src, sql_tdef_columns, 1, op, e)) ||
+	    !(cons.res = db_exec(src, sql_tdef_constraints, 1, op, e)) ||
+	    !(idx.res = db_exec(src, sql_tdef_indexes, 1, op, e)))
+		goto out;
+	for (int i = 0; i < n; i++) {
+		int k, first = batch_take(&cols, i + 1, &k);
+		if (row[i] >= 0)
+			read_relation(&items[i].def, rel.res, row[i]);
+		read_columns(src, &items[i].def, cols.res, first, k);
+	}
+	if (!read_sequences(src, items, n, e))
+		goto out;
+	for (int i = 0; i < n; i++) {
+		struct tdef_item *it = &items[i];
+		if (row[i] < 0) {
+			char label[300];
+			qualname_format(&it->src, label, sizeof(label));
+			err_set(&it->err, 404, "not_found", NULL, "source table %s does not exist", label);
+		} else {
+			it->ok = item_finish(src, it, PQgetvalue(rel.res, row[i], 5), &cons, &idx, i + 1);
+		}
+		if (!it->ok)
+			tdef_release(&it->def);
+		/* a failure that aborted the transaction spoils the tables after it: give up on the batch */
+		if (PQtransactionStatus(src) == PQTRANS_INERROR) {
+			*e = it->err;
+			if (!err_is_set(e))
+				err_set(e, 500, "internal", NULL, "the source transaction failed");
+			goto out;
+		}
+	}
+	ok = true;
+out:
+	for (int i = 0; !ok && i < n; i++) {
+		tdef_release(&items[i].def);
+		items[i].ok = false;
+	}
+	PQclear(rel.res);
+	PQclear(cols.res);
+	PQclear(cons.res);
+	PQclear(idx.res);
+	sb_release(&schemas);
+	sb_release(&names);
+	free(oids);
+	free(row);
+	return ok;
 }
 
 bool tdef_load(PGconn *src, const struct qualname *srcname, const struct qualname *dst,
 	       json_t *opts, struct tdef *t, struct err *e)
 {
-	memset(t, 0, sizeof(*t));
-	t->src = *srcname;
-	t->dst = *dst;
-	const char *filter = json_string_value(json_object_get(opts, "where"));
-	t->filter = filter ? xstrdup(filter) : NULL;
-	char *dst_rel = db_qualified(src, dst->schema, dst->name);
-	bool ok = read_relation(src, t, e) && read_columns(src, t, e) &&
-		  serial_sequences(src, t, e) && apply_renames(src, t, opts, e) &&
-		  apply_expressions(src, t, opts, e) && read_constraints(src, t, dst_rel, e) &&
-		  read_indexes(src, t, dst_rel, e);
-	free(dst_rel);
-	if (!ok)
-		tdef_release(t);
-	return ok;
+	struct tdef_item it;
+	memset(&it, 0, sizeof(it));
+	it.src = *srcname;
+	it.dst = *dst;
+	it.opts = opts;
+	bool ok = tdef_load_all(src, &it, 1, e);
+	if (ok && !it.ok)
+		*e = it.err;
+	*t = it.def;
+	return ok && it.ok;
 }
 
 void tdef_create_sql(PGconn *c, const struct tdef *t, struct sb *out)

@@ -60,6 +60,27 @@ struct tdef {
  */
 bool tdef_load(PGconn *src, const struct qualname *srcname, const struct qualname *dst,
 	       json_t *opts, struct tdef *out, struct err *e);
+
+/* One table of tdef_load_all: what to read, and what came of it. */
+struct tdef_item {
+	struct qualname src; /* in */
+	struct qualname dst; /* in */
+	json_t *opts;        /* in, borrowed, may be NULL */
+	bool ok;             /* out: def is filled */
+	struct tdef def;     /* out: owned by the caller once ok */
+	struct err err;      /* out: why not, when !ok (as tdef_load) */
+};
+
+/*
+ * tdef_load for n tables at once: the source catalog is read with one query
+ * per kind (relations, columns, sequences, constraints, indexes) for all of
+ * them; only expressions and casts are asked of the source table by table.
+ * A table the catalog does not hold, or whose options are bad, gets its own
+ * ok = false and err. Returns false with e filled (every item released, the
+ * source transaction possibly aborted) when a query fails for the tables
+ * together, so the caller can describe them one by one inside savepoints.
+ */
+bool tdef_load_all(PGconn *src, struct tdef_item *items, int n, struct err *e);
 void tdef_release(struct tdef *t);
 
 /* CREATE TABLE for the target (partitioned, partition or plain), appended to out. */

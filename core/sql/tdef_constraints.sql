@@ -1,14 +1,14 @@
-SELECT con.conname, con.contype, pg_get_constraintdef(con.oid),
+-- the constraints of the tables whose oids are in $1, by the table's position there
+SELECT w.i, con.conname, con.contype, pg_get_constraintdef(con.oid),
        (SELECT string_agg(a.attname, E'\x1f' ORDER BY k.ord)
           FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
           JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum),
        fn.nspname, fc.relname,
        CASE WHEN fc.oid IS NOT NULL THEN quote_ident(fn.nspname) || '.' || quote_ident(fc.relname) END
-  FROM pg_constraint con
-  JOIN pg_class c ON c.oid = con.conrelid
-  JOIN pg_namespace n ON n.oid = c.relnamespace
+  FROM unnest($1::oid[]) WITH ORDINALITY w(oid, i)
+  JOIN pg_constraint con ON con.conrelid = w.oid
   LEFT JOIN pg_class fc ON fc.oid = con.confrelid
   LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
- WHERE n.nspname = $1 AND c.relname = $2 AND con.contype IN ('p', 'u', 'c', 'f', 'x')
+ WHERE con.contype IN ('p', 'u', 'c', 'f', 'x')
    AND con.conislocal
- ORDER BY CASE con.contype WHEN 'p' THEN 0 WHEN 'u' THEN 1 WHEN 'c' THEN 2 WHEN 'x' THEN 3 ELSE 4 END, con.conname
+ ORDER BY w.i, CASE con.contype WHEN 'p' THEN 0 WHEN 'u' THEN 1 WHEN 'c' THEN 2 WHEN 'x' THEN 3 ELSE 4 END, con.conname

@@ -1,4 +1,6 @@
-SELECT ic.relname, pg_get_indexdef(i.indexrelid),
+-- the indexes of the tables whose oids are in $1 that no constraint owns and that
+-- are not partitions of an index, by the table's position there
+SELECT w.i, ic.relname, pg_get_indexdef(i.indexrelid),
        -- the columns it uses: its keys, and those its expressions and predicate depend on
        (SELECT string_agg(a.attname, E'\x1f')
           FROM pg_attribute a
@@ -8,11 +10,9 @@ SELECT ic.relname, pg_get_indexdef(i.indexrelid),
                             WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid
                               AND d.refclassid = 'pg_class'::regclass AND d.refobjid = i.indrelid
                               AND d.refobjsubid = a.attnum)))
-  FROM pg_index i
-  JOIN pg_class c ON c.oid = i.indrelid
-  JOIN pg_namespace n ON n.oid = c.relnamespace
+  FROM unnest($1::oid[]) WITH ORDINALITY w(oid, i)
+  JOIN pg_index i ON i.indrelid = w.oid
   JOIN pg_class ic ON ic.oid = i.indexrelid
- WHERE n.nspname = $1 AND c.relname = $2
-   AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid)
+ WHERE NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid)
    AND NOT EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid = i.indexrelid)
- ORDER BY ic.relname
+ ORDER BY w.i, ic.relname
