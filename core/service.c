@@ -543,12 +543,22 @@ static bool run_exists(struct service *s, const char *run_id, struct err *e)
 	return n > 0;
 }
 
+/* One query: the run's tables, or no row (404) when there is no such run. */
 json_t *svc_run_tables(struct service *s, const char *run_id, struct err *e)
 {
 	const char *p[] = {run_id};
-	if (!run_exists(s, run_id, e))
+	json_error_t jerr;
+	json_t *items = NULL;
+	if (!run_ref_ok(run_id, e))
 		return NULL;
-	json_t *items = meta_docs(s->meta, sql_run_tables, 1, p, e);
+	PGresult *res = meta_exec(s->meta, sql_run_tables, 1, p, e);
+	if (!res)
+		return NULL;
+	if (PQntuples(res) == 0)
+		err_set(e, 404, "not_found", NULL, "run \"%s\" not found", run_id);
+	else if (!(items = json_loads(PQgetvalue(res, 0, 0), 0, &jerr)))
+		err_set(e, 500, "internal", NULL, "metadata returned malformed JSON: %s", jerr.text);
+	PQclear(res);
 	return items ? json_pack("{s:o}", "items", items) : NULL;
 }
 
