@@ -42,6 +42,8 @@ struct active {
 struct run_ctx {
 	char run_id[37];
 	PGconn *snap; /* owned: idle in the transaction that exported the snapshot */
+	uint64_t gen; /* moves whenever this process has changed the run or one of its tasks */
+	int changing; /* changes of the run or its tasks under way (the final one included) */
 	struct run_ctx *next;
 };
 
@@ -60,6 +62,17 @@ struct engine {
 	int64_t runs_checked_ms; /* when a worker last looked for queued runs */
 	struct active *active;
 	struct run_ctx *runs;
+	/*
+	 * Never held across a query, so that a request thread may ask about the
+	 * runs at any time: changing the list of runs takes lock, then gen_lock;
+	 * reading it takes either. Guards each run's gen and changing, gen_seq,
+	 * claiming and the watcher.
+	 */
+	pthread_mutex_t gen_lock;
+	uint64_t gen_seq;
+	int claiming; /* task claims under way: they may change any run's tasks */
+	void (*watch)(void *arg);
+	void *watch_arg;
 };
 
 /* A claimed task as read back from the metadata database. */
@@ -85,10 +98,66 @@ static void task_release(struct task *t)
 	free(t->step_sql);
 }
 
+/* The run_ctx of run_id, or NULL; the caller holds lock or gen_lock. */
+static struct run_ctx *run_find(struct engine *en, const char *run_id)
+{
+	struct run_ctx *rc = en->runs;
+	while (rc && strcmp(rc->run_id, run_id))
+		rc = rc->next;
+	return rc;
+}
+
+/* Release gen_lock, then, when tell is true, tell the watcher that a change is done. */
+static void gen_unlock_tell(struct engine *en, bool tell)
+{
+	void (*watch)(void *) = tell ? en->watch : NULL;
+	void *arg = en->watch_arg;
+	pthread_mutex_unlock(&en->gen_lock);
+	if (watch)
+		watch(arg);
+}
+
+/*
+ * This process is about to change run_id or one of its tasks (delta 1) or
+ * has finished doing so (-1): move the run's generation, and once the
+ * change is done tell the watcher. Nothing for a run it does not hold (a
+ * change begun before the run was held ends without a count to undo).
+ */
+static void run_changed(struct engine *en, const char *run_id, int delta)
+{
+	pthread_mutex_lock(&en->gen_lock);
+	struct run_ctx *rc = run_find(en, run_id);
+	if (rc) {
+		rc->gen = ++en->gen_seq;
+		rc->changing = rc->changing + delta > 0 ? rc->changing + delta : 0;
+	}
+	gen_unlock_tell(en, rc && delta <= 0);
+}
+
+/* A task claim begins: it may change any run's tasks, so until claim_done every run counts as changing. */
+static void claim_begin(struct engine *en)
+{
+	pthread_mutex_lock(&en->gen_lock);
+	en->claiming++;
+	pthread_mutex_unlock(&en->gen_lock);
+}
+
+/* The claim is done: run_id names the run of the task it claimed (NULL: none), whose generation moves. */
+static void claim_done(struct engine *en, const char *run_id)
+{
+	pthread_mutex_lock(&en->gen_lock);
+	struct run_ctx *rc = run_id ? run_find(en, run_id) : NULL;
+	if (rc)
+		rc->gen = ++en->gen_seq;
+	en->claiming--;
+	gen_unlock_tell(en, rc != NULL);
+}
+
 static void engine_release_run(struct engine *en, const char *run_id)
 {
 	struct run_ctx *found = NULL;
 	pthread_mutex_lock(&en->lock);
+	pthread_mutex_lock(&en->gen_lock);
 	for (struct run_ctx **pp = &en->runs; *pp; pp = &(*pp)->next) {
 		if (!strcmp((*pp)->run_id, run_id)) {
 			found = *pp;
@@ -96,6 +165,7 @@ static void engine_release_run(struct engine *en, const char *run_id)
 			break;
 		}
 	}
+	pthread_mutex_unlock(&en->gen_lock);
 	pthread_mutex_unlock(&en->lock);
 	if (found) {
 		PQfinish(found->snap);
@@ -110,18 +180,26 @@ static void hold_snapshot(struct engine *en, const char *run_id, PGconn *snap)
 	str_copy(rc->run_id, sizeof(rc->run_id), run_id);
 	rc->snap = snap;
 	pthread_mutex_lock(&en->lock);
+	pthread_mutex_lock(&en->gen_lock);
+	rc->gen = ++en->gen_seq;
 	rc->next = en->runs;
 	en->runs = rc;
+	pthread_mutex_unlock(&en->gen_lock);
 	pthread_cond_broadcast(&en->wake);
 	pthread_mutex_unlock(&en->lock);
 }
 
-/* Close the run when none of its tables is queued or loading any more. */
+/*
+ * Close the run when none of its tables is queued or loading any more.
+ * From before the final state is written until the run is let go, the run
+ * counts as changing: nothing read about it before may be served.
+ */
 static void finish_if_done(struct engine *en, const char *run_id)
 {
 	struct err e;
 	err_clear(&e);
 	const char *params[] = {run_id};
+	run_changed(en, run_id, 1);
 	PGresult *res = meta_exec(en->meta, sql_run_finish, 1, params, &e);
 	if (res && PQntuples(res) == 1) {
 		const char *state = PQgetvalue(res, 0, 0);
@@ -132,6 +210,8 @@ static void finish_if_done(struct engine *en, const char *run_id)
 		meta_event(en->meta, run_id, level, NULL, "run_finished",
 			   "run %s%s%s", state, *error ? ": " : "", error);
 		engine_release_run(en, run_id);
+	} else {
+		run_changed(en, run_id, -1);
 	}
 	PQclear(res);
 }
@@ -474,9 +554,11 @@ static bool claim_task(struct engine *en, struct task *t)
 	err_clear(&e);
 	const char *params[] = {en->instance};
 	pthread_mutex_lock(&en->claim_lock);
+	claim_begin(en);
 	PGresult *res = meta_exec(en->meta, sql_task_claim, 1, params, &e);
-	pthread_mutex_unlock(&en->claim_lock);
 	bool got = res && PQntuples(res) == 1;
+	claim_done(en, got ? PQgetvalue(res, 0, 1) : NULL);
+	pthread_mutex_unlock(&en->claim_lock);
 	if (got) {
 		memset(t, 0, sizeof(*t));
 		t->id = atoll(PQgetvalue(res, 0, 0));
@@ -606,7 +688,9 @@ static void task_done(struct engine *en, struct task *t, const char *state,
 				level, table, kind, msg};
 	struct err e;
 	err_clear(&e);
+	run_changed(en, t->run_id, 1);
 	PGresult *res = meta_exec(en->meta, sql_task_finish, 10, params, &e);
+	run_changed(en, t->run_id, -1);
 	if (!res)
 		log_warn("could not record the outcome of task %s of run %s: %s", id, t->run_id, e.msg);
 	PQclear(res);
@@ -622,7 +706,9 @@ static void skip_dependents(struct engine *en, struct task *t)
 	const char *p[] = {id, "its table did not load"};
 	struct err e;
 	err_clear(&e);
+	run_changed(en, t->run_id, 1);
 	PGresult *res = meta_exec(en->meta, sql_task_skip_dependents, 2, p, &e);
+	run_changed(en, t->run_id, -1);
 	for (int i = 0; res && i < PQntuples(res); i++)
 		meta_event(en->meta, t->run_id, "warning", t->src_label, PQgetvalue(res, i, 0),
 			   "skipped %s %s: its table did not load", PQgetvalue(res, i, 0),
@@ -636,7 +722,9 @@ static void skip_after(struct engine *en, const char *run_id, const char *why)
 	const char *p[] = {run_id, why};
 	struct err e;
 	err_clear(&e);
+	run_changed(en, run_id, 1);
 	PGresult *res = meta_exec(en->meta, sql_task_skip_after, 2, p, &e);
+	run_changed(en, run_id, -1);
 	for (int i = 0; res && i < PQntuples(res); i++)
 		meta_event(en->meta, run_id, "warning", NULL, "after", "skipped after step %s: %s",
 			   PQgetvalue(res, i, 0), why);
@@ -689,9 +777,7 @@ static void ensure_snapshot(struct engine *en, const char *run_id, json_t *spec)
 	struct run_ctx *rc;
 	bool alive = true;
 	pthread_mutex_lock(&en->lock);
-	for (rc = en->runs; rc; rc = rc->next)
-		if (!strcmp(rc->run_id, run_id))
-			break;
+	rc = run_find(en, run_id);
 	if (rc) {
 		PGresult *res = PQexec(rc->snap, "SELECT 1");
 		alive = PQresultStatus(res) == PGRES_TUPLES_OK;
@@ -709,12 +795,11 @@ static void ensure_snapshot(struct engine *en, const char *run_id, json_t *spec)
 	const char *p[] = {run_id, snap_id};
 	PQclear(meta_exec(en->meta, sql_run_set_snapshot, 2, p, &e));
 	pthread_mutex_lock(&en->lock);
-	for (rc = en->runs; rc; rc = rc->next)
-		if (!strcmp(rc->run_id, run_id)) {
-			PQfinish(rc->snap);
-			rc->snap = fresh;
-			fresh = NULL;
-		}
+	if ((rc = run_find(en, run_id))) {
+		PQfinish(rc->snap);
+		rc->snap = fresh;
+		fresh = NULL;
+	}
 	pthread_mutex_unlock(&en->lock);
 	PQfinish(fresh);
 	meta_event(en->meta, run_id, "warning", NULL, "snapshot",
@@ -741,7 +826,9 @@ static bool retry_later(struct engine *en, struct task *t, const struct err *e, 
 	const char *p[] = {id, d, msg};
 	struct err me;
 	err_clear(&me);
+	run_changed(en, t->run_id, 1);
 	PGresult *res = meta_exec(en->meta, sql_task_retry, 3, p, &me);
+	run_changed(en, t->run_id, -1);
 	if (!res)
 		return false;
 	PQclear(res);
@@ -1081,6 +1168,7 @@ struct engine *engine_start(struct meta *m, int workers, struct err *e)
 	PQclear(res);
 	pthread_mutex_init(&en->lock, NULL);
 	pthread_mutex_init(&en->claim_lock, NULL);
+	pthread_mutex_init(&en->gen_lock, NULL);
 	pthread_cond_init(&en->wake, NULL);
 	pthread_cond_init(&en->tick, NULL);
 	en->threads = xcalloc((size_t)workers, sizeof(pthread_t));
@@ -1134,7 +1222,9 @@ bool engine_cancel_run(struct engine *en, const char *run_id, struct err *e)
 		return false;
 	}
 	const char *tp[] = {run_id, "cancelled before it started"};
+	run_changed(en, run_id, 1);
 	PQclear(meta_exec(en->meta, sql_run_cancel_queued_tasks, 2, tp, e));
+	run_changed(en, run_id, -1);
 	meta_event(en->meta, run_id, "warning", NULL, "cancel_requested", "cancel requested");
 	stop_active(en, run_id);
 	finish_if_done(en, run_id);
@@ -1153,7 +1243,9 @@ static void close_owned_runs(struct engine *en, bool finish)
 	PGresult *res = meta_exec(en->meta, sql_runs_owned_active, 2, params, &e);
 	for (int i = 0; res && i < PQntuples(res); i++) {
 		const char *tp[] = {PQgetvalue(res, i, 0), SHUTDOWN_REASON};
+		run_changed(en, tp[0], 1);
 		PQclear(meta_exec(en->meta, sql_run_cancel_queued_tasks, 2, tp, &e));
+		run_changed(en, tp[0], -1);
 		meta_event(en->meta, tp[0], "warning", NULL, "shutdown",
 			   "ferryd is shutting down: stopping this run's copies");
 	}
@@ -1189,6 +1281,7 @@ void engine_stop(struct engine *en)
 	PQclear(meta_exec(en->meta, sql_instance_remove, 1, ip, &e));
 	pthread_mutex_destroy(&en->lock);
 	pthread_mutex_destroy(&en->claim_lock);
+	pthread_mutex_destroy(&en->gen_lock);
 	pthread_cond_destroy(&en->wake);
 	pthread_cond_destroy(&en->tick);
 	free(en->threads);
@@ -1199,4 +1292,24 @@ void engine_stop(struct engine *en)
 int engine_workers(const struct engine *en)
 {
 	return en->nworkers;
+}
+
+bool engine_owns_run(struct engine *en, const char *run_id, uint64_t *gen, bool *changing)
+{
+	pthread_mutex_lock(&en->gen_lock);
+	struct run_ctx *rc = run_find(en, run_id);
+	if (rc && gen)
+		*gen = rc->gen;
+	if (rc && changing)
+		*changing = rc->changing > 0 || en->claiming > 0;
+	pthread_mutex_unlock(&en->gen_lock);
+	return rc != NULL;
+}
+
+void engine_watch(struct engine *en, void (*fn)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&en->gen_lock);
+	en->watch = fn;
+	en->watch_arg = arg;
+	pthread_mutex_unlock(&en->gen_lock);
 }

@@ -14,6 +14,7 @@
 #include "dsn.h"
 #include "job.h"
 #include "names.h"
+#include "runcache.h"
 #include "scheduler.h"
 #include "sql.h"
 #include "util.h"
@@ -543,13 +544,77 @@ static bool run_exists(struct service *s, const char *run_id, struct err *e)
 	return n > 0;
 }
 
-json_t *svc_run_tables(struct service *s, const char *run_id, struct err *e)
+char *svc_body(json_t *doc, size_t *len)
 {
+	char *text = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+	char *body = xasprintf("%s\n", text);
+	free(text);
+	*len = strlen(body);
+	return body;
+}
+
+/* The body of a run's tables from the metadata database, in one query; 404 when there is no such run. */
+static char *run_tables_fetch(void *arg, const char *run_id, size_t *len, struct err *e)
+{
+	struct service *s = arg;
 	const char *p[] = {run_id};
-	if (!run_exists(s, run_id, e))
+	json_error_t jerr;
+	json_t *items = NULL;
+	PGresult *res = meta_exec(s->meta, sql_run_tables, 1, p, e);
+	if (!res)
 		return NULL;
-	json_t *items = meta_docs(s->meta, sql_run_tables, 1, p, e);
-	return items ? json_pack("{s:o}", "items", items) : NULL;
+	if (PQntuples(res) == 0)
+		err_set(e, 404, "not_found", NULL, "run \"%s\" not found", run_id);
+	else if (!(items = json_loads(PQgetvalue(res, 0, 0), 0, &jerr)))
+		err_set(e, 500, "internal", NULL, "metadata returned malformed JSON: %s", jerr.text);
+	PQclear(res);
+	if (!items)
+		return NULL;
+	json_t *doc = json_pack("{s:o}", "items", items);
+	char *body = svc_body(doc, len);
+	json_decref(doc);
+	return body;
+}
+
+static bool run_tables_live(void *arg, const char *run_id, uint64_t *gen, bool *changing)
+{
+	struct service *s = arg;
+	return engine_owns_run(s->engine, run_id, gen, changing);
+}
+
+static void run_tables_poke(void *arg)
+{
+	runcache_poke(arg);
+}
+
+char *svc_run_tables(struct service *s, const char *run_id, size_t *len, struct err *e)
+{
+	if (!run_ref_ok(run_id, e))
+		return NULL;
+	if (!s->tables)
+		return run_tables_fetch(s, run_id, len, e);
+	return runcache_get(s->tables, run_id, len, e);
+}
+
+void svc_start(struct service *s)
+{
+	struct runcache_source src = {run_tables_live, run_tables_fetch, s};
+	s->tables = runcache_start(&src, &runcache_defaults);
+	engine_watch(s->engine, run_tables_poke, s->tables);
+}
+
+void svc_stop(struct service *s)
+{
+	if (!s->tables)
+		return;
+	engine_watch(s->engine, NULL, NULL);
+	runcache_stop(s->tables);
+}
+
+void svc_release(struct service *s)
+{
+	runcache_free(s->tables);
+	s->tables = NULL;
 }
 
 json_t *svc_run_events(struct service *s, const char *run_id, long long after, long limit,

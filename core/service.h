@@ -4,16 +4,43 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "engine.h"
 #include "err.h"
 #include "meta.h"
 
+struct runcache;
+
 struct service {
 	struct meta *meta;     /* borrowed */
 	struct engine *engine; /* borrowed */
 	int default_parallel;
+	struct runcache *tables; /* owned: live runs' tables, from svc_start to svc_release */
 };
+
+/*
+ * Start what the service runs in the background: the cache of the tables
+ * of the runs this ferryd is loading, with the thread that keeps it fresh.
+ * meta and engine must be set. Without it every call reads the metadata
+ * database.
+ */
+void svc_start(struct service *s);
+/*
+ * Stop that thread and stop asking the engine: from now on every call
+ * reads the metadata database, and the engine may be stopped. Requests may
+ * still come in. Does nothing when the service was not started.
+ */
+void svc_stop(struct service *s);
+/* Free what svc_start made, once no request can come in any more. */
+void svc_release(struct service *s);
+
+/*
+ * The text of a response body holding doc (borrowed), as ferryd writes
+ * every JSON answer: indented by two spaces, ending in a newline. A new
+ * string of *len bytes; the caller frees it.
+ */
+char *svc_body(json_t *doc, size_t *len);
 
 /*
  * Every call returns a new JSON reference ready to send (passwords
@@ -33,7 +60,15 @@ json_t *svc_run_trigger(struct service *s, const char *job_ref, json_t *body, st
 json_t *svc_run_list(struct service *s, const char *job_ref, long limit, long offset,
 		     struct err *e);
 json_t *svc_run_get(struct service *s, const char *run_id, struct err *e);
-json_t *svc_run_tables(struct service *s, const char *run_id, struct err *e);
+/*
+ * The body of the run's table list ({"items": [...]}, see svc_body): a new
+ * string of *len bytes, or NULL with e filled. One metadata query, or none
+ * for a run this ferryd is loading: such a run's answer is kept up to a
+ * quarter of a second (rows and bytes move between the flushes of the
+ * copies' progress anyway) and never across a change of state this ferryd
+ * makes to the run or its tables.
+ */
+char *svc_run_tables(struct service *s, const char *run_id, size_t *len, struct err *e);
 json_t *svc_run_events(struct service *s, const char *run_id, long long after, long limit,
 		       struct err *e);
 json_t *svc_run_cancel(struct service *s, const char *run_id, struct err *e);

@@ -46,8 +46,13 @@ void h_run_get(struct req *r)
 void h_run_tables(struct req *r)
 {
 	struct err e;
+	size_t len = 0;
 	err_clear(&e);
-	reply_result(r, 200, svc_run_tables(&r->app->svc, r->params.v[0], &e), &e);
+	char *body = svc_run_tables(&r->app->svc, r->params.v[0], &len, &e);
+	if (body)
+		reply_body(r, 200, body, len);
+	else
+		reply_err(r, &e);
 }
 
 void h_run_events(struct req *r)

@@ -61,17 +61,20 @@ static void set_response(struct req *r, int status, struct MHD_Response *resp)
 	r->resp = resp;
 }
 
-void reply_json(struct req *r, int status, json_t *doc)
+void reply_body(struct req *r, int status, char *body, size_t len)
 {
-	char *text = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
-	json_decref(doc);
-	size_t len = strlen(text);
-	text[len] = '\n';
-	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(len + 1, text, MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	MHD_add_response_header(resp, "Content-Type", "application/json");
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	set_response(r, status, resp);
+}
+
+void reply_json(struct req *r, int status, json_t *doc)
+{
+	size_t len;
+	char *body = svc_body(doc, &len);
+	json_decref(doc);
+	reply_body(r, status, body, len);
 }
 
 void reply_err(struct req *r, const struct err *e)

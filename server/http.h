@@ -42,6 +42,8 @@ const char *req_query(struct req *r, const char *name);
 
 /* Reply with a JSON document (steals doc). */
 void reply_json(struct req *r, int status, json_t *doc);
+/* Reply with a JSON document already written by svc_body: len bytes of body (stolen). */
+void reply_body(struct req *r, int status, char *body, size_t len);
 /* Reply with the error shape of the API. */
 void reply_err(struct req *r, const struct err *e);
 /* Shorthand: build and reply an error. */

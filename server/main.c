@@ -230,6 +230,7 @@ int main(int argc, char **argv)
 	struct engine *engine = NULL;
 	struct scheduler *sched = NULL;
 	struct http_server *http = NULL;
+	struct app app = {0};
 	char *cert = NULL, *key = NULL;
 	int rc = 1;
 	err_clear(&e);
@@ -256,8 +257,9 @@ int main(int argc, char **argv)
 	if (!(engine = engine_start(meta, o.workers, &e)))
 		goto out;
 	sched = scheduler_start(meta, engine);
-	struct app app = {.svc = {.meta = meta, .engine = engine, .default_parallel = o.workers},
-			  .meta = meta, .token = o.token};
+	app = (struct app){.svc = {.meta = meta, .engine = engine, .default_parallel = o.workers},
+			   .meta = meta, .token = o.token};
+	svc_start(&app.svc);
 	int port = 0;
 	struct http_options ho = {.listen = o.listen, .max_connections = (unsigned)o.max_connections,
 				  .timeout_s = (unsigned)o.timeout_s};
@@ -281,19 +283,16 @@ int main(int argc, char **argv)
 	sigwait(&sigs, &sig);
 	log_info("received %s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	http_quiesce(http);
-	scheduler_stop(sched);
-	sched = NULL;
-	engine_stop(engine);
-	engine = NULL;
-	http_stop(http);
-	http = NULL;
 	rc = 0;
 out:
 	if (rc && *e.msg)
 		log_error("%s", e.msg);
+	/* requests in flight may go on until http_stop: the service is freed after it */
 	scheduler_stop(sched);
+	svc_stop(&app.svc);
 	engine_stop(engine);
 	http_stop(http);
+	svc_release(&app.svc);
 	meta_close(meta);
 	embedpg_stop(pg);
 	free(cert);
