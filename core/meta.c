@@ -127,7 +127,7 @@ static PGresult *exec_prepared(PGconn *c, const char *sql, int n, const char *co
 	int k = p ? statement_number(sql) : -1;
 	if (k < 0)
 		return db_exec(c, sql, n, params, e);
-	char name[16];
+	char name[24];
 	snprintf(name, sizeof(name), "ferry_%d", k);
 	unsigned char bit = (unsigned char)(1u << (k % 8));
 	if (!(p->done[k / 8] & bit)) {
