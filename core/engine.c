@@ -1279,6 +1279,13 @@ void engine_stop(struct engine *en)
 		engine_release_run(en, en->runs->run_id);
 	const char *ip[] = {en->instance};
 	PQclear(meta_exec(en->meta, sql_instance_remove, 1, ip, &e));
+	log_info("engine stopped");
+}
+
+void engine_free(struct engine *en)
+{
+	if (!en)
+		return;
 	pthread_mutex_destroy(&en->lock);
 	pthread_mutex_destroy(&en->claim_lock);
 	pthread_mutex_destroy(&en->gen_lock);
@@ -1286,7 +1293,6 @@ void engine_stop(struct engine *en)
 	pthread_cond_destroy(&en->tick);
 	free(en->threads);
 	free(en);
-	log_info("engine stopped");
 }
 
 int engine_workers(const struct engine *en)

@@ -29,9 +29,13 @@ bool engine_cancel_run(struct engine *en, const char *run_id, struct err *e);
 
 /*
  * Stop: cancel the copies this process runs, mark their tables and runs as
- * interrupted, wait for the workers and free everything.
+ * interrupted and wait for the workers. Requests still in flight may call
+ * the engine until engine_free.
  */
 void engine_stop(struct engine *en);
+
+/* Free a stopped engine, once no request can reach it any more. */
+void engine_free(struct engine *en);
 
 /* Number of worker threads. */
 int engine_workers(const struct engine *en);

@@ -292,6 +292,7 @@ out:
 	svc_stop(&app.svc);
 	engine_stop(engine);
 	http_stop(http);
+	engine_free(engine);
 	svc_release(&app.svc);
 	meta_close(meta);
 	embedpg_stop(pg);
