@@ -90,7 +90,7 @@ void load_session_close(struct load_session *s)
 {
 	for (int i = SOURCE; i <= TARGET; i++) {
 		PQfinish(s->conn[i]);
-		free(s->key[i]);
+		json_decref(s->key[i]);
 		s->conn[i] = NULL;
 		s->key[i] = NULL;
 	}
@@ -105,10 +105,8 @@ static PGconn *take_connection(const struct load_table *t, int side, struct err 
 {
 	struct load_session *s = t->session;
 	if (s && s->conn[side]) {
-		char *key = json_dumps(json_object_get(t->spec, side_names[side]), JSON_COMPACT | JSON_SORT_KEYS);
 		PGconn *c = s->conn[side];
-		bool same = key && s->key[side] && !strcmp(key, s->key[side]);
-		free(key);
+		bool same = json_equal(s->key[side], json_object_get(t->spec, side_names[side]));
 		s->conn[side] = NULL;
 		if (same && PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE) {
 			PGresult *res = PQexec(c, "");
@@ -133,9 +131,9 @@ static void give_back(const struct load_table *t, int side, PGconn *c)
 		return;
 	}
 	PQfinish(s->conn[side]);
-	free(s->key[side]);
+	json_decref(s->key[side]);
 	s->conn[side] = c;
-	s->key[side] = json_dumps(json_object_get(t->spec, side_names[side]), JSON_COMPACT | JSON_SORT_KEYS);
+	s->key[side] = json_incref(json_object_get(t->spec, side_names[side]));
 }
 
 static bool open_source(struct load_ctx *x, struct err *e)

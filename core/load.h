@@ -18,7 +18,7 @@
  */
 struct load_session {
 	PGconn *conn[2]; /* owned: source, target */
-	char *key[2];    /* owned: the job's source and target objects as JSON */
+	json_t *key[2];  /* owned: the job's source and target objects they were opened for */
 };
 
 /* Close what the session keeps. */
