@@ -82,8 +82,7 @@ static void map_error(PGconn *c, const PGresult *res, struct err *e)
 		err_set(e, 500, "internal", NULL, "database error %s: %s", state, msg);
 }
 
-/* res when it is a success; otherwise NULL, with e filled and res cleared */
-static PGresult *checked(PGconn *c, PGresult *res, struct err *e)
+PGresult *db_checked(PGconn *c, PGresult *res, struct err *e)
 {
 	ExecStatusType st = PQresultStatus(res);
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
@@ -96,13 +95,13 @@ static PGresult *checked(PGconn *c, PGresult *res, struct err *e)
 PGresult *db_exec(PGconn *c, const char *sql, int nparams, const char *const *params,
 		  struct err *e)
 {
-	return checked(c, PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0), e);
+	return db_checked(c, PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0), e);
 }
 
 PGresult *db_exec_prepared(PGconn *c, const char *name, int nparams, const char *const *params,
 			   struct err *e)
 {
-	return checked(c, PQexecPrepared(c, name, nparams, params, NULL, NULL, 0), e);
+	return db_checked(c, PQexecPrepared(c, name, nparams, params, NULL, NULL, 0), e);
 }
 
 bool db_run(PGconn *c, const char *sql, int nparams, const char *const *params, struct err *e)

@@ -27,6 +27,8 @@ PGconn *db_connect_password(const char *dsn, const char *password, const char *w
  */
 PGresult *db_exec(PGconn *c, const char *sql, int nparams, const char *const *params,
 		  struct err *e);
+/* res when it succeeded; otherwise NULL, with e filled as db_exec does and res cleared. */
+PGresult *db_checked(PGconn *c, PGresult *res, struct err *e);
 /* db_exec of a statement prepared on c under name. */
 PGresult *db_exec_prepared(PGconn *c, const char *name, int nparams, const char *const *params,
 			   struct err *e);

@@ -89,13 +89,43 @@ struct task {
 	char step_name[128];
 	char *step_sql; /* owned */
 	int attempts;   /* this one included */
+	/*
+	 * A task that loaded holds its outcome back (held) when hold is set,
+	 * so that it goes to the metadata database in one round trip with the
+	 * run's close check and the next claim (settle).
+	 */
+	bool hold;
+	struct outcome *held; /* owned */
 };
+
+/* A task's outcome and the event that tells it, as the parameters of task_finish.sql. */
+struct outcome {
+	char id[32], rows[32], bytes[32];
+	char *validation; /* owned */
+	char *error;      /* owned; NULL for none */
+	char state[16], level[16], kind[32];
+	char table[300];
+	bool has_table;
+	char msg[2048];
+	const char *params[10];
+};
+
+static void outcome_free(struct outcome *o)
+{
+	if (!o)
+		return;
+	free(o->validation);
+	free(o->error);
+	free(o);
+}
 
 static void task_release(struct task *t)
 {
 	json_decref(t->spec);
 	json_decref(t->copy);
 	free(t->step_sql);
+	outcome_free(t->held);
+	t->held = NULL;
 }
 
 /* The run_ctx of run_id, or NULL; the caller holds lock or gen_lock. */
@@ -194,6 +224,8 @@ static void hold_snapshot(struct engine *en, const char *run_id, PGconn *snap)
  * From before the final state is written until the run is let go, the run
  * counts as changing: nothing read about it before may be served.
  */
+static void run_closed(struct engine *en, const char *run_id, PGresult *res);
+
 static void finish_if_done(struct engine *en, const char *run_id)
 {
 	struct err e;
@@ -201,6 +233,13 @@ static void finish_if_done(struct engine *en, const char *run_id)
 	const char *params[] = {run_id};
 	run_changed(en, run_id, 1);
 	PGresult *res = meta_exec(en->meta, sql_run_finish, 1, params, &e);
+	run_closed(en, run_id, res);
+	PQclear(res);
+}
+
+/* After run_finish.sql (res, or NULL when it failed), begun with run_changed(en, run_id, 1). */
+static void run_closed(struct engine *en, const char *run_id, PGresult *res)
+{
 	if (res && PQntuples(res) == 1) {
 		const char *state = PQgetvalue(res, 0, 0);
 		const char *error = PQgetvalue(res, 0, 1);
@@ -213,7 +252,6 @@ static void finish_if_done(struct engine *en, const char *run_id)
 	} else {
 		run_changed(en, run_id, -1);
 	}
-	PQclear(res);
 }
 
 static void fail_run(struct engine *en, const char *run_id, PGconn *snap, const char *msg)
@@ -548,17 +586,10 @@ static bool plan_next_run(struct engine *en)
 	return true;
 }
 
-static bool claim_task(struct engine *en, struct task *t)
+/* The task res (task_claim.sql's result, or NULL) claimed into t; false when none (t untouched). */
+static bool claim_read(PGresult *res, struct task *t)
 {
-	struct err e;
-	err_clear(&e);
-	const char *params[] = {en->instance};
-	pthread_mutex_lock(&en->claim_lock);
-	claim_begin(en);
-	PGresult *res = meta_exec(en->meta, sql_task_claim, 1, params, &e);
 	bool got = res && PQntuples(res) == 1;
-	claim_done(en, got ? PQgetvalue(res, 0, 1) : NULL);
-	pthread_mutex_unlock(&en->claim_lock);
 	if (got) {
 		memset(t, 0, sizeof(*t));
 		t->id = atoll(PQgetvalue(res, 0, 0));
@@ -578,11 +609,26 @@ static bool claim_task(struct engine *en, struct task *t)
 		t->step_sql = xstrdup(PQgetvalue(res, 0, 15));
 		t->attempts = atoi(PQgetvalue(res, 0, 16));
 	}
-	PQclear(res);
 	bool usable = got && t->spec && (t->step || t->copy);
 	if (got && !usable)
 		task_release(t);
 	return usable;
+}
+
+static bool claim_task(struct engine *en, struct task *t)
+{
+	struct err e;
+	err_clear(&e);
+	const char *params[] = {en->instance};
+	pthread_mutex_lock(&en->claim_lock);
+	claim_begin(en);
+	PGresult *res = meta_exec(en->meta, sql_task_claim, 1, params, &e);
+	bool got = res && PQntuples(res) == 1;
+	claim_done(en, got ? PQgetvalue(res, 0, 1) : NULL);
+	pthread_mutex_unlock(&en->claim_lock);
+	got = claim_read(res, t);
+	PQclear(res);
+	return got;
 }
 
 static void hook_connections(void *arg, PGconn *src, PGconn *dst)
@@ -675,27 +721,39 @@ static void task_done(struct engine *en, struct task *t, const char *state,
 		      const struct load_result *r, const char *error, const char *level,
 		      const char *table, const char *kind, const char *fmt, ...)
 {
-	char id[32], rows[32], bytes[32], msg[2048];
+	struct outcome *o = xcalloc(1, sizeof(*o));
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(o->msg, sizeof(o->msg), fmt, ap);
 	va_end(ap);
-	snprintf(id, sizeof(id), "%lld", t->id);
-	snprintf(rows, sizeof(rows), "%lld", r->rows);
-	snprintf(bytes, sizeof(bytes), "%lld", r->bytes);
-	char *validation = json_dumps(r->validation, JSON_COMPACT);
-	const char *params[] = {id, state, rows, bytes, error ? error : "", validation,
-				level, table, kind, msg};
+	snprintf(o->id, sizeof(o->id), "%lld", t->id);
+	snprintf(o->rows, sizeof(o->rows), "%lld", r->rows);
+	snprintf(o->bytes, sizeof(o->bytes), "%lld", r->bytes);
+	o->validation = json_dumps(r->validation, JSON_COMPACT);
+	o->error = error ? xstrdup(error) : NULL;
+	str_copy(o->state, sizeof(o->state), state);
+	str_copy(o->level, sizeof(o->level), level);
+	str_copy(o->kind, sizeof(o->kind), kind);
+	o->has_table = table != NULL;
+	str_copy(o->table, sizeof(o->table), table ? table : "");
+	const char *params[] = {o->id, o->state, o->rows, o->bytes, o->error ? o->error : "",
+				o->validation, o->level, o->has_table ? o->table : NULL, o->kind,
+				o->msg};
+	memcpy(o->params, params, sizeof(params));
+	if (t->hold && !t->held && !strcmp(state, "loaded")) {
+		t->held = o;
+		return;
+	}
 	struct err e;
 	err_clear(&e);
 	run_changed(en, t->run_id, 1);
-	PGresult *res = meta_exec(en->meta, sql_task_finish, 10, params, &e);
+	PGresult *res = meta_exec(en->meta, sql_task_finish, 10, o->params, &e);
 	run_changed(en, t->run_id, -1);
 	if (!res)
-		log_warn("could not record the outcome of task %s of run %s: %s", id, t->run_id, e.msg);
+		log_warn("could not record the outcome of task %s of run %s: %s", o->id, t->run_id, e.msg);
 	PQclear(res);
-	meta_event_log(t->run_id, level, table, "%s", msg);
-	free(validation);
+	meta_event_log(t->run_id, level, table, "%s", o->msg);
+	outcome_free(o);
 }
 
 /* Steps that waited for a table that did not load will never run: say so. */
@@ -860,6 +918,7 @@ static void run_copy(struct engine *en, struct task *t, struct active *a,
 	bool stopped = a->stop, shutting = en->stopping;
 	pthread_mutex_unlock(&en->lock);
 	if (ok) {
+		t->hold = t->hold && !r.mark; /* the mark moves only once the outcome is stored */
 		task_done(en, t, "loaded", &r, NULL, "info", t->src_label, "table_loaded",
 			  "loaded %lld rows (%lld bytes) in %.2f s, %.0f rows/s", r.rows, r.bytes, secs,
 			  secs > 0 ? (double)r.rows / secs : 0.0);
@@ -950,18 +1009,77 @@ static void run_step(struct engine *en, struct task *t, struct active *a)
 	json_decref(r.validation);
 }
 
-static void run_task(struct engine *en, struct task *t, struct load_session *session)
+/* Whether a worker that finished a task may claim the next at once (nothing to plan first, not stopping). */
+static bool may_claim_next(struct engine *en)
+{
+	pthread_mutex_lock(&en->lock);
+	bool may = !en->stopping && !en->runs_waiting && now_ms() - en->runs_checked_ms < 1000;
+	pthread_mutex_unlock(&en->lock);
+	return may;
+}
+
+/*
+ * After a task: store its held outcome, close its run if nothing of it is
+ * queued or loading any more and, when claim is set, claim the next task
+ * into next, in one round trip (each statement in a transaction of its
+ * own). True when next holds a claimed task.
+ */
+static bool settle(struct engine *en, struct task *t, bool claim, struct task *next)
+{
+	struct meta_stmt s[3] = {{0}};
+	int n = 0, finish = -1, close, take = -1;
+	const char *run[] = {t->run_id};
+	const char *instance[] = {en->instance};
+	if (t->held) {
+		finish = n++;
+		s[finish] = (struct meta_stmt){.sql = sql_task_finish, .n = 10, .params = t->held->params};
+	}
+	close = n++;
+	s[close] = (struct meta_stmt){.sql = sql_run_finish, .n = 1, .params = run};
+	if (claim) {
+		take = n++;
+		s[take] = (struct meta_stmt){.sql = sql_task_claim, .n = 1, .params = instance};
+		pthread_mutex_lock(&en->claim_lock);
+		claim_begin(en);
+	}
+	run_changed(en, t->run_id, 1);
+	meta_batch(en->meta, s, n);
+	bool got = false;
+	if (take >= 0) {
+		PGresult *res = s[take].res;
+		claim_done(en, res && PQntuples(res) == 1 ? PQgetvalue(res, 0, 1) : NULL);
+		pthread_mutex_unlock(&en->claim_lock);
+		got = claim_read(res, next);
+		PQclear(res);
+	}
+	if (finish >= 0) {
+		struct outcome *o = t->held;
+		if (!s[finish].res)
+			log_warn("could not record the outcome of task %s of run %s: %s", o->id, t->run_id,
+				 s[finish].e.msg);
+		PQclear(s[finish].res);
+		meta_event_log(t->run_id, o->level, o->has_table ? o->table : NULL, "%s", o->msg);
+	}
+	run_closed(en, t->run_id, s[close].res);
+	PQclear(s[close].res);
+	return got;
+}
+
+/* Run one claimed task; true when the next one was claimed into next on the way. */
+static bool run_task(struct engine *en, struct task *t, struct load_session *session,
+		     struct task *next)
 {
 	struct active a = {.task_id = t->id, .en = en};
 	str_copy(a.run_id, sizeof(a.run_id), t->run_id);
 	str_copy(a.label, sizeof(a.label), t->src_label);
 	active_add(en, &a);
+	t->hold = true;
 	if (t->step)
 		run_step(en, t, &a);
 	else
 		run_copy(en, t, &a, session);
 	active_remove(en, &a);
-	finish_if_done(en, t->run_id);
+	return settle(en, t, may_claim_next(en), next);
 }
 
 static void *worker_main(void *arg)
@@ -976,22 +1094,27 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&en->lock);
 		if (stopping)
 			break;
-		struct task t;
+		struct task t, next;
 		if (plan_next_run(en))
 			continue;
-		if (claim_task(en, &t)) {
+		bool got = claim_task(en, &t), worked = got;
+		while (got) {
 			/*
 			 * There may be more to claim: one sleeping worker looks,
 			 * while this one loads. A worker that finishes a task
-			 * claims the next itself, so nobody else is woken then.
+			 * claims the next itself, in the round trip that stores
+			 * the outcome.
 			 */
 			pthread_mutex_lock(&en->lock);
 			pthread_cond_signal(&en->wake);
 			pthread_mutex_unlock(&en->lock);
-			run_task(en, &t, &session);
+			got = run_task(en, &t, &session, &next);
 			task_release(&t);
-			continue;
+			if (got)
+				t = next;
 		}
+		if (worked) /* look again: a run to plan, or a task the batch could not claim */
+			continue;
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += 1;

@@ -119,25 +119,37 @@ static int statement_number(const char *sql)
 	return found;
 }
 
-/* Run sql as a prepared statement of c, preparing it first when c has not yet. */
-static PGresult *exec_prepared(PGconn *c, const char *sql, int n, const char *const *params,
-			       struct err *e)
+/*
+ * The name under which sql is prepared on c, preparing it first when c has
+ * not yet; false when it cannot be (no room, several statements in one
+ * text, the server is gone): the plain way then says why.
+ */
+static bool prepared_name(PGconn *c, const char *sql, int n, char *name, size_t size)
 {
 	struct prepared *p = PQinstanceData(c, prepared_event);
 	int k = p ? statement_number(sql) : -1;
 	if (k < 0)
-		return db_exec(c, sql, n, params, e);
-	char name[24];
-	snprintf(name, sizeof(name), "ferry_%d", k);
+		return false;
+	snprintf(name, size, "ferry_%d", k);
 	unsigned char bit = (unsigned char)(1u << (k % 8));
 	if (!(p->done[k / 8] & bit)) {
 		PGresult *res = PQprepare(c, name, sql, n, NULL);
 		bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 		PQclear(res);
-		if (!ok) /* several statements in one text, or the server is gone: the plain way says why */
-			return db_exec(c, sql, n, params, e);
+		if (!ok)
+			return false;
 		p->done[k / 8] |= bit;
 	}
+	return true;
+}
+
+/* Run sql as a prepared statement of c, preparing it first when c has not yet. */
+static PGresult *exec_prepared(PGconn *c, const char *sql, int n, const char *const *params,
+			       struct err *e)
+{
+	char name[24];
+	if (!prepared_name(c, sql, n, name, sizeof(name)))
+		return db_exec(c, sql, n, params, e);
 	return db_exec_prepared(c, name, n, params, e);
 }
 
@@ -277,6 +289,79 @@ PGresult *meta_exec(struct meta *m, const char *sql, int n, const char *const *p
 		if (pause_ms < 4000)
 			pause_ms *= 2;
 	}
+}
+
+/*
+ * Send every statement of the batch, each in a transaction of its own, and
+ * read their results: one round trip (libpq's pipeline mode). False when it
+ * could not be sent or the connection failed on the way; statements without
+ * a result are then not done.
+ */
+static bool batch_once(PGconn *c, struct meta_stmt *s, int n)
+{
+	char name[24];
+	for (int i = 0; i < n; i++)
+		if (!prepared_name(c, s[i].sql, s[i].n, name, sizeof(name)))
+			return false;
+	if (!PQenterPipelineMode(c))
+		return false;
+	bool sent = true;
+	for (int i = 0; i < n && sent; i++) {
+		prepared_name(c, s[i].sql, s[i].n, name, sizeof(name));
+		sent = PQsendQueryPrepared(c, name, s[i].n, s[i].params, NULL, NULL, 0) &&
+		       PQpipelineSync(c);
+	}
+	bool whole = sent;
+	for (int i = 0; i < n && whole; i++) {
+		PGresult *res = PQgetResult(c), *more;
+		if (!res) {
+			whole = false;
+			break;
+		}
+		if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED) {
+			PQclear(res);
+			res = NULL;
+			err_set(&s[i].e, 500, "internal", NULL, "statement not run: the one before it failed");
+		} else {
+			res = db_checked(c, res, &s[i].e);
+		}
+		s[i].res = res;
+		s[i].done = true;
+		while ((more = PQgetResult(c))) /* the end of this statement's results */
+			PQclear(more);
+		PGresult *sync = PQgetResult(c);
+		whole = PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+		PQclear(sync);
+	}
+	return whole && PQexitPipelineMode(c);
+}
+
+bool meta_batch(struct meta *m, struct meta_stmt *s, int n)
+{
+	for (int i = 0; i < n; i++) {
+		s[i].res = NULL;
+		s[i].done = false;
+		err_clear(&s[i].e);
+	}
+	struct err e;
+	err_clear(&e);
+	PGconn *c = meta_acquire(m, &e);
+	bool whole = c && batch_once(c, s, n);
+	if (c && !whole && PQpipelineStatus(c) != PQ_PIPELINE_OFF) {
+		/* never leave a connection in pipeline mode in the pool */
+		PQfinish(c);
+		c = NULL;
+		if (!meta_patient)
+			give_slot(m);
+	}
+	meta_release(m, c);
+	/* what the batch did not get to: one at a time, with meta_exec's patience */
+	for (int i = 0; i < n; i++)
+		if (!s[i].done) {
+			s[i].res = meta_exec(m, s[i].sql, s[i].n, s[i].params, &s[i].e);
+			s[i].done = true;
+		}
+	return whole;
 }
 
 json_t *meta_docs(struct meta *m, const char *sql, int n, const char *const *params,

@@ -34,6 +34,24 @@ void meta_release(struct meta *m, PGconn *c);
  */
 PGresult *meta_exec(struct meta *m, const char *sql, int n, const char *const *params,
 		    struct err *e);
+/* One statement of a meta_batch: its text (as for meta_exec) and parameters; then its outcome. */
+struct meta_stmt {
+	const char *sql;
+	int n;
+	const char *const *params;
+	PGresult *res; /* the result (caller PQclears), or NULL with e filled */
+	struct err e;
+	bool done;
+};
+
+/*
+ * Run n statements in order, each in a transaction of its own, in one round
+ * trip to the metadata database; a failed statement does not stop the next
+ * ones. A statement the batch could not get to (a broken connection) is run
+ * again on its own, as meta_exec does. False when that happened.
+ */
+bool meta_batch(struct meta *m, struct meta_stmt *s, int n);
+
 /*
  * Make meta_exec on the calling thread wait (up to two minutes, retrying)
  * while the metadata database is unreachable, instead of failing at once.
