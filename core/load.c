@@ -7,6 +7,7 @@
 
 #include "db.h"
 #include "job.h"
+#include "log.h"
 #include "sb.h"
 #include "sql.h"
 #include "util.h"
@@ -46,6 +47,7 @@ struct load_ctx {
 	char before_sum[64];
 	struct swap *swap;    /* owned: swap mode's shadow table */
 	bool kept;            /* the load committed: its connections may serve the next table */
+	bool reused[2];       /* [SOURCE], [TARGET]: the connection served an earlier table */
 };
 
 /* Set e from a failed result on one side, prefixing the side's name. */
@@ -98,26 +100,53 @@ void load_session_close(struct load_session *s)
 
 /*
  * A connection to one side: the session's when it has one to the same
- * database that still answers (an empty query: one round trip), a new one
- * otherwise. The session lets go of it until give_back.
+ * database, a new one otherwise (*reused tells which). The session lets go
+ * of it until give_back. A kept connection is not asked whether it still
+ * answers: the first statement on it tells (again), which saves a round trip.
  */
-static PGconn *take_connection(const struct load_table *t, int side, struct err *e)
+static PGconn *take_connection(const struct load_table *t, int side, bool *reused,
+			       struct err *e)
 {
 	struct load_session *s = t->session;
+	*reused = false;
 	if (s && s->conn[side]) {
 		PGconn *c = s->conn[side];
 		bool same = json_equal(s->key[side], json_object_get(t->spec, side_names[side]));
 		s->conn[side] = NULL;
 		if (same && PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE) {
-			PGresult *res = PQexec(c, "");
-			bool alive = PQresultStatus(res) == PGRES_EMPTY_QUERY;
-			PQclear(res);
-			if (alive)
-				return c;
+			*reused = true;
+			return c;
 		}
 		PQfinish(c);
 	}
 	return job_connect(t->spec, side_names[side], e);
+}
+
+/*
+ * The first statement on a kept connection failed because the connection
+ * is gone (the server restarted, or closed it): nothing ran, so connect
+ * again and let the caller try once more. False (e set) otherwise.
+ */
+static bool reconnect(struct load_ctx *x, int side, struct err *e)
+{
+	PGconn **c = side == SOURCE ? &x->src : &x->dst;
+	if (!x->reused[side] || PQstatus(*c) != CONNECTION_BAD)
+		return false;
+	x->reused[side] = false;
+	PQfinish(*c);
+	log_info("run %s table %s: the %s connection kept from the table before was closed; connecting again",
+		 x->t->run_id, x->t->dst_label, side_names[side]);
+	struct err ce;
+	err_clear(&ce);
+	*c = job_connect(x->t->spec, side_names[side], &ce);
+	if (x->h->connections)
+		x->h->connections(x->h->arg, x->src, x->dst);
+	if (!*c) {
+		*e = ce;
+		return false;
+	}
+	err_clear(e);
+	return true;
 }
 
 /* Keep an idle connection in the session for the next table, or close it. */
@@ -136,20 +165,65 @@ static void give_back(const struct load_table *t, int side, PGconn *c)
 	s->key[side] = json_incref(json_object_get(t->spec, side_names[side]));
 }
 
-static bool open_source(struct load_ctx *x, struct err *e)
+/* Send the start of the source's transaction in the run's snapshot; source_begun reads its answer. */
+static bool send_source_begin(struct load_ctx *x)
 {
 	char *snap = PQescapeLiteral(x->src, x->t->snapshot, strlen(x->t->snapshot));
-	/* one round trip: the simple protocol takes both statements in one message */
+	/* the simple protocol takes both statements in one message */
 	char *sql = xasprintf("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT %s",
 			      snap ? snap : "''");
 	PQfreemem(snap);
-	PGresult *res = PQexec(x->src, sql);
-	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-	if (!ok)
-		side_error(x->src, res, "source", e);
-	PQclear(res);
+	bool sent = PQsendQuery(x->src, sql);
 	free(sql);
-	return ok;
+	return sent;
+}
+
+/* The last result of what was sent on one side; false with e set when any failed. */
+static bool side_collect(PGconn *c, const char *side, struct err *e)
+{
+	PGresult *res, *bad = NULL;
+	bool any = false;
+	while ((res = PQgetResult(c))) {
+		any = true;
+		ExecStatusType st = PQresultStatus(res);
+		if (!bad && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+			bad = res;
+		else
+			PQclear(res);
+	}
+	if (!bad && any)
+		return true;
+	side_error(c, bad, side, e);
+	PQclear(bad);
+	return false;
+}
+
+static bool source_begun(struct load_ctx *x, bool sent, struct err *e)
+{
+	if (sent && side_collect(x->src, "source", e))
+		return true;
+	if (!sent)
+		side_error(x->src, NULL, "source", e);
+	return reconnect(x, SOURCE, e) && send_source_begin(x) && side_collect(x->src, "source", e);
+}
+
+static bool prepare_target(struct load_ctx *x, struct err *e);
+
+/*
+ * Open both sides' transactions: the source's in the run's snapshot and the
+ * target's with the table prepared for its load mode, the two at once.
+ */
+static bool begin_load(struct load_ctx *x, struct err *e)
+{
+	bool sent = send_source_begin(x);
+	bool ok = prepare_target(x, e) || (reconnect(x, TARGET, e) && prepare_target(x, e));
+	struct err se;
+	err_clear(&se);
+	/* always read the source's answer, so that the connection stays usable */
+	bool src_ok = source_begun(x, sent, &se);
+	if (ok && !src_ok)
+		*e = se;
+	return ok && src_ok;
 }
 
 /* The validation query of one side: row count and an order-independent hash of the rows. */
@@ -221,16 +295,20 @@ static bool prepare_swap(struct load_ctx *x, struct err *e);
 /* Bring the target table into the state its load mode asks for, inside the open transaction. */
 static bool prepare_target(struct load_ctx *x, struct err *e)
 {
-	if (!side_exec(x->dst, "target", "BEGIN", 0, NULL, NULL, e))
-		return false;
-	switch (x->how) {
-	case S_TRUNCATE: {
-		char *sql = xasprintf("TRUNCATE %s", x->dst_rel);
-		bool ok = side_exec(x->dst, "target", sql, 0, NULL, NULL, e);
+	if (x->how == S_TRUNCATE) {
+		/* one round trip: the simple protocol takes both statements in one message */
+		char *sql = xasprintf("BEGIN; TRUNCATE %s", x->dst_rel);
+		bool ok = PQsendQuery(x->dst, sql) ? side_collect(x->dst, "target", e)
+						   : side_error(x->dst, NULL, "target", e);
 		free(sql);
 		x->emptied = ok;
 		return ok;
 	}
+	if (!side_exec(x->dst, "target", "BEGIN", 0, NULL, NULL, e))
+		return false;
+	switch (x->how) {
+	case S_TRUNCATE:
+		break;
 	case S_WINDOW:
 		return delete_window(x, e);
 	case S_MERGE:
@@ -306,21 +384,28 @@ static bool start_copies(struct load_ctx *x, struct err *e)
 				  : xasprintf("COPY (%s) TO STDOUT (FORMAT %s)", x->select, fmt);
 	char *dst_sql = xasprintf("COPY %s (%s) FROM STDIN (FORMAT %s%s)", x->dst_rel, x->copy_columns,
 				  fmt, x->emptied && x->relkind == 'r' ? ", FREEZE" : "");
-	PGresult *res = PQexec(x->src, src_sql);
-	bool ok = PQresultStatus(res) == PGRES_COPY_OUT;
-	if (!ok)
-		side_error(x->src, res, "source", e);
+	/* both sides start at once: the source's answer is read once the target's is in */
+	bool sent = PQsendQuery(x->src, src_sql);
+	PGresult *res = PQexec(x->dst, dst_sql);
+	bool in = PQresultStatus(res) == PGRES_COPY_IN;
+	if (!in)
+		side_error(x->dst, res, "target", e);
 	PQclear(res);
-	if (ok) {
-		res = PQexec(x->dst, dst_sql);
-		ok = PQresultStatus(res) == PGRES_COPY_IN;
-		if (!ok)
-			side_error(x->dst, res, "target", e);
+	bool out = false;
+	if (sent) {
+		res = PQgetResult(x->src);
+		out = PQresultStatus(res) == PGRES_COPY_OUT;
+		if (!out && in)
+			side_error(x->src, res, "source", e);
 		PQclear(res);
+	} else if (in) {
+		side_error(x->src, NULL, "source", e);
 	}
+	if (in && !out)
+		abort_copy_in(x->dst, "source failed");
 	free(src_sql);
 	free(dst_sql);
-	return ok;
+	return in && out;
 }
 
 /* Stream rows from the source COPY into the target COPY. */
@@ -873,7 +958,8 @@ bool load_run(const struct load_table *t, const struct load_hooks *h, struct loa
 	x.binary = !strcmp(json_string_value(json_object_get(t->copy, "format")), "binary");
 	x.relkind = json_string_value(json_object_get(t->copy, "relkind"))[0];
 	str_copy(x.before_rows, sizeof(x.before_rows), "0");
-	if (!(x.src = take_connection(t, SOURCE, e)) || !(x.dst = take_connection(t, TARGET, e)))
+	if (!(x.src = take_connection(t, SOURCE, &x.reused[SOURCE], e)) ||
+	    !(x.dst = take_connection(t, TARGET, &x.reused[TARGET], e)))
 		goto out;
 	if (h->connections)
 		h->connections(h->arg, x.src, x.dst);
@@ -883,7 +969,7 @@ bool load_run(const struct load_table *t, const struct load_hooks *h, struct loa
 	x.how = pick_strategy(t);
 	x.window_sql = window_condition(x.dst, json_object_get(t->copy, "window"));
 	bool checked = strcmp(job_validate_mode(t->spec), "none") != 0;
-	if (!open_source(&x, e) || !prepare_target(&x, e) || !stream(&x, r, e) || !read_mark(&x, r, e))
+	if (!begin_load(&x, e) || !stream(&x, r, e) || !read_mark(&x, r, e))
 		goto out;
 	if (x.how == S_MERGE && !merge(&x, r, checked, e))
 		goto out;
@@ -895,9 +981,11 @@ bool load_run(const struct load_table *t, const struct load_hooks *h, struct loa
 		goto out;
 	if (json_is_true(json_object_get(t->copy, "mark")) && !mark_loaded(&x, r, e))
 		goto out;
+	/* the source's read-only transaction ends while the target commits */
+	bool src_sent = PQsendQuery(x.src, "COMMIT");
 	if (!side_exec(x.dst, "target", "COMMIT", 0, NULL, NULL, e))
 		goto out;
-	x.kept = side_exec(x.src, "source", "COMMIT", 0, NULL, NULL, NULL);
+	x.kept = src_sent && side_collect(x.src, "source", NULL);
 	ok = true;
 out:
 	if (!ok) {

@@ -42,7 +42,7 @@ CREATE TABLE public.retry_me (id integer PRIMARY KEY, v text);
 INSERT INTO public.retry_me SELECT g, 'r' || g FROM generate_series(1, 2000) g;
 `;
 
-const TARGET_DBS = ['dst_kill', 'dst_restart', 'dst_perm', 'dst_meta', 'dst_retry'];
+const TARGET_DBS = ['dst_kill', 'dst_restart', 'dst_perm', 'dst_meta', 'dst_retry', 'dst_kept'];
 
 describe('faults during a run', { skip: !ferrydAvailable() && 'build/ferryd is not built' }, () => {
 	let metaCluster;
@@ -281,6 +281,55 @@ describe('faults during a run', { skip: !ferrydAvailable() && 'build/ferryd is n
 		const kinds = (await runEvents(api, run.id)).map((e) => e.kind);
 		assert.equal(kinds[kinds.length - 1], 'run_finished', JSON.stringify(kinds));
 		assert.equal(kinds.filter((k) => k === 'run_finished').length, 1);
+	});
+
+	it('replaces a connection kept from the table before that the server closed, without a failed attempt', async () => {
+		/*
+		 * A worker keeps its source and target connections for its next table
+		 * (for a second when it has nothing to do) and does not ask them
+		 * whether they still answer. Here the servers close both between two
+		 * runs; the second run's table must load at its first attempt. One
+		 * worker, so that the worker holding them is the one that loads; an
+		 * attempt that finds them already let go is made again.
+		 */
+		await metaCluster.createDb('ferry_meta_kept');
+		const one = await startFerryd({ meta: metaCluster.dsn('ferry_meta_kept'), workers: 1 });
+		const oneApi = recordingClient(one.url, seen);
+		const idleFerryd = (db) => `SELECT coalesce(string_agg(pid::text, ','), '') FROM pg_stat_activity
+			WHERE datname = '${db}' AND application_name = 'ferryd' AND state = 'idle'`;
+		const terminate = (db) => `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE datname = '${db}' AND application_name = 'ferryd' AND state = 'idle'`;
+		try {
+			await createJob(oneApi, {
+				name: 'kept', source: { dsn: srcCluster.dsn('src') }, target: { dsn: dstCluster.dsn('dst_kept') },
+				include: ['public.small'], load: { mode: 'replace', validate: 'none', parallel: 1 },
+			});
+			let exercised = false;
+			for (let attempt = 1; attempt <= 5 && !exercised; attempt++) {
+				const first = await triggerRun(oneApi, 'kept');
+				const done = await waitRun(oneApi, first.id, { intervalMs: 20 });
+				assert.equal(done.state, 'succeeded', JSON.stringify(done));
+				// the worker's connections, idle and kept for a second
+				const kept = [await src(idleFerryd('src')), await dst('dst_kept', idleFerryd('dst_kept'))];
+				const killed = [await src(terminate('src')), await dst('dst_kept', terminate('dst_kept'))];
+				const second = await triggerRun(oneApi, 'kept');
+				const again = await waitRun(oneApi, second.id, { intervalMs: 20 });
+				assert.equal(again.state, 'succeeded', JSON.stringify(again));
+				const tables = await runTables(oneApi, second.id);
+				assert.equal(tables['public.small'].state, 'loaded');
+				assert.equal(tables['public.small'].attempts, 1, JSON.stringify(tables['public.small']));
+				assert.equal(tables['public.small'].rows, 500);
+				const retried = (await runEvents(oneApi, second.id)).filter((e) => e.kind === 'table_retry');
+				assert.deepEqual(retried, [], 'a closed kept connection counted as a failed attempt');
+				const said = (side) => one.log().includes(`run ${second.id} table public.small: the ${side} connection kept from the table before was closed; connecting again`);
+				exercised = killed.every((n) => Number(n) > 0) && kept.every((p) => p !== '') && said('source') && said('target');
+			}
+			assert.ok(exercised, `in five attempts the run never met the closed connections it had kept\n${one.log().slice(-3000)}`);
+			await sameAsSource('dst_kept', 'public.small');
+		} finally {
+			const r = await one.stop('SIGTERM', { timeoutMs: 15000 });
+			assert.equal(r.code, 0, `ferryd exited with ${JSON.stringify(r)}\n${one.log().slice(-4000)}`);
+		}
 	});
 
 	describe('POST /api/v1/runs/{id}/retry', () => {
