@@ -36,7 +36,7 @@
 #                             many alone the main data set is not made
 #   BENCH_MANY_TABLES=N       tables of the many small tables measure (default
 #                             5000; 0 skips it)
-#   BENCH_MANY_REPEAT=N       its rounds (default 1)
+#   BENCH_MANY_REPEAT=N       its rounds (default 3)
 #   BENCH_NOTE=TEXT           a remark written into the results file
 #   BENCH_RESULTS=FILE        where to write the results (default
 #                             bench/results/<date>-<host>[-<scale>].md)
@@ -112,7 +112,7 @@ wide_rows=${BENCH_WIDE_ROWS:-$wide_rows}
 repeat=${BENCH_REPEAT:-3}
 rss_check=${BENCH_RSS_CHECK:-1}
 many_tables=${BENCH_MANY_TABLES:-5000}
-many_repeat=${BENCH_MANY_REPEAT:-1}
+many_repeat=${BENCH_MANY_REPEAT:-3}
 many_rows=5 # rows in each of the many small tables
 for v in device_rows pgbench_scale wide_rows repeat many_repeat; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive whole number (got \"${!v}\")"
@@ -279,10 +279,10 @@ find_pg_bin() {
 
 check_tools() {
 	local missing=() t
-	for t in curl jq pgcopydb awk; do
+	for t in curl jq pgcopydb awk node; do
 		command -v "$t" >/dev/null 2>&1 || missing+=("$t")
 	done
-	[ ${#missing[@]} -eq 0 ] || die "missing ${missing[*]}; run 'make bench' as root, or install curl jq pgcopydb"
+	[ ${#missing[@]} -eq 0 ] || die "missing ${missing[*]}; run 'make bench' as root, or install curl jq pgcopydb nodejs"
 	[ -x "$ferryd" ] || die "$ferryd not found; run 'make' first"
 	if [ "$(id -u)" -eq 0 ]; then
 		command -v runuser >/dev/null 2>&1 || die "runuser (util-linux) is needed when running as root"
@@ -668,24 +668,30 @@ ensure_job() {
 
 # poll_tables WATCH LOG OUT: while WATCH (a running m_ferry) lives, ask
 # ferryd for the tables of its run (the id m_ferry writes to LOG), one
-# request at a time, about every 100 ms; OUT gets one line per request, the
-# HTTP status and the seconds curl measured from connecting to the last byte.
+# request at a time, about every 100 ms, in two loops side by side: over
+# one kept-alive connection, as a status page polls (bench/poll.js; OUT gets
+# one line per request, the HTTP status and the seconds from sending the
+# request to the last byte), and with a new curl process and connection per
+# request (OUT.fresh, the seconds curl measured from connecting to the last
+# byte).
 poll_tables() {
-	local watch=$1 log=$2 out=$3 id="" line
+	local watch=$1 log=$2 out=$3 id="" line node_pid
 	: >"$out"
+	: >"$out.fresh"
+	while [ -z "$id" ] && kill -0 "$watch" 2>/dev/null; do
+		id=$(sed -n 's/^run \([0-9a-f-][0-9a-f-]*\)$/\1/p' "$log" 2>/dev/null | head -n 1)
+		[ -n "$id" ] || sleep 0.01
+	done
+	[ -n "$id" ] || return 0
+	node "$repo/bench/poll.js" "$ferry_base/api/v1/runs/$id/tables" "$out" "$watch" &
+	node_pid=$!
 	while kill -0 "$watch" 2>/dev/null; do
-		if [ -z "$id" ]; then
-			id=$(sed -n 's/^run \([0-9a-f-][0-9a-f-]*\)$/\1/p' "$log" 2>/dev/null | head -n 1)
-			if [ -z "$id" ]; then
-				sleep 0.01
-				continue
-			fi
-		fi
 		line=$(curl -s -o /dev/null --max-time 30 -w '%{http_code} %{time_total}' \
 			"$ferry_base/api/v1/runs/$id/tables" 2>/dev/null) || true
-		printf '%s\n' "${line:-000 30}" >>"$out"
+		printf '%s\n' "${line:-000 30}" >>"$out.fresh"
 		sleep 0.1
 	done
+	wait "$node_pid" || true
 }
 
 # ---------------------------------------------------------------- methods
@@ -1143,14 +1149,35 @@ round_targets() {
 
 # The answer times of GET /api/v1/runs/{id}/tables over every ferry round:
 # count, p50, p99 (nearest rank) and max; an answer other than 200 misses.
+# One line for each polling loop: the kept-alive connection (latency.R) and
+# a new connection per request (latency.R.fresh).
 latency_target() {
-	local what='GET /api/v1/runs/{id}/tables while ferry runs, p99 <= 20 ms' files
-	files=("$tmp"/latency.*)
-	if [ ! -s "${files[0]}" ]; then
+	local kind files f
+	for kind in kept fresh; do
+		files=()
+		for f in "$tmp"/latency.*; do
+			case $kind:$f in
+			kept:*.fresh | fresh:*[0-9]) ;;
+			*) [ -s "$f" ] && files+=("$f") ;;
+			esac
+		done
+		latency_line "$kind" "${files[@]}"
+	done
+}
+
+latency_line() {
+	local kind=$1 what
+	shift
+	if [ "$kind" = kept ]; then
+		what='GET /api/v1/runs/{id}/tables while ferry runs, one kept-alive connection, p99 <= 20 ms'
+	else
+		what='the same, a new curl and connection per request, p99 <= 20 ms'
+	fi
+	if [ $# -eq 0 ]; then
 		printf -- '- %s: NOT JUDGED (no request was made)\n' "$what"
 		return
 	fi
-	sort -k2,2g "${files[@]}" | awk -v what="$what" -v runs="${#files[@]}" '
+	sort -k2,2g "$@" | awk -v what="$what" -v runs="$#" '
 		function rank(p,   i) {
 			i = int(p / 100 * n)
 			if (i < p / 100 * n) i++

@@ -18,6 +18,7 @@ if [ "${1:-build}" = loadtest ]; then
 fi
 if [ "${1:-build}" = bench ]; then
 	want+=(curl jq pgcopydb postgresql-contrib)
+	command -v node >/dev/null 2>&1 || want+=(nodejs)
 fi
 if [ "${1:-build}" = test ]; then
 	want+=(libcmocka-dev curl jq chromium fonts-liberation clang libclang-rt-14-dev)
