@@ -246,8 +246,8 @@ static void run_closed(struct engine *en, const char *run_id, PGresult *res)
 		const char *level = !strcmp(state, "succeeded")   ? "info"
 				    : !strcmp(state, "cancelled") ? "warning"
 								  : "error";
-		meta_event(en->meta, run_id, level, NULL, "run_finished",
-			   "run %s%s%s", state, *error ? ": " : "", error);
+		/* run_finish.sql recorded the run_finished event */
+		meta_event_log(run_id, level, NULL, "run %s%s%s", state, *error ? ": " : "", error);
 		engine_release_run(en, run_id);
 	} else {
 		run_changed(en, run_id, -1);
@@ -260,7 +260,8 @@ static void fail_run(struct engine *en, const char *run_id, PGconn *snap, const 
 	struct err e;
 	err_clear(&e);
 	PQclear(meta_exec(en->meta, sql_run_fail, 2, params, &e));
-	meta_event(en->meta, run_id, "error", NULL, "run_finished", "run failed: %s", msg);
+	/* run_fail.sql recorded the run_finished event */
+	meta_event_log(run_id, "error", NULL, "run failed: %s", msg);
 	PQfinish(snap);
 }
 
