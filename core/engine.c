@@ -98,14 +98,15 @@ struct task {
 	struct outcome *held; /* owned */
 };
 
-/* A task's outcome and the event that tells it, as the parameters of task_finish.sql. */
+/*
+ * A task's outcome and the event that tells it, as the parameters of
+ * task_finish.sql. State, level, kind and table are borrowed: literals, or
+ * texts of the task, which outlives its outcome.
+ */
 struct outcome {
 	char id[32], rows[32], bytes[32];
 	char *validation; /* owned */
 	char *error;      /* owned; NULL for none */
-	char state[16], level[16], kind[32];
-	char table[300];
-	bool has_table;
 	char msg[2048];
 	const char *params[10];
 };
@@ -183,6 +184,16 @@ static void claim_done(struct engine *en, const char *run_id)
 	gen_unlock_tell(en, rc != NULL);
 }
 
+/* Run a metadata statement that changes run_id or its tasks, marked as such while it runs. */
+static PGresult *run_exec(struct engine *en, const char *run_id, const char *sql, int n,
+			  const char *const *params, struct err *e)
+{
+	run_changed(en, run_id, 1);
+	PGresult *res = meta_exec(en->meta, sql, n, params, e);
+	run_changed(en, run_id, -1);
+	return res;
+}
+
 static void engine_release_run(struct engine *en, const char *run_id)
 {
 	struct run_ctx *found = NULL;
@@ -220,24 +231,10 @@ static void hold_snapshot(struct engine *en, const char *run_id, PGconn *snap)
 }
 
 /*
- * Close the run when none of its tables is queued or loading any more.
- * From before the final state is written until the run is let go, the run
- * counts as changing: nothing read about it before may be served.
+ * After run_finish.sql (res, or NULL when it failed), begun with
+ * run_changed(en, run_id, 1): a run it closed is let go; otherwise the
+ * change is over.
  */
-static void run_closed(struct engine *en, const char *run_id, PGresult *res);
-
-static void finish_if_done(struct engine *en, const char *run_id)
-{
-	struct err e;
-	err_clear(&e);
-	const char *params[] = {run_id};
-	run_changed(en, run_id, 1);
-	PGresult *res = meta_exec(en->meta, sql_run_finish, 1, params, &e);
-	run_closed(en, run_id, res);
-	PQclear(res);
-}
-
-/* After run_finish.sql (res, or NULL when it failed), begun with run_changed(en, run_id, 1). */
 static void run_closed(struct engine *en, const char *run_id, PGresult *res)
 {
 	if (res && PQntuples(res) == 1) {
@@ -252,6 +249,22 @@ static void run_closed(struct engine *en, const char *run_id, PGresult *res)
 	} else {
 		run_changed(en, run_id, -1);
 	}
+}
+
+/*
+ * Close the run when none of its tables is queued or loading any more.
+ * From before the final state is written until the run is let go, the run
+ * counts as changing: nothing read about it before may be served.
+ */
+static void finish_if_done(struct engine *en, const char *run_id)
+{
+	struct err e;
+	err_clear(&e);
+	const char *params[] = {run_id};
+	run_changed(en, run_id, 1);
+	PGresult *res = meta_exec(en->meta, sql_run_finish, 1, params, &e);
+	run_closed(en, run_id, res);
+	PQclear(res);
 }
 
 static void fail_run(struct engine *en, const char *run_id, PGconn *snap, const char *msg)
@@ -537,11 +550,17 @@ out:
  * Whether to look for a queued run now: at once when this process queued
  * one (engine_wake), otherwise once a second (another ferryd may have).
  */
+/* Whether a look for queued runs is due at now; the caller holds lock. */
+static bool runs_look_due(const struct engine *en, int64_t now)
+{
+	return en->runs_waiting || now - en->runs_checked_ms >= 1000;
+}
+
 static bool run_check_due(struct engine *en)
 {
 	int64_t now = now_ms();
 	pthread_mutex_lock(&en->lock);
-	bool due = en->runs_waiting || now - en->runs_checked_ms >= 1000;
+	bool due = runs_look_due(en, now);
 	if (due) {
 		en->runs_waiting = false;
 		en->runs_checked_ms = now;
@@ -616,20 +635,30 @@ static bool claim_read(PGresult *res, struct task *t)
 	return usable;
 }
 
+/* A claim starts: one at a time per process, so load.parallel holds. */
+static void claim_start(struct engine *en)
+{
+	pthread_mutex_lock(&en->claim_lock);
+	claim_begin(en);
+}
+
+/* The claim ended with res (task_claim.sql's result, or NULL; cleared here): the task into t, if any. */
+static bool claim_end(struct engine *en, PGresult *res, struct task *t)
+{
+	claim_done(en, res && PQntuples(res) == 1 ? PQgetvalue(res, 0, 1) : NULL);
+	pthread_mutex_unlock(&en->claim_lock);
+	bool got = claim_read(res, t);
+	PQclear(res);
+	return got;
+}
+
 static bool claim_task(struct engine *en, struct task *t)
 {
 	struct err e;
 	err_clear(&e);
 	const char *params[] = {en->instance};
-	pthread_mutex_lock(&en->claim_lock);
-	claim_begin(en);
-	PGresult *res = meta_exec(en->meta, sql_task_claim, 1, params, &e);
-	bool got = res && PQntuples(res) == 1;
-	claim_done(en, got ? PQgetvalue(res, 0, 1) : NULL);
-	pthread_mutex_unlock(&en->claim_lock);
-	got = claim_read(res, t);
-	PQclear(res);
-	return got;
+	claim_start(en);
+	return claim_end(en, meta_exec(en->meta, sql_task_claim, 1, params, &e), t);
 }
 
 static void hook_connections(void *arg, PGconn *src, PGconn *dst)
@@ -732,14 +761,8 @@ static void task_done(struct engine *en, struct task *t, const char *state,
 	snprintf(o->bytes, sizeof(o->bytes), "%lld", r->bytes);
 	o->validation = json_dumps(r->validation, JSON_COMPACT);
 	o->error = error ? xstrdup(error) : NULL;
-	str_copy(o->state, sizeof(o->state), state);
-	str_copy(o->level, sizeof(o->level), level);
-	str_copy(o->kind, sizeof(o->kind), kind);
-	o->has_table = table != NULL;
-	str_copy(o->table, sizeof(o->table), table ? table : "");
-	const char *params[] = {o->id, o->state, o->rows, o->bytes, o->error ? o->error : "",
-				o->validation, o->level, o->has_table ? o->table : NULL, o->kind,
-				o->msg};
+	const char *params[] = {o->id, state, o->rows, o->bytes, o->error ? o->error : "",
+				o->validation, level, table, kind, o->msg};
 	memcpy(o->params, params, sizeof(params));
 	if (t->hold && !t->held && !strcmp(state, "loaded")) {
 		t->held = o;
@@ -747,9 +770,7 @@ static void task_done(struct engine *en, struct task *t, const char *state,
 	}
 	struct err e;
 	err_clear(&e);
-	run_changed(en, t->run_id, 1);
-	PGresult *res = meta_exec(en->meta, sql_task_finish, 10, o->params, &e);
-	run_changed(en, t->run_id, -1);
+	PGresult *res = run_exec(en, t->run_id, sql_task_finish, 10, o->params, &e);
 	if (!res)
 		log_warn("could not record the outcome of task %s of run %s: %s", o->id, t->run_id, e.msg);
 	PQclear(res);
@@ -765,9 +786,7 @@ static void skip_dependents(struct engine *en, struct task *t)
 	const char *p[] = {id, "its table did not load"};
 	struct err e;
 	err_clear(&e);
-	run_changed(en, t->run_id, 1);
-	PGresult *res = meta_exec(en->meta, sql_task_skip_dependents, 2, p, &e);
-	run_changed(en, t->run_id, -1);
+	PGresult *res = run_exec(en, t->run_id, sql_task_skip_dependents, 2, p, &e);
 	for (int i = 0; res && i < PQntuples(res); i++)
 		meta_event(en->meta, t->run_id, "warning", t->src_label, PQgetvalue(res, i, 0),
 			   "skipped %s %s: its table did not load", PQgetvalue(res, i, 0),
@@ -781,9 +800,7 @@ static void skip_after(struct engine *en, const char *run_id, const char *why)
 	const char *p[] = {run_id, why};
 	struct err e;
 	err_clear(&e);
-	run_changed(en, run_id, 1);
-	PGresult *res = meta_exec(en->meta, sql_task_skip_after, 2, p, &e);
-	run_changed(en, run_id, -1);
+	PGresult *res = run_exec(en, run_id, sql_task_skip_after, 2, p, &e);
 	for (int i = 0; res && i < PQntuples(res); i++)
 		meta_event(en->meta, run_id, "warning", NULL, "after", "skipped after step %s: %s",
 			   PQgetvalue(res, i, 0), why);
@@ -885,9 +902,7 @@ static bool retry_later(struct engine *en, struct task *t, const struct err *e, 
 	const char *p[] = {id, d, msg};
 	struct err me;
 	err_clear(&me);
-	run_changed(en, t->run_id, 1);
-	PGresult *res = meta_exec(en->meta, sql_task_retry, 3, p, &me);
-	run_changed(en, t->run_id, -1);
+	PGresult *res = run_exec(en, t->run_id, sql_task_retry, 3, p, &me);
 	if (!res)
 		return false;
 	PQclear(res);
@@ -1014,7 +1029,7 @@ static void run_step(struct engine *en, struct task *t, struct active *a)
 static bool may_claim_next(struct engine *en)
 {
 	pthread_mutex_lock(&en->lock);
-	bool may = !en->stopping && !en->runs_waiting && now_ms() - en->runs_checked_ms < 1000;
+	bool may = !en->stopping && !runs_look_due(en, now_ms());
 	pthread_mutex_unlock(&en->lock);
 	return may;
 }
@@ -1040,26 +1055,18 @@ static bool settle(struct engine *en, struct task *t, bool claim, struct task *n
 	if (claim) {
 		take = n++;
 		s[take] = (struct meta_stmt){.sql = sql_task_claim, .n = 1, .params = instance};
-		pthread_mutex_lock(&en->claim_lock);
-		claim_begin(en);
+		claim_start(en);
 	}
 	run_changed(en, t->run_id, 1);
 	meta_batch(en->meta, s, n);
-	bool got = false;
-	if (take >= 0) {
-		PGresult *res = s[take].res;
-		claim_done(en, res && PQntuples(res) == 1 ? PQgetvalue(res, 0, 1) : NULL);
-		pthread_mutex_unlock(&en->claim_lock);
-		got = claim_read(res, next);
-		PQclear(res);
-	}
+	bool got = take >= 0 && claim_end(en, s[take].res, next);
 	if (finish >= 0) {
 		struct outcome *o = t->held;
 		if (!s[finish].res)
 			log_warn("could not record the outcome of task %s of run %s: %s", o->id, t->run_id,
 				 s[finish].e.msg);
 		PQclear(s[finish].res);
-		meta_event_log(t->run_id, o->level, o->has_table ? o->table : NULL, "%s", o->msg);
+		meta_event_log(t->run_id, o->params[6], o->params[7], "%s", o->msg);
 	}
 	run_closed(en, t->run_id, s[close].res);
 	PQclear(s[close].res);
@@ -1346,9 +1353,7 @@ bool engine_cancel_run(struct engine *en, const char *run_id, struct err *e)
 		return false;
 	}
 	const char *tp[] = {run_id, "cancelled before it started"};
-	run_changed(en, run_id, 1);
-	PQclear(meta_exec(en->meta, sql_run_cancel_queued_tasks, 2, tp, e));
-	run_changed(en, run_id, -1);
+	PQclear(run_exec(en, run_id, sql_run_cancel_queued_tasks, 2, tp, e));
 	meta_event(en->meta, run_id, "warning", NULL, "cancel_requested", "cancel requested");
 	stop_active(en, run_id);
 	finish_if_done(en, run_id);
@@ -1367,9 +1372,7 @@ static void close_owned_runs(struct engine *en, bool finish)
 	PGresult *res = meta_exec(en->meta, sql_runs_owned_active, 2, params, &e);
 	for (int i = 0; res && i < PQntuples(res); i++) {
 		const char *tp[] = {PQgetvalue(res, i, 0), SHUTDOWN_REASON};
-		run_changed(en, tp[0], 1);
-		PQclear(meta_exec(en->meta, sql_run_cancel_queued_tasks, 2, tp, &e));
-		run_changed(en, tp[0], -1);
+		PQclear(run_exec(en, tp[0], sql_run_cancel_queued_tasks, 2, tp, &e));
 		meta_event(en->meta, tp[0], "warning", NULL, "shutdown",
 			   "ferryd is shutting down: stopping this run's copies");
 	}

@@ -21,6 +21,7 @@
 #define META_REQUEST_CONNECTIONS 24
 #define META_WAIT_MS 10000
 #define META_STATEMENTS 128
+#define META_BATCH_MAX 8 /* statements of one meta_batch round trip; more go one at a time */
 
 struct meta {
 	char *dsn; /* owned */
@@ -246,7 +247,9 @@ void meta_release(struct meta *m, PGconn *c)
 		return;
 	if (!meta_patient)
 		give_slot(m);
-	if (PQstatus(c) != CONNECTION_OK || PQtransactionStatus(c) != PQTRANS_IDLE) {
+	/* only a connection ready for the next statement goes back (a broken batch leaves pipeline mode on) */
+	if (PQstatus(c) != CONNECTION_OK || PQtransactionStatus(c) != PQTRANS_IDLE ||
+	    PQpipelineStatus(c) != PQ_PIPELINE_OFF) {
 		PQfinish(c);
 		return;
 	}
@@ -299,18 +302,18 @@ PGresult *meta_exec(struct meta *m, const char *sql, int n, const char *const *p
  */
 static bool batch_once(PGconn *c, struct meta_stmt *s, int n)
 {
-	char name[24];
+	char name[META_BATCH_MAX][24];
+	if (n > META_BATCH_MAX)
+		return false;
 	for (int i = 0; i < n; i++)
-		if (!prepared_name(c, s[i].sql, s[i].n, name, sizeof(name)))
+		if (!prepared_name(c, s[i].sql, s[i].n, name[i], sizeof(name[i])))
 			return false;
 	if (!PQenterPipelineMode(c))
 		return false;
 	bool sent = true;
-	for (int i = 0; i < n && sent; i++) {
-		prepared_name(c, s[i].sql, s[i].n, name, sizeof(name));
-		sent = PQsendQueryPrepared(c, name, s[i].n, s[i].params, NULL, NULL, 0) &&
+	for (int i = 0; i < n && sent; i++)
+		sent = PQsendQueryPrepared(c, name[i], s[i].n, s[i].params, NULL, NULL, 0) &&
 		       PQpipelineSync(c);
-	}
 	bool whole = sent;
 	for (int i = 0; i < n && whole; i++) {
 		PGresult *res = PQgetResult(c), *more;
@@ -347,13 +350,6 @@ bool meta_batch(struct meta *m, struct meta_stmt *s, int n)
 	err_clear(&e);
 	PGconn *c = meta_acquire(m, &e);
 	bool whole = c && batch_once(c, s, n);
-	if (c && !whole && PQpipelineStatus(c) != PQ_PIPELINE_OFF) {
-		/* never leave a connection in pipeline mode in the pool */
-		PQfinish(c);
-		c = NULL;
-		if (!meta_patient)
-			give_slot(m);
-	}
 	meta_release(m, c);
 	/* what the batch did not get to: one at a time, with meta_exec's patience */
 	for (int i = 0; i < n; i++)

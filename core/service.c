@@ -547,9 +547,12 @@ static bool run_exists(struct service *s, const char *run_id, struct err *e)
 char *svc_body(json_t *doc, size_t *len)
 {
 	char *text = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
-	char *body = xasprintf("%s\n", text);
-	free(text);
-	*len = strlen(body);
+	size_t n = text ? strlen(text) : 0;
+	/* the newline goes on in place: a body may be a whole run's table list */
+	char *body = xrealloc(text, n + 2);
+	body[n] = '\n';
+	body[n + 1] = '\0';
+	*len = n + 1;
 	return body;
 }
 
