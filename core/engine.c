@@ -63,6 +63,14 @@ struct engine {
 	struct active *active;
 	struct run_ctx *runs;
 	/*
+	 * The tasks a worker holds, from its claim to the round trip that
+	 * stores its outcome: at most two a worker (the next one is claimed in
+	 * that round trip).
+	 */
+	long long *hand; /* owned: 2 * nworkers */
+	int nhand;
+	unsigned restarts_seen; /* meta_restarts() when lost bookkeeping was last looked for */
+	/*
 	 * Never held across a query, so that a request thread may ask about the
 	 * runs at any time: changing the list of runs takes lock, then gen_lock;
 	 * reading it takes either. Guards each run's gen and changing, gen_seq,
@@ -108,7 +116,7 @@ struct outcome {
 	char *validation; /* owned */
 	char *error;      /* owned; NULL for none */
 	char msg[2048];
-	const char *params[10];
+	const char *params[11];
 };
 
 static void outcome_free(struct outcome *o)
@@ -635,6 +643,28 @@ static bool claim_read(PGresult *res, struct task *t)
 	return usable;
 }
 
+/* Whether a worker holds task id; the caller holds lock. */
+static bool in_hand(struct engine *en, long long id)
+{
+	for (int i = 0; i < en->nhand; i++)
+		if (en->hand[i] == id)
+			return true;
+	return false;
+}
+
+/* The worker has written the outcome of task id (or put it back): it holds it no more. */
+static void hand_drop(struct engine *en, long long id)
+{
+	pthread_mutex_lock(&en->lock);
+	for (int i = 0; i < en->nhand; i++) {
+		if (en->hand[i] == id) {
+			en->hand[i] = en->hand[--en->nhand];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&en->lock);
+}
+
 /* A claim starts: one at a time per process, so load.parallel holds. */
 static void claim_start(struct engine *en)
 {
@@ -642,12 +672,30 @@ static void claim_start(struct engine *en)
 	claim_begin(en);
 }
 
-/* The claim ended with res (task_claim.sql's result, or NULL; cleared here): the task into t, if any. */
+/*
+ * The claim ended with res (task_claim.sql's result, or NULL; cleared here):
+ * the task into t, if any. A task a worker already holds is not taken twice:
+ * its claim was lost when the metadata database restarted, so it looked
+ * queued, and its worker's outcome will settle it.
+ */
 static bool claim_end(struct engine *en, PGresult *res, struct task *t)
 {
+	bool got = claim_read(res, t);
+	if (got) {
+		pthread_mutex_lock(&en->lock);
+		bool twice = in_hand(en, t->id);
+		if (!twice)
+			en->hand[en->nhand++] = t->id;
+		pthread_mutex_unlock(&en->lock);
+		if (twice) {
+			log_info("run %s table %s: a worker is already loading it (its claim was lost in a metadata database restart)",
+				 t->run_id, t->src_label);
+			task_release(t);
+			got = false;
+		}
+	}
 	claim_done(en, res && PQntuples(res) == 1 ? PQgetvalue(res, 0, 1) : NULL);
 	pthread_mutex_unlock(&en->claim_lock);
-	bool got = claim_read(res, t);
 	PQclear(res);
 	return got;
 }
@@ -739,6 +787,27 @@ static void active_remove(struct engine *en, struct active *a)
 }
 
 /*
+ * Whether doing the task again gives the same target: a copy that empties
+ * or merges into its table in the load's transaction. Its claim and outcome
+ * commit without waiting for the metadata database's WAL flush (task_claim.sql
+ * picks the same modes); a crash of that database may lose them, and the
+ * table is then loaded again (recover_lost).
+ */
+static bool repeatable(const struct task *t)
+{
+	static const char *const modes[] = {"replace", "drop", "swap", "upsert", NULL};
+	if (t->step)
+		return false;
+	const char *m = json_string_value(json_object_get(t->copy, "mode"));
+	if (!m)
+		m = job_load_mode(t->spec);
+	for (int i = 0; m && modes[i]; i++)
+		if (!strcmp(m, modes[i]))
+			return true;
+	return false;
+}
+
+/*
  * Record the outcome of one task and the event that tells it (level, table
  * or NULL, kind, message) in one statement.
  */
@@ -762,7 +831,7 @@ static void task_done(struct engine *en, struct task *t, const char *state,
 	o->validation = json_dumps(r->validation, JSON_COMPACT);
 	o->error = error ? xstrdup(error) : NULL;
 	const char *params[] = {o->id, state, o->rows, o->bytes, o->error ? o->error : "",
-				o->validation, level, table, kind, o->msg};
+				o->validation, level, table, kind, o->msg, repeatable(t) ? "off" : "on"};
 	memcpy(o->params, params, sizeof(params));
 	if (t->hold && !t->held && !strcmp(state, "loaded")) {
 		t->held = o;
@@ -770,7 +839,7 @@ static void task_done(struct engine *en, struct task *t, const char *state,
 	}
 	struct err e;
 	err_clear(&e);
-	PGresult *res = run_exec(en, t->run_id, sql_task_finish, 10, o->params, &e);
+	PGresult *res = run_exec(en, t->run_id, sql_task_finish, 11, o->params, &e);
 	if (!res)
 		log_warn("could not record the outcome of task %s of run %s: %s", o->id, t->run_id, e.msg);
 	PQclear(res);
@@ -902,6 +971,7 @@ static bool retry_later(struct engine *en, struct task *t, const struct err *e, 
 	const char *p[] = {id, d, msg};
 	struct err me;
 	err_clear(&me);
+	hand_drop(en, t->id); /* once queued, it may be claimed again */
 	PGresult *res = run_exec(en, t->run_id, sql_task_retry, 3, p, &me);
 	if (!res)
 		return false;
@@ -1048,7 +1118,7 @@ static bool settle(struct engine *en, struct task *t, bool claim, struct task *n
 	const char *instance[] = {en->instance};
 	if (t->held) {
 		finish = n++;
-		s[finish] = (struct meta_stmt){.sql = sql_task_finish, .n = 10, .params = t->held->params};
+		s[finish] = (struct meta_stmt){.sql = sql_task_finish, .n = 11, .params = t->held->params};
 	}
 	close = n++;
 	s[close] = (struct meta_stmt){.sql = sql_run_finish, .n = 1, .params = run};
@@ -1068,6 +1138,7 @@ static bool settle(struct engine *en, struct task *t, bool claim, struct task *n
 		PQclear(s[finish].res);
 		meta_event_log(t->run_id, o->params[6], o->params[7], "%s", o->msg);
 	}
+	hand_drop(en, t->id);
 	run_closed(en, t->run_id, s[close].res);
 	PQclear(s[close].res);
 	return got;
@@ -1170,6 +1241,46 @@ static long long committed_rows(PGconn *dst, const char *run_id, const char *id)
 	return rows;
 }
 
+/*
+ * Settle task id, left loading with nobody on it: loaded when its load
+ * committed, else queued again. lost: the metadata database lost the record
+ * of its end when it restarted (else the ferryd running it died).
+ */
+static void settle_orphan(struct engine *en, PGconn *dst, const char *run_id, const char *id,
+			  bool copy, const char *label, bool lost)
+{
+	struct err e;
+	err_clear(&e);
+	long long rows = copy ? committed_rows(dst, run_id, id) : -1;
+	const char *doing = copy ? "loading it" : "running it";
+	if (rows >= 0) {
+		char r[32];
+		snprintf(r, sizeof(r), "%lld", rows);
+		const char *mp[] = {id, r};
+		PQclear(meta_exec(en->meta, sql_task_mark_loaded, 2, mp, &e));
+		if (lost)
+			meta_event(en->meta, run_id, "info", label, "table_loaded",
+				   "its load of %lld rows had committed; the metadata database lost that record when it restarted",
+				   rows);
+		else
+			meta_event(en->meta, run_id, "info", label, "table_loaded",
+				   "its load of %lld rows had committed before the ferryd running it stopped", rows);
+		return;
+	}
+	const char *rp[] = {id, "0",
+			    lost ? "the metadata database lost the record of this attempt when it restarted; started again"
+				 : "interrupted: the ferryd running it stopped; started again"};
+	PQclear(meta_exec(en->meta, sql_task_retry, 3, rp, &e));
+	const char *kind = copy ? "table_retry" : "step_retry";
+	if (lost)
+		meta_event(en->meta, run_id, "warning", label, kind,
+			   "the metadata database lost the record of this attempt when it restarted; %s again from the start",
+			   doing);
+	else
+		meta_event(en->meta, run_id, "warning", label, kind,
+			   "interrupted when the ferryd running it stopped; %s again from the start", doing);
+}
+
 /* Settle the tasks a dead ferryd left loading: committed ones are loaded, the others go again. */
 static void settle_inflight(struct engine *en, const char *run_id, json_t *spec)
 {
@@ -1178,28 +1289,68 @@ static void settle_inflight(struct engine *en, const char *run_id, json_t *spec)
 	PGconn *dst = job_connect(spec, "target", &e);
 	const char *p[] = {run_id};
 	PGresult *res = meta_exec(en->meta, sql_run_tasks_inflight, 1, p, &e);
-	for (int i = 0; res && i < PQntuples(res); i++) {
-		const char *id = PQgetvalue(res, i, 0);
-		const char *label = PQgetvalue(res, i, 2);
-		bool copy = !strcmp(PQgetvalue(res, i, 1), "copy");
-		long long rows = copy ? committed_rows(dst, run_id, id) : -1;
-		if (rows >= 0) {
-			char r[32];
-			snprintf(r, sizeof(r), "%lld", rows);
-			const char *mp[] = {id, r};
-			PQclear(meta_exec(en->meta, sql_task_mark_loaded, 2, mp, &e));
-			meta_event(en->meta, run_id, "info", label, "table_loaded",
-				   "its load of %lld rows had committed before the ferryd running it stopped", rows);
-		} else {
-			const char *rp[] = {id, "0", "interrupted: the ferryd running it stopped; started again"};
-			PQclear(meta_exec(en->meta, sql_task_retry, 3, rp, &e));
-			meta_event(en->meta, run_id, "warning", label, copy ? "table_retry" : "step_retry",
-				   "interrupted when the ferryd running it stopped; %s again from the start",
-				   copy ? "loading it" : "running it");
-		}
-	}
+	for (int i = 0; res && i < PQntuples(res); i++)
+		settle_orphan(en, dst, run_id, PQgetvalue(res, i, 0), !strcmp(PQgetvalue(res, i, 1), "copy"),
+			      PQgetvalue(res, i, 2), false);
 	PQclear(res);
 	PQfinish(dst);
+}
+
+/*
+ * The metadata database restarted: the claims and outcomes it had not
+ * flushed (those of tasks that may be done again commit without waiting)
+ * may be gone. A task of this process's runs that it shows loading but no
+ * worker holds lost its outcome: settle it as a dead ferryd's. (One shown
+ * queued that a worker holds lost its claim; claim_end does not take it
+ * twice, and its worker's outcome settles it.)
+ */
+static void recover_lost(struct engine *en)
+{
+	struct err e;
+	err_clear(&e);
+	const char *p[] = {en->instance};
+	/* no claim between reading the tasks and looking at the workers' hands */
+	pthread_mutex_lock(&en->claim_lock);
+	PGresult *res = meta_exec(en->meta, sql_tasks_owned_loading, 1, p, &e);
+	int n = res ? PQntuples(res) : 0;
+	bool *orphan = xcalloc((size_t)n + 1, sizeof(bool));
+	pthread_mutex_lock(&en->lock);
+	for (int i = 0; i < n; i++)
+		orphan[i] = !in_hand(en, atoll(PQgetvalue(res, i, 0)));
+	pthread_mutex_unlock(&en->lock);
+	pthread_mutex_unlock(&en->claim_lock);
+	PGconn *dst = NULL;
+	for (int i = 0; i < n; i++) {
+		const char *run_id = PQgetvalue(res, i, 3);
+		bool first = i == 0 || strcmp(run_id, PQgetvalue(res, i - 1, 3));
+		bool last = i == n - 1 || strcmp(run_id, PQgetvalue(res, i + 1, 3));
+		bool cancelling = !strcmp(PQgetvalue(res, i, 4), "cancelling");
+		if (first && !cancelling) {
+			json_t *spec = json_loads(PQgetvalue(res, i, 5), 0, NULL);
+			dst = spec ? job_connect(spec, "target", &e) : NULL;
+			json_decref(spec);
+		}
+		if (orphan[i] && cancelling) {
+			const char *cp[] = {PQgetvalue(res, i, 0), "cancelled", "0", "0", "", "null", "warning",
+					    PQgetvalue(res, i, 2), "table_cancelled",
+					    "cancelled; the metadata database lost the record of its end when it restarted",
+					    "on"};
+			PQclear(run_exec(en, run_id, sql_task_finish, 11, cp, &e));
+		} else if (orphan[i]) {
+			run_changed(en, run_id, 1);
+			settle_orphan(en, dst, run_id, PQgetvalue(res, i, 0),
+				      !strcmp(PQgetvalue(res, i, 1), "copy"), PQgetvalue(res, i, 2), true);
+			run_changed(en, run_id, -1);
+		}
+		if (last) {
+			PQfinish(dst);
+			dst = NULL;
+			finish_if_done(en, run_id);
+			engine_wake(en);
+		}
+	}
+	free(orphan);
+	PQclear(res);
 }
 
 /* Carry on with a run whose ferryd died. */
@@ -1247,6 +1398,11 @@ static void housekeeping(struct engine *en)
 	err_clear(&e);
 	const char *params[] = {en->instance};
 	PQclear(meta_exec(en->meta, sql_instance_heartbeat, 1, params, &e));
+	unsigned restarts = meta_restarts(en->meta);
+	if (restarts != en->restarts_seen) {
+		en->restarts_seen = restarts;
+		recover_lost(en);
+	}
 	forget_dead_neighbours(en);
 	PGresult *res = meta_exec(en->meta, sql_runs_takeover, 1, params, &e);
 	for (int i = 0; res && i < PQntuples(res); i++) {
@@ -1303,6 +1459,8 @@ struct engine *engine_start(struct meta *m, int workers, struct err *e)
 	pthread_cond_init(&en->wake, NULL);
 	pthread_cond_init(&en->tick, NULL);
 	en->threads = xcalloc((size_t)workers, sizeof(pthread_t));
+	en->hand = xcalloc((size_t)workers * 2, sizeof(long long));
+	en->restarts_seen = meta_restarts(m);
 	for (int i = 0; i < workers; i++)
 		pthread_create(&en->threads[i], NULL, worker_main, en);
 	pthread_create(&en->housekeeper, NULL, housekeeper_main, en);
@@ -1419,6 +1577,7 @@ void engine_free(struct engine *en)
 	pthread_cond_destroy(&en->wake);
 	pthread_cond_destroy(&en->tick);
 	free(en->threads);
+	free(en->hand);
 	free(en);
 }
 

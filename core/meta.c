@@ -30,6 +30,8 @@ struct meta {
 	int nidle;
 	int requests_busy; /* connections request threads hold */
 	pthread_cond_t slot_free;
+	char server_start[64]; /* the metadata server's start time, as the newest connection saw it */
+	unsigned restarts;     /* times a new connection found it started again */
 };
 
 /* migrations[v - 1] brings the schema to version v */
@@ -154,6 +156,32 @@ static PGresult *exec_prepared(PGconn *c, const char *sql, int n, const char *co
 	return db_exec_prepared(c, name, n, params, e);
 }
 
+/* Read the server's start time on a new connection c: a new one means it restarted. */
+static void note_server_start(struct meta *m, PGconn *c)
+{
+	PGresult *res = PQexec(c, "SELECT pg_postmaster_start_time()::text");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+		const char *start = PQgetvalue(res, 0, 0);
+		pthread_mutex_lock(&m->lock);
+		bool restarted = *m->server_start && strcmp(m->server_start, start);
+		if (restarted)
+			m->restarts++;
+		str_copy(m->server_start, sizeof(m->server_start), start);
+		pthread_mutex_unlock(&m->lock);
+		if (restarted)
+			log_warn("the metadata database restarted (at %s)", start);
+	}
+	PQclear(res);
+}
+
+unsigned meta_restarts(struct meta *m)
+{
+	pthread_mutex_lock(&m->lock);
+	unsigned n = m->restarts;
+	pthread_mutex_unlock(&m->lock);
+	return n;
+}
+
 struct meta *meta_open(const char *dsn, struct err *e)
 {
 	PGconn *c = meta_connect(dsn, e);
@@ -168,6 +196,7 @@ struct meta *meta_open(const char *dsn, struct err *e)
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->slot_free, NULL);
 	m->idle[m->nidle++] = c;
+	note_server_start(m, c);
 	return m;
 }
 
@@ -236,7 +265,9 @@ PGconn *meta_acquire(struct meta *m, struct err *e)
 		return c;
 	PQfinish(c);
 	c = meta_connect(m->dsn, e);
-	if (!c && !meta_patient)
+	if (c)
+		note_server_start(m, c);
+	else if (!meta_patient)
 		give_slot(m);
 	return c;
 }

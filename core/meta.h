@@ -79,6 +79,13 @@ void meta_event_log(const char *run_id, const char *level, const char *table, co
 void meta_event_on(PGconn *c, const char *run_id, const char *level, const char *table,
 		   const char *kind, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/*
+ * How many times a new connection has found the metadata server started
+ * again since meta_open: what it had not flushed to disk when it stopped
+ * (commits made with synchronous_commit off) may be gone.
+ */
+unsigned meta_restarts(struct meta *m);
+
 /* True when the metadata database answers a trivial query. */
 bool meta_ping(struct meta *m, struct err *e);
 

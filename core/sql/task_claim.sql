@@ -68,5 +68,12 @@ WITH owned AS (
 SELECT c.id, c.run_id::text, c.source_schema, c.source_table, c.target_schema, c.target_table,
        c.source_label, c.target_label, coalesce(c.filter, ''), r.spec::text, r.snapshot,
        c.kind, coalesce(c.copy::text, ''), coalesce(c.step_kind, ''), coalesce(c.step_name, ''),
-       coalesce(c.step_sql, ''), c.attempts
+       coalesce(c.step_sql, ''), c.attempts,
+       -- the claim of a copy that may be done again commits without waiting
+       -- for the WAL flush (see "Bookkeeping durability" in the README)
+       set_config('synchronous_commit',
+                  CASE WHEN c.kind = 'copy'
+                            AND coalesce(c.copy ->> 'mode', r.spec -> 'load' ->> 'mode')
+                                IN ('replace', 'drop', 'swap', 'upsert')
+                       THEN 'off' ELSE 'on' END, true)
   FROM claimed c JOIN ferry.runs r ON r.id = c.run_id

@@ -10,13 +10,17 @@
 
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { execFile } = require('node:child_process');
+const { promisify } = require('node:util');
 
-const { startCluster } = require('../lib/cluster');
+const { startCluster, bindir } = require('../lib/cluster');
 const { startFerryd, ferrydAvailable } = require('../lib/ferryd');
 const { pollUntil } = require('../lib/util');
 const {
 	recordingClient, createJob, triggerRun, waitRun, runTables, runEvents, rel,
-	tableChecksum, restartCluster, waitTables, FINISHED,
+	tableChecksum, pgCtl, restartCluster, waitTables, FINISHED,
 } = require('./helpers');
 
 const BIG_ROWS = 160000;
@@ -42,7 +46,7 @@ CREATE TABLE public.retry_me (id integer PRIMARY KEY, v text);
 INSERT INTO public.retry_me SELECT g, 'r' || g FROM generate_series(1, 2000) g;
 `;
 
-const TARGET_DBS = ['dst_kill', 'dst_restart', 'dst_perm', 'dst_meta', 'dst_retry', 'dst_kept'];
+const TARGET_DBS = ['dst_kill', 'dst_restart', 'dst_perm', 'dst_meta', 'dst_lost', 'dst_retry', 'dst_kept'];
 
 describe('faults during a run', { skip: !ferrydAvailable() && 'build/ferryd is not built' }, () => {
 	let metaCluster;
@@ -281,6 +285,68 @@ describe('faults during a run', { skip: !ferrydAvailable() && 'build/ferryd is n
 		const kinds = (await runEvents(api, run.id)).map((e) => e.kind);
 		assert.equal(kinds[kinds.length - 1], 'run_finished', JSON.stringify(kinds));
 		assert.equal(kinds.filter((k) => k === 'run_finished').length, 1);
+	});
+
+	it('recovers the claims and outcomes a crash of the metadata database lost', async () => {
+		/*
+		 * The claims and outcomes of tables that may be loaded again commit
+		 * without waiting for the metadata database's disk, so a crash of
+		 * that server may lose the newest of them. Here it crashes while
+		 * public.big loads, after the other tables loaded; before ferryd
+		 * can reach it again, the test puts two of them back to what such
+		 * a loss leaves: public.small loading (its outcome lost) and
+		 * public.nokey queued (its claim and outcome lost). ferryd must see
+		 * that the server restarted, load them again, and end the run.
+		 */
+		await job('meta-lost', 'dst_lost');
+		const run = await triggerRun(api, 'meta-lost');
+		const others = ['public.mid', 'public.small', 'public.nokey'];
+		await waitTables(api, run.id, (t) => t['public.big']?.state === 'loading' && t['public.big'].rows > 0 &&
+			others.every((n) => t[n]?.state === 'loaded'), 'the other tables loaded while public.big loads');
+		await pgCtl(metaCluster, ['-m', 'immediate', 'stop']);
+
+		// started again on a socket ferryd does not know
+		const hidden = path.join(metaCluster.dir, 'hidden');
+		fs.mkdirSync(hidden, { recursive: true });
+		const owner = fs.statSync(metaCluster.dataDir);
+		fs.chownSync(hidden, owner.uid, owner.gid);
+		await pgCtl(metaCluster, ['-o', `-c unix_socket_directories=${hidden}`, 'start']);
+		const sql = `
+			UPDATE ferry.run_tasks SET state = 'loading', finished_at = NULL
+			 WHERE run_id = '${run.id}' AND kind = 'copy' AND source_label = 'public.small' AND state = 'loaded';
+			UPDATE ferry.run_tasks SET state = 'queued', attempts = attempts - 1, owner = NULL, started_at = NULL,
+			       finished_at = NULL, lease_until = NULL
+			 WHERE run_id = '${run.id}' AND kind = 'copy' AND source_label = 'public.nokey' AND state = 'loaded';
+			SELECT source_label || '=' || state FROM ferry.run_tasks
+			 WHERE run_id = '${run.id}' AND kind = 'copy' AND source_label IN ('public.small', 'public.nokey')
+			 ORDER BY 1;`;
+		try {
+			const { stdout } = await promisify(execFile)(path.join(bindir(), 'psql'),
+				['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', hidden, '-p', String(metaCluster.port),
+					'-U', 'postgres', '-d', 'ferry_meta', '-c', sql], { encoding: 'utf8' });
+			assert.deepEqual(stdout.trim().split('\n'), ['public.nokey=queued', 'public.small=loading']);
+		} finally {
+			// where ferryd finds it
+			await pgCtl(metaCluster, ['-m', 'fast', 'stop']);
+			await pgCtl(metaCluster, ['start']);
+		}
+
+		const done = await pollUntil(async () => {
+			const r = await api.get(`/api/v1/runs/${run.id}`);
+			if (r.status === 503)
+				return null;
+			assert.equal(r.status, 200, r.text);
+			return r.json;
+		}, { until: (r) => r && FINISHED.has(r.state), timeoutMs: 60000, intervalMs: 200, what: `run ${run.id} to finish after the metadata database crashed` });
+		assert.equal(done.state, 'succeeded', `${JSON.stringify(done)}\n--- ferryd ---\n${srv.log().slice(-3000)}`);
+		const tables = await assertAllLoaded(done, 'dst_lost');
+		const events = await runEvents(api, run.id);
+		const started = events.filter((e) => e.table === 'public.nokey' && e.kind === 'table_started');
+		assert.equal(started.length, 2, `public.nokey loads: ${JSON.stringify(started)}`);
+		assert.ok(events.some((e) => e.table === 'public.small' && e.kind === 'table_retry' &&
+			/metadata database lost the record of this attempt when it restarted/.test(e.message)),
+			JSON.stringify(events.filter((e) => e.table === 'public.small')));
+		assert.match(srv.log(), /the metadata database restarted/);
 	});
 
 	it('replaces a connection kept from the table before that the server closed, without a failed attempt', async () => {

@@ -220,16 +220,15 @@ async function listTables(env, db) {
 }
 
 /*
- * Restart a cluster started by startCluster() with `pg_ctl restart` (mode
- * 'fast' by default: open sessions are terminated), and resolve once it
- * accepts connections again. Resolves to the milliseconds the restart took.
+ * Run pg_ctl on a cluster started by startCluster() (as its server user, its
+ * log kept), waiting for the action to complete; resolves to the
+ * milliseconds it took.
  */
-async function restartCluster(cluster, mode = 'fast') {
-	const args = ['-D', cluster.dataDir, '-l', path.join(cluster.dir, 'server.log'),
-		'-m', mode, '-w', '-t', '60', 'restart'];
+async function pgCtl(cluster, args) {
+	const argv0 = ['-D', cluster.dataDir, '-l', path.join(cluster.dir, 'server.log'), '-w', '-t', '60', ...args];
 	const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-	const pgCtl = path.join(bindir(), 'pg_ctl');
-	const [cmd, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', pgCtl, ...args]] : [pgCtl, args];
+	const bin = path.join(bindir(), 'pg_ctl');
+	const [cmd, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', bin, ...argv0]] : [bin, argv0];
 	const env = {};
 	for (const [k, v] of Object.entries(process.env))
 		if (!k.startsWith('PG'))
@@ -238,9 +237,18 @@ async function restartCluster(cluster, mode = 'fast') {
 	try {
 		await execFileP(cmd, argv, { cwd: cluster.dir, env, encoding: 'utf8' });
 	} catch (e) {
-		throw new Error(`pg_ctl restart of ${cluster.dir} failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+		throw new Error(`pg_ctl ${args.join(' ')} on ${cluster.dir} failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
 	}
 	return Date.now() - t0;
+}
+
+/*
+ * Restart a cluster started by startCluster() with `pg_ctl restart` (mode
+ * 'fast' by default: open sessions are terminated), and resolve once it
+ * accepts connections again. Resolves to the milliseconds the restart took.
+ */
+function restartCluster(cluster, mode = 'fast') {
+	return pgCtl(cluster, ['-m', mode, 'restart']);
 }
 
 /* Poll a run's tables (a map source → table) until pred(tables) holds; resolves to them. */
@@ -313,6 +321,7 @@ module.exports = {
 	tableChecksum,
 	countOrNull,
 	listTables,
+	pgCtl,
 	restartCluster,
 	waitTables,
 	spawnFerryd,
