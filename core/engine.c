@@ -684,7 +684,7 @@ static bool claim_end(struct engine *en, PGresult *res, struct task *t)
 	if (got) {
 		pthread_mutex_lock(&en->lock);
 		bool twice = in_hand(en, t->id);
-		if (!twice)
+		if (!twice && en->nhand < 2 * en->nworkers)
 			en->hand[en->nhand++] = t->id;
 		pthread_mutex_unlock(&en->lock);
 		if (twice) {
