@@ -38,6 +38,7 @@ struct runcache {
 	pthread_cond_t fetched; /* a fetch is over */
 	pthread_t thread;
 	bool stopping; /* the refresher ends and src.live is not called any more */
+	bool started;  /* the refresher has made its first look */
 	bool poked;    /* a generation may have moved since the refresher last looked */
 	uint64_t asks; /* requests so far */
 	uint64_t fetches; /* fetches begun so far */
@@ -205,6 +206,8 @@ static void *refresher_main(void *arg)
 {
 	struct runcache *c = arg;
 	pthread_mutex_lock(&c->lock);
+	c->started = true;
+	pthread_cond_broadcast(&c->fetched);
 	while (!c->stopping) {
 		uint64_t gen;
 		int64_t now = now_ms(), next_ms;
@@ -245,6 +248,16 @@ struct runcache *runcache_start(const struct runcache_source *src,
 	pthread_cond_init(&c->fetched, NULL);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_create(&c->thread, NULL, refresher_main, c);
+	/*
+	 * The refresher holds the lock from its start until it first waits, so
+	 * once it has started nothing it does depends on how late the scheduler
+	 * runs it: a cache just started looks at its slots only when poked,
+	 * ticked or asked.
+	 */
+	pthread_mutex_lock(&c->lock);
+	while (!c->started)
+		pthread_cond_wait(&c->fetched, &c->lock);
+	pthread_mutex_unlock(&c->lock);
 	return c;
 }
 

@@ -45,7 +45,8 @@ extern const struct runcache_limits runcache_defaults;
 struct runcache;
 
 /*
- * Start a cache with its refresher thread. src and lim are copied; what
+ * Start a cache with its refresher thread, returning once the refresher
+ * has made its first look (at no slots). src and lim are copied; what
  * src.arg points to must outlive runcache_stop.
  */
 struct runcache *runcache_start(const struct runcache_source *src,
