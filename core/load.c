@@ -14,6 +14,8 @@
 #include "banned.h"
 
 #define PROGRESS_EVERY_MS 250
+/* the most COPY data gathered into one message to the target */
+#define COPY_CHUNK (64 * 1024)
 
 /* How a table's rows reach the target (see pick_strategy). */
 enum strategy {
@@ -408,38 +410,68 @@ static bool start_copies(struct load_ctx *x, struct err *e)
 	return in && out;
 }
 
-/* Stream rows from the source COPY into the target COPY. */
+/*
+ * Hand len bytes of COPY data to the target; false with e filled when the
+ * target rejected them (its error is the pending result).
+ */
+static bool put_copy(struct load_ctx *x, const char *data, size_t len, struct err *e)
+{
+	if (PQputCopyData(x->dst, data, (int)len) == 1)
+		return true;
+	PGresult *res = PQgetResult(x->dst);
+	side_error(x->dst, res, "target", e);
+	PQclear(res);
+	return false;
+}
+
+/*
+ * Stream rows from the source COPY into the target COPY. The source sends a
+ * message a row; rows are gathered into messages of up to COPY_CHUNK bytes
+ * for the target (COPY data need not break at rows), so the target server
+ * handles one protocol message and libpq one send for many rows.
+ */
 static bool stream(struct load_ctx *x, struct load_result *r, struct err *e)
 {
 	if (!start_copies(x, e))
 		return false;
 	long long msgs = 0, bytes = 0;
 	int64_t last = now_ms();
-	char *buf = NULL;
+	char *buf = NULL, *chunk = xmalloc(COPY_CHUNK);
+	size_t fill = 0;
 	int n;
 	PGresult *res;
-	while ((n = PQgetCopyData(x->src, &buf, 0)) > 0) {
-		int put = PQputCopyData(x->dst, buf, n);
-		PQfreemem(buf);
-		if (put != 1) {
-			/* the target rejected the data: its error is the pending result */
-			res = PQgetResult(x->dst);
-			side_error(x->dst, res, "target", e);
-			PQclear(res);
-			return false;
+	bool ok = true;
+	while (ok && (n = PQgetCopyData(x->src, &buf, 0)) > 0) {
+		bool big = (size_t)n > COPY_CHUNK / 2; /* goes on its own, after what is gathered */
+		if (fill && (big || fill + (size_t)n > COPY_CHUNK)) {
+			ok = put_copy(x, chunk, fill, e);
+			fill = 0;
 		}
+		if (ok && big) {
+			ok = put_copy(x, buf, (size_t)n, e);
+		} else if (ok) {
+			memcpy(chunk + fill, buf, (size_t)n);
+			fill += (size_t)n;
+		}
+		PQfreemem(buf);
 		msgs++;
 		bytes += n;
-		if ((msgs & 255) == 0 && now_ms() - last >= PROGRESS_EVERY_MS) {
+		if (ok && (msgs & 255) == 0 && now_ms() - last >= PROGRESS_EVERY_MS) {
 			last = now_ms();
 			/* notice an error the target sent mid-copy without waiting for the end */
 			PQconsumeInput(x->dst);
 			if (x->h->progress && !x->h->progress(x->h->arg, msgs, bytes)) {
 				abort_copy_in(x->dst, "load stopped");
+				free(chunk);
 				return err_set(e, 499, "cancelled", NULL, "cancelled");
 			}
 		}
 	}
+	if (ok && fill)
+		ok = put_copy(x, chunk, fill, e);
+	free(chunk);
+	if (!ok)
+		return false;
 	r->bytes = bytes;
 	if (n == -2 || !finish_source_copy(x, e)) {
 		if (n == -2)
@@ -450,7 +482,7 @@ static bool stream(struct load_ctx *x, struct load_result *r, struct err *e)
 	if (PQputCopyEnd(x->dst, NULL) != 1)
 		return side_error(x->dst, NULL, "target", e);
 	res = PQgetResult(x->dst);
-	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 	if (ok)
 		r->rows = atoll(PQcmdTuples(res));
 	else
