@@ -430,6 +430,7 @@ static json_t *plan_tasks(struct plan *p, json_t *spec, PGconn *quoting, json_t 
 		if (!t->leaf && !*t->error)
 			continue;
 		json_t *copy = *t->error ? NULL : plan_copy_spec(quoting, p, t);
+		plan_split(quoting, spec, t, copy);
 		t->task_seq = ++seq;
 		ok = add_task(rows, seq, t, json_pack("{s:s,s:o?,s:s?,s:i,s:s?,s:s?}", "kind", "copy",
 			"copy", copy, "parent_label", t->parent_label[0] ? t->parent_label : NULL,
@@ -989,7 +990,8 @@ static void run_copy(struct engine *en, struct task *t, struct active *a,
 {
 	struct load_table lt = {.run_id = t->run_id, .task_id = t->id, .dst = t->dst,
 				.dst_label = t->dst_label, .snapshot = t->snapshot, .spec = t->spec,
-				.copy = t->copy, .session = session};
+				.copy = t->copy, .session = session,
+				.attempt = t->attempts};
 	struct load_hooks hooks = {hook_connections, hook_progress, hook_step, a};
 	struct load_result r = {0};
 	struct err e;

@@ -391,7 +391,7 @@ static bool int_in(json_t *obj, const char *key, const char *field, long lo, lon
 static bool load_normalize(json_t *in, int default_parallel, json_t *out, struct err *e)
 {
 	static const char *const keys[] = {"mode", "create", "parallel", "index_parallel", "validate",
-					   NULL};
+					   "split_bytes", NULL};
 	json_t *load = json_object_get(in, "load");
 	json_t *norm = json_object();
 	json_object_set_new(out, "load", norm);
@@ -426,7 +426,9 @@ static bool load_normalize(json_t *in, int default_parallel, json_t *out, struct
 	}
 	if (!int_in(load, "parallel", "load.parallel", 1, 64, default_parallel, norm, e) ||
 	    !int_in(load, "index_parallel", "load.index_parallel", 1, 64,
-		    (long)json_integer_value(json_object_get(norm, "parallel")), norm, e))
+		    (long)json_integer_value(json_object_get(norm, "parallel")), norm, e) ||
+	    !int_in(load, "split_bytes", "load.split_bytes", 0, SPLIT_BYTES_MAX, SPLIT_BYTES_DEFAULT,
+		    norm, e))
 		return false;
 	json_object_set_new(norm, "mode", json_string(m));
 	json_object_set_new(norm, "create", json_boolean(create ? json_is_true(create) : true));
@@ -583,6 +585,11 @@ const char *job_load_mode(json_t *spec)
 bool job_load_create(json_t *spec)
 {
 	return json_is_true(json_object_get(json_object_get(spec, "load"), "create"));
+}
+
+long long job_split_bytes(json_t *spec)
+{
+	return (long long)json_integer_value(json_object_get(json_object_get(spec, "load"), "split_bytes"));
 }
 
 int job_index_parallel(json_t *spec)

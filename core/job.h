@@ -39,6 +39,13 @@ const char *job_load_mode(json_t *spec);
 bool job_load_create(json_t *spec);
 int job_load_parallel(json_t *spec);
 int job_index_parallel(json_t *spec);
+/*
+ * load.split_bytes: a table this run creates that is bigger than this is
+ * copied in parts, load.parallel of them at once (0: never). Default 256 MiB.
+ */
+long long job_split_bytes(json_t *spec);
+#define SPLIT_BYTES_DEFAULT (256L * 1024 * 1024)
+#define SPLIT_BYTES_MAX (1L << 50)
 const char *job_validate_mode(json_t *spec);
 /* Per-table options of source table "schema.table" (formatted), or NULL. */
 json_t *job_table_options(json_t *spec, const char *schema, const char *name);

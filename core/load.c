@@ -1,6 +1,7 @@
 /* core/load.c: load one table: prepare the target, stream the rows, validate, commit */
 #include "load.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,9 @@ struct load_ctx {
 	struct swap *swap;    /* owned: swap mode's shadow table */
 	bool kept;            /* the load committed: its connections may serve the next table */
 	bool reused[2];       /* [SOURCE], [TARGET]: the connection served an earlier table */
+	int streams;          /* parts copied at once into the empty table (see split_wanted), or 1 */
+	char *part_select;    /* owned or NULL: this connection pair's part of the rows */
+	bool parts_committed; /* the other parts committed: a failure must empty the table */
 };
 
 /* Set e from a failed result on one side, prefixing the side's name. */
@@ -297,6 +301,31 @@ static bool prepare_swap(struct load_ctx *x, struct err *e);
 /* Bring the target table into the state its load mode asks for, inside the open transaction. */
 static bool prepare_target(struct load_ctx *x, struct err *e)
 {
+	if (x->how == S_TRUNCATE && x->streams > 1) {
+		/* parts load the table from several sessions: it must be empty and stay unlocked */
+		char *sql = xasprintf("BEGIN; SELECT EXISTS (SELECT 1 FROM %s)", x->dst_rel);
+		PGresult *res = NULL;
+		bool ok = PQsendQuery(x->dst, sql) && (res = PQgetResult(x->dst)) &&
+			  PQresultStatus(res) == PGRES_COMMAND_OK;
+		PQclear(res);
+		res = ok ? PQgetResult(x->dst) : NULL;
+		ok = ok && PQresultStatus(res) == PGRES_TUPLES_OK;
+		if (ok && PQgetvalue(res, 0, 0)[0] == 't')
+			x->streams = 1; /* it holds rows after all: emptied and loaded in one go below */
+		if (!ok)
+			side_error(x->dst, res, "target", e);
+		PQclear(res);
+		while ((res = PQgetResult(x->dst)))
+			PQclear(res);
+		free(sql);
+		if (!ok || x->streams > 1)
+			return ok;
+		char *trunc = xasprintf("TRUNCATE %s", x->dst_rel);
+		ok = side_exec(x->dst, "target", trunc, 0, NULL, NULL, e);
+		free(trunc);
+		x->emptied = ok;
+		return ok;
+	}
 	if (x->how == S_TRUNCATE) {
 		/* one round trip: the simple protocol takes both statements in one message */
 		char *sql = xasprintf("BEGIN; TRUNCATE %s", x->dst_rel);
@@ -382,8 +411,9 @@ static bool start_copies(struct load_ctx *x, struct err *e)
 {
 	const char *fmt = x->binary ? "binary" : "text";
 	/* a plain table COPY skips the executor; older copy descriptions have only the select */
-	char *src_sql = x->source ? xasprintf("COPY %s TO STDOUT (FORMAT %s)", x->source, fmt)
-				  : xasprintf("COPY (%s) TO STDOUT (FORMAT %s)", x->select, fmt);
+	char *src_sql = x->part_select ? xasprintf("COPY (%s) TO STDOUT (FORMAT %s)", x->part_select, fmt)
+			: x->source ? xasprintf("COPY %s TO STDOUT (FORMAT %s)", x->source, fmt)
+				    : xasprintf("COPY (%s) TO STDOUT (FORMAT %s)", x->select, fmt);
 	char *dst_sql = xasprintf("COPY %s (%s) FROM STDIN (FORMAT %s%s)", x->dst_rel, x->copy_columns,
 				  fmt, x->emptied && x->relkind == 'r' ? ", FREEZE" : "");
 	/* both sides start at once: the source's answer is read once the target's is in */
@@ -491,6 +521,214 @@ static bool stream(struct load_ctx *x, struct load_result *r, struct err *e)
 	while ((res = PQgetResult(x->dst)))
 		PQclear(res);
 	return ok;
+}
+
+/*
+ * Split loads. A big table that this run created, and that is still empty,
+ * is copied by several connection pairs at once, each reading its own range
+ * of the source's pages (ctid ranges, in the run's snapshot) and appending
+ * to the table in its own target transaction. Part 0 runs on the load's own
+ * connections, the others on threads of their own. The other parts commit
+ * once every part has streamed all its rows; part 0 commits last, with the
+ * load's sequences and validation. Should anything fail after the others
+ * committed, the table is emptied again, so that it never holds a part of
+ * its rows; a later attempt loads it in one go.
+ */
+
+/* What the parts of one split load share. */
+struct split {
+	pthread_mutex_t lock;
+	bool stop;             /* a part failed or the load was stopped: every part ends */
+	bool stopped;          /* the load's own hook stopped it */
+	long long rows, bytes; /* streamed so far by the parts on threads */
+	const struct load_hooks *outer; /* the load's own hooks */
+};
+
+/* One part on a thread of its own. */
+struct part {
+	struct split *sp;
+	struct load_ctx x; /* its own connections and range; the rest borrowed from the load's */
+	struct load_hooks hooks;
+	struct load_result r;
+	long long seen_rows, seen_bytes; /* what it reported last */
+	bool ok;
+	struct err e;
+	pthread_t thread;
+};
+
+/* A part's progress: add it to the split's and go on unless the split stops. */
+static bool part_progress(void *arg, long long rows, long long bytes)
+{
+	struct part *pt = arg;
+	pthread_mutex_lock(&pt->sp->lock);
+	pt->sp->rows += rows - pt->seen_rows;
+	pt->sp->bytes += bytes - pt->seen_bytes;
+	bool go = !pt->sp->stop;
+	pthread_mutex_unlock(&pt->sp->lock);
+	pt->seen_rows = rows;
+	pt->seen_bytes = bytes;
+	return go;
+}
+
+/* Part 0's progress: the load's hook sees the sum of the parts. */
+static bool first_part_progress(void *arg, long long rows, long long bytes)
+{
+	struct split *sp = arg;
+	pthread_mutex_lock(&sp->lock);
+	bool go = !sp->stop;
+	long long all_rows = rows + sp->rows, all_bytes = bytes + sp->bytes;
+	pthread_mutex_unlock(&sp->lock);
+	if (go && sp->outer->progress && !sp->outer->progress(sp->outer->arg, all_rows, all_bytes)) {
+		pthread_mutex_lock(&sp->lock);
+		sp->stopped = true;
+		pthread_mutex_unlock(&sp->lock);
+		go = false;
+	}
+	return go;
+}
+
+static void split_stop(struct split *sp)
+{
+	pthread_mutex_lock(&sp->lock);
+	sp->stop = true;
+	pthread_mutex_unlock(&sp->lock);
+}
+
+/* A part on its thread: connect, open both transactions, stream its range. */
+static void *part_main(void *arg)
+{
+	struct part *pt = arg;
+	struct load_ctx *x = &pt->x;
+	x->src = job_connect(x->t->spec, "source", &pt->e);
+	x->dst = x->src ? job_connect(x->t->spec, "target", &pt->e) : NULL;
+	pt->ok = x->dst && send_source_begin(x) && side_collect(x->src, "source", &pt->e) &&
+		 side_exec(x->dst, "target", "BEGIN", 0, NULL, NULL, &pt->e) && stream(x, &pt->r, &pt->e);
+	if (x->src && !pt->ok && !pt->e.msg[0])
+		side_error(x->src, NULL, "source", &pt->e);
+	if (!pt->ok)
+		split_stop(pt->sp);
+	return NULL;
+}
+
+/* The rows of part i of n: the select with a condition on the page each row is on. */
+static char *part_select(const struct load_ctx *x, long long pages, int i, int n)
+{
+	json_t *sp = json_object_get(x->t->copy, "split");
+	bool filtered = json_is_true(json_object_get(sp, "filtered"));
+	long long from = pages * i / n, to = pages * (i + 1) / n;
+	/* the last part has no end: pages added since the size was read are read too */
+	if (i == n - 1)
+		return xasprintf("%s %s ctid >= '(%lld,0)'::tid", x->select, filtered ? "AND" : "WHERE", from);
+	return xasprintf("%s %s ctid >= '(%lld,0)'::tid AND ctid < '(%lld,0)'::tid", x->select,
+			 filtered ? "AND" : "WHERE", from, to);
+}
+
+/* The number of pages of the source table, read on the load's source connection; -1 on failure. */
+static long long source_pages(struct load_ctx *x, struct err *e)
+{
+	json_t *sp = json_object_get(x->t->copy, "split");
+	const char *p[] = {json_string_value(json_object_get(sp, "relation"))};
+	PGresult *res = NULL;
+	if (!side_exec(x->src, "source",
+		       "SELECT pg_relation_size($1::regclass) / current_setting('block_size')::bigint", 1,
+		       p, &res, e))
+		return -1;
+	long long pages = atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return pages;
+}
+
+/* Commit (or, when !ok, roll back) each part on a thread; false with e filled when a commit fails. */
+static bool parts_end(struct part *parts, int n, bool ok, struct err *e)
+{
+	for (int i = 0; i < n; i++) {
+		struct load_ctx *px = &parts[i].x;
+		if (ok && !side_exec(px->dst, "target", "COMMIT", 0, NULL, NULL, e))
+			ok = false;
+		PQfinish(px->src);
+		PQfinish(px->dst);
+		free(px->part_select);
+	}
+	return ok;
+}
+
+/*
+ * Stream the table's rows in x->streams parts at once: part 0 here, the
+ * others on threads, which commit when every part has streamed. r gets the
+ * sums.
+ */
+static bool split_stream(struct load_ctx *x, struct load_result *r, struct err *e)
+{
+	long long pages = source_pages(x, e);
+	if (pages < 0)
+		return false;
+	int n = x->streams, others = n - 1;
+	struct split sp = {.outer = x->h};
+	pthread_mutex_init(&sp.lock, NULL);
+	struct part *parts = xcalloc((size_t)others, sizeof(*parts));
+	int started = 0;
+	for (int i = 0; i < others; i++) {
+		struct part *pt = &parts[i];
+		pt->sp = &sp;
+		pt->x = *x;
+		pt->x.src = pt->x.dst = NULL;
+		pt->x.part_select = part_select(x, pages, i + 1, n);
+		pt->x.emptied = false;
+		pt->hooks = (struct load_hooks){NULL, part_progress, NULL, pt};
+		pt->x.h = &pt->hooks;
+		err_clear(&pt->e);
+		if (pthread_create(&pt->thread, NULL, part_main, pt) != 0) {
+			free(pt->x.part_select);
+			pt->x.part_select = NULL;
+			break;
+		}
+		started++;
+	}
+	struct load_hooks first = {NULL, first_part_progress, NULL, &sp};
+	const struct load_hooks *own = x->h;
+	x->h = &first;
+	x->part_select = part_select(x, pages, 0, n);
+	bool ok = started == others;
+	if (!ok)
+		err_set(e, 500, "internal", NULL, "could not start a thread for a part of the table");
+	ok = ok && stream(x, r, e);
+	x->h = own;
+	pthread_mutex_lock(&sp.lock);
+	/* part 0 ended because another part failed: that part's error tells what happened */
+	bool others_first = !ok && sp.stop && !sp.stopped;
+	sp.stop = sp.stop || !ok;
+	pthread_mutex_unlock(&sp.lock);
+	for (int i = 0; i < started; i++) {
+		pthread_join(parts[i].thread, NULL);
+		if ((ok || others_first) && !parts[i].ok) {
+			*e = parts[i].e;
+			ok = others_first = false;
+		}
+		r->rows += parts[i].r.rows;
+		r->bytes += parts[i].r.bytes;
+	}
+	ok = parts_end(parts, started, ok, e);
+	x->parts_committed = ok && started > 0;
+	free(parts);
+	pthread_mutex_destroy(&sp.lock);
+	return ok;
+}
+
+/*
+ * Whether the table is loaded in parts: the plan marked it big enough, this
+ * run created it, this is the task's first attempt (a later one empties the
+ * table and loads it in one go), and the rows go straight into it.
+ */
+static int split_wanted(const struct load_table *t, enum strategy how)
+{
+	json_t *sp = json_object_get(t->copy, "split");
+	int n = (int)json_integer_value(json_object_get(sp, "streams"));
+	bool whole = !json_object_get(t->copy, "window") && !json_object_get(t->copy, "key") &&
+		     !json_is_true(json_object_get(t->copy, "mark"));
+	if (!sp || n < 2 || t->attempt != 1 || how != S_TRUNCATE || !whole ||
+	    !json_is_true(json_object_get(t->copy, "created")))
+		return 1;
+	return n;
 }
 
 /* Set each owned sequence of the target to the source's current value. */
@@ -958,6 +1196,24 @@ static bool read_mark(struct load_ctx *x, struct load_result *r, struct err *e)
 	return true;
 }
 
+/*
+ * A split load failed after its other parts committed: roll back part 0
+ * and empty the table (this run created it), so that no part of its rows
+ * stays behind. A failure here is logged; the next attempt empties it too.
+ */
+static void empty_again(struct load_ctx *x)
+{
+	PGresult *res = PQexec(x->dst, "ROLLBACK");
+	PQclear(res);
+	char *sql = xasprintf("TRUNCATE %s", x->dst_rel);
+	struct err e;
+	err_clear(&e);
+	if (!side_exec(x->dst, "target", sql, 0, NULL, NULL, &e))
+		log_warn("run %s table %s: could not empty the table after its load failed: %s",
+			 x->t->run_id, x->t->dst_label, e.msg);
+	free(sql);
+}
+
 static void ctx_release(struct load_ctx *x)
 {
 	if (x->h->connections)
@@ -973,6 +1229,7 @@ static void ctx_release(struct load_ctx *x)
 	free(x->table_rel);
 	free(x->copy_columns);
 	free(x->window_sql);
+	free(x->part_select);
 	swap_release(x->swap);
 }
 
@@ -999,9 +1256,11 @@ bool load_run(const struct load_table *t, const struct load_hooks *h, struct loa
 	x.table_rel = xstrdup(x.dst_rel);
 	x.copy_columns = xstrdup(x.columns);
 	x.how = pick_strategy(t);
+	x.streams = split_wanted(t, x.how);
 	x.window_sql = window_condition(x.dst, json_object_get(t->copy, "window"));
 	bool checked = strcmp(job_validate_mode(t->spec), "none") != 0;
-	if (!begin_load(&x, e) || !stream(&x, r, e) || !read_mark(&x, r, e))
+	if (!begin_load(&x, e) || !(x.streams > 1 ? split_stream(&x, r, e) : stream(&x, r, e)) ||
+	    !read_mark(&x, r, e))
 		goto out;
 	if (x.how == S_MERGE && !merge(&x, r, checked, e))
 		goto out;
@@ -1024,6 +1283,8 @@ out:
 		free(r->mark);
 		r->mark = NULL;
 	}
+	if (!ok && x.parts_committed)
+		empty_again(&x);
 	ctx_release(&x);
 	return ok;
 }

@@ -33,6 +33,7 @@ struct load_table {
 	json_t *spec;         /* borrowed: the run's job definition */
 	json_t *copy;         /* borrowed: the task's copy description (see plan_copy_spec) */
 	struct load_session *session; /* or NULL: new connections, closed at the end */
+	int attempt;          /* 1 for the task's first attempt: only then may it load in parts */
 };
 
 struct load_hooks {

@@ -562,3 +562,18 @@ json_t *plan_copy_spec(PGconn *c, const struct plan *p, const struct plan_table 
 	sb_release(&cols);
 	return out;
 }
+
+void plan_split(PGconn *c, json_t *spec, const struct plan_table *t, json_t *copy)
+{
+	long long limit = job_split_bytes(spec), bytes = t->st.bytes_estimate;
+	int parallel = job_load_parallel(spec);
+	if (!copy || limit <= 0 || bytes <= limit || parallel < 2 || !t->create || t->def.relkind != 'r' ||
+	    t->def.extra_select)
+		return;
+	long long parts = (bytes + limit - 1) / limit;
+	int streams = parts < parallel ? (int)parts : parallel;
+	char *rel = db_qualified(c, t->def.src.schema, t->def.src.name);
+	json_object_set_new(copy, "split", json_pack("{s:s,s:b,s:i}", "relation", rel, "filtered",
+						     t->def.filter != NULL, "streams", streams));
+	free(rel);
+}

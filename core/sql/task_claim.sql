@@ -8,7 +8,9 @@ WITH owned AS (
            coalesce((r.spec -> 'load' ->> 'index_parallel')::int, 1) AS step_slots,
            a.copies_loading, a.steps_loading
       FROM ferry.runs r,
-           LATERAL (SELECT count(*) FILTER (WHERE o.kind = 'copy') AS copies_loading,
+           -- a copy loaded in parts takes as many of the run's copy slots as it has streams
+           LATERAL (SELECT coalesce(sum(coalesce((o.copy -> 'split' ->> 'streams')::int, 1))
+                                    FILTER (WHERE o.kind = 'copy'), 0) AS copies_loading,
                            count(*) FILTER (WHERE o.kind = 'step') AS steps_loading
                       FROM ferry.run_tasks o
                      WHERE o.run_id = r.id AND o.state = 'loading') a
@@ -41,12 +43,15 @@ WITH owned AS (
                             END
                       ORDER BY t.seq LIMIT 1)
                     UNION ALL
-                    (SELECT t.id, 1 AS pass, t.seq
-                       FROM ferry.run_tasks t
-                      WHERE r.copies_loading < r.copy_slots
-                        AND t.run_id = r.id AND t.state = 'queued' AND t.kind = 'copy'
-                        AND (t.not_before IS NULL OR t.not_before <= now())
-                      ORDER BY t.seq LIMIT 1)) c
+                    -- the next copy, once as many slots are free as it has streams
+                    (SELECT q.id, 1 AS pass, q.seq
+                       FROM (SELECT t.id, t.seq, coalesce((t.copy -> 'split' ->> 'streams')::int, 1) AS streams
+                               FROM ferry.run_tasks t
+                              WHERE r.copies_loading < r.copy_slots
+                                AND t.run_id = r.id AND t.state = 'queued' AND t.kind = 'copy'
+                                AND (t.not_before IS NULL OR t.not_before <= now())
+                              ORDER BY t.seq LIMIT 1) q
+                      WHERE r.copies_loading + least(q.streams, r.copy_slots) <= r.copy_slots)) c
      ORDER BY r.created_at, c.pass, c.seq
      LIMIT 1
 ), claimed AS (

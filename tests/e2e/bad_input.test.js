@@ -337,6 +337,11 @@ const jobCases = [
 	['"load.index_parallel" is 1.5', (j) => { j.load = { index_parallel: 1.5 }; }, 400, 'invalid_field', 'load.index_parallel'],
 	['"load.index_parallel" is 0 next to a valid "load.parallel"', (j) => { j.load = { parallel: 4, index_parallel: 0 }; },
 		400, 'invalid_field', 'load.index_parallel'],
+	['"load.split_bytes" is -1', (j) => { j.load = { split_bytes: -1 }; }, 400, 'invalid_field', 'load.split_bytes'],
+	['"load.split_bytes" is the string "1GB"', (j) => { j.load = { split_bytes: '1GB' }; },
+		400, 'invalid_field', 'load.split_bytes'],
+	['"load.split_bytes" is 2 to the power 51', (j) => { j.load = { split_bytes: 2 ** 51 }; },
+		400, 'invalid_field', 'load.split_bytes'],
 	['"load.validate" is "sha256"', (j) => { j.load = { validate: 'sha256' }; }, 400, 'invalid_field', 'load.validate'],
 	['"load.create" is "yes"', (j) => { j.load = { create: 'yes' }; }, 400, 'invalid_field', 'load.create'],
 	['"retry.attempts" is -1', (j) => { j.retry = { attempts: -1 }; }, 400, 'invalid_field', 'retry.attempts'],
@@ -489,7 +494,7 @@ test('POST /api/v1/jobs accepts the column options, validate checksum and index_
 		},
 		'public.u': { columns: {}, drop_columns: [], expressions: {}, casts: {} },
 	};
-	const load = { mode: 'append', create: false, parallel: 2, index_parallel: 5, validate: 'checksum' };
+	const load = { mode: 'append', create: false, parallel: 2, index_parallel: 5, validate: 'checksum', split_bytes: 1048576 };
 	const before = await snapshot();
 	const res = await api.post('/api/v1/jobs', { ...validJob('column-options'), tables, load });
 	assert.equal(res.status, 201, res.text);
@@ -504,7 +509,8 @@ test('POST /api/v1/jobs accepts the column options, validate checksum and index_
 		const put = await api.put(`/api/v1/jobs/${res.json.id}`,
 			{ ...validJob('column-options'), tables, load: { parallel: 3 } });
 		assert.equal(put.status, 200, put.text);
-		assert.deepEqual(put.json.load, { mode: 'replace', create: true, parallel: 3, index_parallel: 3, validate: 'none' });
+		assert.deepEqual(put.json.load,
+			{ mode: 'replace', create: true, parallel: 3, index_parallel: 3, validate: 'none', split_bytes: 268435456 });
 	} finally {
 		const del = await api.del(`/api/v1/jobs/${res.json.id}`);
 		assert.equal(del.status, 204, del.text);

@@ -385,7 +385,8 @@ describe('fidelity of a migration', { skip: !ferrydAvailable() && 'build/ferryd 
 				include: ['public.*', `"${WEIRD}".*`],
 				load: { validate: 'checksum', index_parallel: 2 },
 			});
-			assert.deepEqual(job.load, { mode: 'replace', create: true, parallel: 2, index_parallel: 2, validate: 'checksum' });
+			assert.deepEqual(job.load,
+				{ mode: 'replace', create: true, parallel: 2, index_parallel: 2, validate: 'checksum', split_bytes: 268435456 });
 			const r = await env.api.get(`/api/v1/jobs/${job.id}/plan`);
 			assert.equal(r.status, 200, r.text);
 			plan = r.json;

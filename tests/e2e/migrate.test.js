@@ -156,7 +156,8 @@ describe('a full migration', { skip: !ferrydAvailable() && 'build/ferryd is not 
 	it('stores the job with its defaults', async () => {
 		const r = await env.api.get(`/api/v1/jobs/${job.id}`);
 		assert.equal(r.status, 200);
-		assert.deepEqual(r.json.load, { mode: 'replace', create: true, parallel: 2, index_parallel: 2, validate: 'count' });
+		assert.deepEqual(r.json.load,
+			{ mode: 'replace', create: true, parallel: 2, index_parallel: 2, validate: 'count', split_bytes: 268435456 });
 		assert.deepEqual(r.json.include, ['public.*', 'Sales.*']);
 		assert.deepEqual(r.json.tables['public.small'], { target: 'archive.small_copy', where: SMALL_WHERE });
 		assert.equal(r.json.last_run, null);

@@ -189,7 +189,7 @@ describe('planning many tables at once', { skip: !ferrydAvailable() && 'build/fe
 		env = await startEnv({ dbs: ['src', 'dst_many', 'dst_fallback'], workers: 2 });
 		await env.sql('src', SOURCE_SQL);
 		await env.sql('dst_many', 'CREATE SCHEMA many; CREATE VIEW many.broken_target AS SELECT 1 AS id');
-		const load = { mode: 'replace', create: true, parallel: 1, index_parallel: 1, validate: 'none' };
+		const load = { mode: 'replace', create: true, parallel: 1, index_parallel: 1, validate: 'none', split_bytes: 268435456 };
 		await createJob(env.api, {
 			name: 'many',
 			source: { dsn: env.dsn('src') },

@@ -112,7 +112,8 @@ static void test_minimal_gets_defaults(void **state)
 				" \"target\": {\"dsn\": \"" TARGET_DSN "\"},"
 				" \"include\": [\"public.*\"], \"exclude\": [], \"tables\": {},"
 				" \"load\": {\"mode\": \"replace\", \"create\": true,"
-				"           \"parallel\": 4, \"index_parallel\": 4, \"validate\": \"none\"},"
+				"           \"parallel\": 4, \"index_parallel\": 4, \"validate\": \"none\","
+				"           \"split_bytes\": 268435456},"
 				" \"retry\": {\"attempts\": 0, \"delay_s\": 5.0},"
 				" \"after\": [], \"schedule\": null}");
 	assert_true(json_is_integer(json_object_get(json_object_get(spec, "retry"), "attempts")));
@@ -168,7 +169,7 @@ static void test_default_parallel_is_the_given_one(void **state)
 	spec = accept("{\"load\": {}}", 9);
 	assert_json_equal(json_object_get(spec, "load"),
 			  "{\"mode\": \"replace\", \"create\": true, \"parallel\": 9,"
-			  " \"index_parallel\": 9, \"validate\": \"none\"}");
+			  " \"index_parallel\": 9, \"validate\": \"none\", \"split_bytes\": 268435456}");
 	json_decref(spec);
 	spec = accept("{\"retry\": {}}", 4);
 	assert_json_equal(json_object_get(spec, "retry"), "{\"attempts\": 0, \"delay_s\": 5.0}");
@@ -183,7 +184,7 @@ static void test_explicit_values_kept(void **state)
 			      " \"tables\": {\"public.t\": {\"where\": \"id > 10\"}},"
 			      " \"load\": {\"mode\": \"append\", \"create\": false,"
 			      "            \"parallel\": 64, \"index_parallel\": 5,"
-			      "            \"validate\": \"count\"},"
+			      "            \"validate\": \"count\", \"split_bytes\": 0},"
 			      " \"retry\": {\"attempts\": 10, \"delay_s\": 2.5},"
 			      " \"schedule\": null}",
 			      4);
@@ -194,7 +195,8 @@ static void test_explicit_values_kept(void **state)
 			  "{\"public.t\": {\"where\": \"id > 10\"}}");
 	assert_json_equal(json_object_get(spec, "load"),
 			  "{\"mode\": \"append\", \"create\": false, \"parallel\": 64,"
-			  " \"index_parallel\": 5, \"validate\": \"count\"}");
+			  " \"index_parallel\": 5, \"validate\": \"count\", \"split_bytes\": 0}");
+	assert_int_equal(job_split_bytes(spec), 0);
 	assert_json_equal(json_object_get(spec, "retry"), "{\"attempts\": 10, \"delay_s\": 2.5}");
 	assert_true(json_is_null(json_object_get(spec, "schedule")));
 	assert_false(job_load_create(spec));
