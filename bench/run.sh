@@ -38,6 +38,8 @@
 #                             5000; 0 skips it)
 #   BENCH_MANY_REPEAT=N       its rounds (default 3)
 #   BENCH_NOTE=TEXT           a remark written into the results file
+#   BENCH_LOGS=DIR            keep every log (each method's, ferryd's, the
+#                             clusters') in DIR when the script ends
 #   BENCH_RESULTS=FILE        where to write the results (default
 #                             bench/results/<date>-<host>[-<scale>].md)
 #   BENCH_DEVICE_ROWS, BENCH_PGBENCH_SCALE, BENCH_WIDE_ROWS  override one size
@@ -60,12 +62,11 @@ ferry_pid=""
 ferry_base=""
 method_pid=""
 sampler_pid=""
-poller_pid=""
 page_kb=$(($(getconf PAGESIZE) / 1024))
 
 all_methods=(ferry pgcopydb dump_dir dump_pipe copy_pipe limit_out limit_in)
 declare -A label=(
-	[ferry]="ferry (REST API, 2 workers)"
+	[ferry]="ferry (REST API, 2 table + 2 index workers)"
 	[pgcopydb]="pgcopydb clone, 2 table + 2 index jobs"
 	[dump_dir]="pg_dump -Fd -j2 + pg_restore -j2"
 	[dump_pipe]="pg_dump -Fc piped to pg_restore"
@@ -338,7 +339,6 @@ cleanup() {
 	local rc=$?
 	trap '' INT TERM
 	if [ -n "$sampler_pid" ]; then kill -TERM "$sampler_pid" 2>/dev/null || true; fi
-	if [ -n "$poller_pid" ]; then kill -TERM "$poller_pid" 2>/dev/null || true; fi
 	if [ -n "$method_pid" ]; then
 		echo "bench: stopping the method still running (pid $method_pid)" >&2
 		stop_tree "$method_pid"
@@ -347,6 +347,10 @@ cleanup() {
 	if [ ${#started_clusters[@]} -gt 0 ]; then
 		say "stopping the clusters"
 		stop_clusters
+	fi
+	if [ -n "${BENCH_LOGS:-}" ] && [ -n "$tmp" ] && [ -d "$tmp/logs" ]; then
+		mkdir -p "$BENCH_LOGS" && cp -r "$tmp/logs/." "$BENCH_LOGS/" &&
+			say "logs kept in $BENCH_LOGS"
 	fi
 	if [ -n "$tmp" ] && [ -d "$tmp" ]; then
 		say "removing $tmp"
@@ -618,7 +622,8 @@ api() {
 start_ferryd() {
 	local port="" deadline
 	: >"$tmp/logs/ferryd.log.cur"
-	"$ferryd" --meta "$(uri "$tgt_port" ferry_meta)" --workers "$jobs_n" --listen 127.0.0.1:0 \
+	# a worker for each table job and each index job, as pgcopydb gets processes
+	"$ferryd" --meta "$(uri "$tgt_port" ferry_meta)" --workers "$((2 * jobs_n))" --listen 127.0.0.1:0 \
 		>>"$tmp/logs/ferryd.log.cur" 2>&1 &
 	ferry_pid=$!
 	deadline=$((SECONDS + 120))
@@ -666,66 +671,21 @@ ensure_job() {
 	api POST /api/v1/jobs "$body" >/dev/null || die "ferryd refused the job $1: $(api GET "/api/v1/jobs/$1" 2>&1 || true)"
 }
 
-# poll_tables WATCH LOG OUT: while WATCH (a running m_ferry) lives, ask
-# ferryd for the tables of its run (the id m_ferry writes to LOG), one
-# request at a time, about every 100 ms, in two loops side by side: over
-# one kept-alive connection, as a status page polls (bench/poll.js; OUT gets
-# one line per request, the HTTP status and the seconds from sending the
-# request to the last byte), and with a new curl process and connection per
-# request (OUT.fresh, the seconds curl measured from connecting to the last
-# byte).
-poll_tables() {
-	local watch=$1 log=$2 out=$3 id="" line node_pid
-	: >"$out"
-	: >"$out.fresh"
-	while [ -z "$id" ] && kill -0 "$watch" 2>/dev/null; do
-		id=$(sed -n 's/^run \([0-9a-f-][0-9a-f-]*\)$/\1/p' "$log" 2>/dev/null | head -n 1)
-		[ -n "$id" ] || sleep 0.01
-	done
-	[ -n "$id" ] || return 0
-	node "$repo/bench/poll.js" "$ferry_base/api/v1/runs/$id/tables" "$out" "$watch" &
-	node_pid=$!
-	while kill -0 "$watch" 2>/dev/null; do
-		line=$(curl -s -o /dev/null --max-time 30 -w '%{http_code} %{time_total}' \
-			"$ferry_base/api/v1/runs/$id/tables" 2>/dev/null) || true
-		printf '%s\n' "${line:-000 30}" >>"$out.fresh"
-		sleep 0.1
-	done
-	wait "$node_pid" || true
-}
-
 # ---------------------------------------------------------------- methods
 # Each runs in the background, its output going to a log; the time from its
 # start to its end is the method's time.
 
 m_ferry() {
-	local run id state deadline=$((SECONDS + 6 * 3600))
+	local run id
 	run=$(api POST "/api/v1/jobs/$ferry_job/runs") || {
 		echo "trigger refused: $run"
 		return 1
 	}
 	id=$(jq -r .id <<<"$run")
 	echo "run $id"
-	while :; do
-		run=$(api GET "/api/v1/runs/$id") || return 1
-		state=$(jq -r .state <<<"$run")
-		case $state in
-		succeeded)
-			jq -c '{state, rows, bytes, elapsed_ms, started_at, finished_at}' <<<"$run"
-			return 0
-			;;
-		failed | cancelled)
-			jq . <<<"$run"
-			api GET "/api/v1/runs/$id/events?limit=1000" | jq -r '.items[] | "\(.at) \(.level) \(.table // "run"): \(.message)"' || true
-			return 1
-			;;
-		esac
-		[ "$SECONDS" -lt "$deadline" ] || {
-			echo "the run did not finish within 6 hours"
-			return 1
-		}
-		sleep 0.2
-	done
+	# waits over kept-alive connections, then prints the run and its timeline;
+	# with ferry_latency set it also times GET /api/v1/runs/{id}/tables
+	node "$repo/bench/poll.js" "$ferry_base" "$id" ${ferry_latency:+"$ferry_latency"}
 }
 
 m_pgcopydb() {
@@ -776,9 +736,25 @@ prepare_target() {
 	sql "$src_port" postgres -c CHECKPOINT
 }
 
+# CPU time the whole machine has spent so far, in clock ticks (every process,
+# the kernel included; idle and I/O wait left out)
+cpu_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+
+# One copy with the COPY pipe before the rounds, not timed: a fresh target
+# cluster writes its first WAL into new segment files, filled with zeros as
+# they are made, where later copies reuse old ones; without this the first
+# method of round 1 pays for that (seen: 25-50% slower than its later runs).
+warm_up() {
+	local t0=$EPOCHREALTIME
+	printf '    warm-up: one COPY pipe copy, not timed ... '
+	prepare_target
+	m_copy_pipe >"$tmp/logs/warm-up.log" 2>&1 || die "the warm-up copy failed: $(tail -n 20 "$tmp/logs/warm-up.log")"
+	printf '%.1f s\n' "$(elapsed "$t0" "$EPOCHREALTIME")"
+}
+
 # time_method METHOD ROUND: one timed copy, checked, appended to results.tsv
 time_method() {
-	local m=$1 r=$2 log="$tmp/logs/$1.$2.log" t0 t1 rc=0 secs rss hwm valid=yes note
+	local m=$1 r=$2 log="$tmp/logs/$1.$2.log" t0 t1 c0 c1 cpu rc=0 secs rss hwm valid=yes note
 	prepare_target
 	if [ "$m" = ferry ]; then
 		start_ferryd
@@ -790,26 +766,22 @@ time_method() {
 	fi
 	printf '    round %s  %-46s ' "$r" "${label[$m]}"
 	t0=$EPOCHREALTIME
-	"m_$m" >"$log" 2>&1 &
+	c0=$(cpu_ticks)
+	ferry_latency="$tmp/latency.$r" "m_$m" >"$log" 2>&1 &
 	method_pid=$!
 	if [ "$m" = ferry ]; then
 		sampler "$method_pid" "$ferry_pid" '^ferryd$' "$tmp/rss" &
 		sampler_pid=$!
-		poll_tables "$method_pid" "$log" "$tmp/latency.$r" &
-		poller_pid=$!
 	else
 		sampler "$method_pid" "$method_pid" '^(pgcopydb|pg_dump|pg_restore|psql)$' "$tmp/rss" &
 		sampler_pid=$!
 	fi
 	wait "$method_pid" || rc=$?
 	t1=$EPOCHREALTIME
+	c1=$(cpu_ticks)
 	method_pid=""
 	wait "$sampler_pid" || true
 	sampler_pid=""
-	if [ -n "$poller_pid" ]; then
-		wait "$poller_pid" || true
-		poller_pid=""
-	fi
 	rss=$(cat "$tmp/rss")
 	if [ "$m" = ferry ]; then
 		hwm=$(vm_hwm "$ferry_pid")
@@ -817,7 +789,8 @@ time_method() {
 		stop_ferryd
 	fi
 	secs=$(elapsed "$t0" "$t1")
-	printf '%9.1f s  %7.1f MB RSS  ' "$secs" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')"
+	cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (b - a) / hz }')
+	printf '%9.1f s  %7.1f MB RSS  %6.1f CPU s  ' "$secs" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$cpu"
 	if [ "$rc" -ne 0 ]; then
 		valid=no note="FAILED (exit status $rc)"
 		echo "$note"
@@ -836,7 +809,7 @@ time_method() {
 		loud "${label[$m]}, round $r: THE TARGET DOES NOT EQUAL THE SOURCE; this method's result is INVALID" \
 			"$verify_detail"
 	fi
-	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$m" "$r" "$secs" "$rss" "$valid" "$note" >>"$tmp/results.tsv"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$m" "$r" "$secs" "$rss" "$valid" "$note" "$cpu" >>"$tmp/results.tsv"
 }
 
 # ferryd's peak RSS copying only the device table, from a database holding
@@ -1058,9 +1031,10 @@ report() {
 			many_report
 		fi
 		if [ ${#methods[@]} -gt 0 ]; then
-			printf '\n## Every run\n\n| round | method | seconds | peak RSS MB | check |\n| ---: | --- | ---: | ---: | --- |\n'
+			printf '\n## Every run\n\nCPU s: what the whole machine spent (both clusters, the tool, the kernel) while the method ran.\n\n'
+			printf '| round | method | seconds | CPU s | peak RSS MB | check |\n| ---: | --- | ---: | ---: | ---: | --- |\n'
 			awk -F '\t' -v OFS=' | ' 'NR == FNR { lab[$1] = $2; next }
-				{ printf "| %s | %s | %.1f | %.1f | %s |\n", $2, lab[$1], $3, $4 / 1024, ($5 == "yes" ? "" : "INVALID: ") $6 }' \
+				{ printf "| %s | %s | %.1f | %.1f | %.1f | %s |\n", $2, lab[$1], $3, $7, $4 / 1024, ($5 == "yes" ? "" : "INVALID: ") $6 }' \
 				<(for m in "${methods[@]}"; do printf '%s\t%s\n' "$m" "${label[$m]}"; done) "$tmp/results.tsv"
 		fi
 	} >"$out"
@@ -1171,7 +1145,7 @@ latency_line() {
 	if [ "$kind" = kept ]; then
 		what='GET /api/v1/runs/{id}/tables while ferry runs, one kept-alive connection, p99 <= 20 ms'
 	else
-		what='the same, a new curl and connection per request, p99 <= 20 ms'
+		what='the same, a new connection per request, p99 <= 20 ms'
 	fi
 	if [ $# -eq 0 ]; then
 		printf -- '- %s: NOT JUDGED (no request was made)\n' "$what"
@@ -1300,6 +1274,7 @@ main() {
 	ferry_job=bench ferry_src=src ferry_include='public.*'
 	: >"$tmp/results.tsv"
 	local r i n=${#methods[@]}
+	if [ "$n" -gt 0 ]; then warm_up; fi
 	for ((r = 1; r <= repeat && n > 0; r++)); do
 		say "round $r of $repeat"
 		for ((i = 0; i < n; i++)); do
