@@ -97,6 +97,7 @@ struct task {
 	char step_name[128];
 	char *step_sql; /* owned */
 	int attempts;   /* this one included */
+	bool more;      /* when it was claimed, another claim might have found a task too */
 	/*
 	 * A task that loaded holds its outcome back (held) when hold is set,
 	 * so that it goes to the metadata database in one round trip with the
@@ -637,6 +638,7 @@ static bool claim_read(PGresult *res, struct task *t)
 		str_copy(t->step_name, sizeof(t->step_name), PQgetvalue(res, 0, 14));
 		t->step_sql = xstrdup(PQgetvalue(res, 0, 15));
 		t->attempts = atoi(PQgetvalue(res, 0, 16));
+		t->more = PQgetvalue(res, 0, 18)[0] == 't';
 	}
 	bool usable = got && t->spec && (t->step || t->copy);
 	if (got && !usable)
@@ -1181,14 +1183,16 @@ static void *worker_main(void *arg)
 		bool got = claim_task(en, &t), worked = got;
 		while (got) {
 			/*
-			 * There may be more to claim: one sleeping worker looks,
-			 * while this one loads. A worker that finishes a task
-			 * claims the next itself, in the round trip that stores
-			 * the outcome.
+			 * When there may be more to claim, one sleeping worker
+			 * looks while this one loads. A worker that finishes a
+			 * task claims the next itself, in the round trip that
+			 * stores the outcome.
 			 */
-			pthread_mutex_lock(&en->lock);
-			pthread_cond_signal(&en->wake);
-			pthread_mutex_unlock(&en->lock);
+			if (t.more) {
+				pthread_mutex_lock(&en->lock);
+				pthread_cond_signal(&en->wake);
+				pthread_mutex_unlock(&en->lock);
+			}
 			got = run_task(en, &t, &session, &next);
 			task_release(&t);
 			if (got)

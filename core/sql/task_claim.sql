@@ -80,5 +80,17 @@ SELECT c.id, c.run_id::text, c.source_schema, c.source_table, c.target_schema, c
                   CASE WHEN c.kind = 'copy'
                             AND coalesce(c.copy ->> 'mode', r.spec -> 'load' ->> 'mode')
                                 IN ('replace', 'drop', 'swap', 'upsert')
-                       THEN 'off' ELSE 'on' END, true)
-  FROM claimed c JOIN ferry.runs r ON r.id = c.run_id
+                       THEN 'off' ELSE 'on' END, true),
+       -- whether another claim may find something now: another run, or a
+       -- queued task after this one of a kind with a slot still free after
+       -- this claim (each probe starts at this task's place in a partial
+       -- index, past the entries of tasks claimed before it)
+       (SELECT count(*) FROM owned) > 1
+       OR (o.copies_loading + CASE WHEN c.kind = 'copy'
+                                   THEN coalesce((c.copy -> 'split' ->> 'streams')::int, 1) ELSE 0 END < o.copy_slots
+           AND EXISTS (SELECT 1 FROM ferry.run_tasks x
+                        WHERE x.run_id = c.run_id AND x.state = 'queued' AND x.kind = 'copy' AND x.seq > c.seq))
+       OR (o.steps_loading + CASE WHEN c.kind = 'step' THEN 1 ELSE 0 END < o.step_slots
+           AND EXISTS (SELECT 1 FROM ferry.run_tasks x
+                        WHERE x.run_id = c.run_id AND x.state = 'queued' AND x.kind = 'step' AND x.seq > c.seq))
+  FROM claimed c JOIN ferry.runs r ON r.id = c.run_id JOIN owned o ON o.id = c.run_id
