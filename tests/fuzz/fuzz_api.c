@@ -384,7 +384,7 @@ static void check_normalized(json_t *spec, json_t *body)
 	static const char *const keys[] = {"name", "source", "target", "include", "exclude",
 					   "tables", "load", "retry", "after", "schedule", NULL};
 	static const char *const load_keys[] = {"mode", "create", "parallel", "index_parallel",
-						"validate", NULL};
+						"validate", "split_bytes", NULL};
 	static const char *const retry_keys[] = {"attempts", "delay_s", NULL};
 	static const char *const modes[] = {"replace", "append", "fail", "drop",
 					    "swap", "upsert", "incremental", NULL};
@@ -415,6 +415,13 @@ static void check_normalized(json_t *spec, json_t *body)
 	CHECK(int_between(par, 1, 64), "load.parallel out of range");
 	CHECK(int_between(json_object_get(load, "index_parallel"), 1, 64),
 	      "load.index_parallel out of range");
+	CHECK(int_between(json_object_get(load, "split_bytes"), 0, SPLIT_BYTES_MAX),
+	      "load.split_bytes out of range");
+	if (!json_object_get(in_load, "split_bytes"))
+		CHECK(json_integer_value(json_object_get(load, "split_bytes")) == SPLIT_BYTES_DEFAULT,
+		      "load.split_bytes is not the default");
+	CHECK(job_split_bytes(spec) == json_integer_value(json_object_get(load, "split_bytes")),
+	      "job_split_bytes disagrees with the normalized job");
 	if (!json_object_get(in_load, "parallel"))
 		CHECK(json_integer_value(par) == DEFAULT_PARALLEL, "load.parallel is not the default");
 	if (!json_object_get(in_load, "index_parallel"))
