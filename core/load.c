@@ -54,6 +54,7 @@ struct load_ctx {
 	int streams;          /* parts copied at once into the empty table (see split_wanted), or 1 */
 	char *part_select;    /* owned or NULL: this connection pair's part of the rows */
 	bool parts_committed; /* the other parts committed: a failure must empty the table */
+	bool started;         /* both COPYs are under way */
 };
 
 /* Set e from a failed result on one side, prefixing the side's name. */
@@ -171,17 +172,26 @@ static void give_back(const struct load_table *t, int side, PGconn *c)
 	s->key[side] = json_incref(json_object_get(t->spec, side_names[side]));
 }
 
-/* Send the start of the source's transaction in the run's snapshot; source_begun reads its answer. */
-static bool send_source_begin(struct load_ctx *x)
+/*
+ * Send the start of the source's transaction in the run's snapshot, and
+ * `then` (a statement, or NULL) in the same message; source_begun or
+ * copy_started reads the answer.
+ */
+static bool send_source_begin_then(struct load_ctx *x, const char *then)
 {
 	char *snap = PQescapeLiteral(x->src, x->t->snapshot, strlen(x->t->snapshot));
-	/* the simple protocol takes both statements in one message */
-	char *sql = xasprintf("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT %s",
-			      snap ? snap : "''");
+	/* the simple protocol takes all the statements in one message */
+	char *sql = xasprintf("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT %s%s%s",
+			      snap ? snap : "''", then ? "; " : "", then ? then : "");
 	PQfreemem(snap);
 	bool sent = PQsendQuery(x->src, sql);
 	free(sql);
 	return sent;
+}
+
+static bool send_source_begin(struct load_ctx *x)
+{
+	return send_source_begin_then(x, NULL);
 }
 
 /* The last result of what was sent on one side; false with e set when any failed. */
@@ -407,15 +417,27 @@ static bool finish_source_copy(struct load_ctx *x, struct err *e)
 	return ok;
 }
 
-static bool start_copies(struct load_ctx *x, struct err *e)
+/* The source's COPY statement (new string). */
+static char *copy_out_sql(const struct load_ctx *x)
 {
 	const char *fmt = x->binary ? "binary" : "text";
 	/* a plain table COPY skips the executor; older copy descriptions have only the select */
-	char *src_sql = x->part_select ? xasprintf("COPY (%s) TO STDOUT (FORMAT %s)", x->part_select, fmt)
-			: x->source ? xasprintf("COPY %s TO STDOUT (FORMAT %s)", x->source, fmt)
-				    : xasprintf("COPY (%s) TO STDOUT (FORMAT %s)", x->select, fmt);
-	char *dst_sql = xasprintf("COPY %s (%s) FROM STDIN (FORMAT %s%s)", x->dst_rel, x->copy_columns,
-				  fmt, x->emptied && x->relkind == 'r' ? ", FREEZE" : "");
+	return x->part_select ? xasprintf("COPY (%s) TO STDOUT (FORMAT %s)", x->part_select, fmt)
+	       : x->source    ? xasprintf("COPY %s TO STDOUT (FORMAT %s)", x->source, fmt)
+			      : xasprintf("COPY (%s) TO STDOUT (FORMAT %s)", x->select, fmt);
+}
+
+/* The target's COPY statement (new string); FREEZE once the table was emptied in this transaction. */
+static char *copy_in_sql(const struct load_ctx *x)
+{
+	return xasprintf("COPY %s (%s) FROM STDIN (FORMAT %s%s)", x->dst_rel, x->copy_columns,
+			 x->binary ? "binary" : "text", x->emptied && x->relkind == 'r' ? ", FREEZE" : "");
+}
+
+static bool start_copies(struct load_ctx *x, struct err *e)
+{
+	char *src_sql = copy_out_sql(x);
+	char *dst_sql = copy_in_sql(x);
 	/* both sides start at once: the source's answer is read once the target's is in */
 	bool sent = PQsendQuery(x->src, src_sql);
 	PGresult *res = PQexec(x->dst, dst_sql);
@@ -437,6 +459,68 @@ static bool start_copies(struct load_ctx *x, struct err *e)
 		abort_copy_in(x->dst, "source failed");
 	free(src_sql);
 	free(dst_sql);
+	x->started = in && out;
+	return in && out;
+}
+
+/*
+ * Read the answers to a message whose last statement is a COPY: true once
+ * the connection is in the COPY (want), every statement before it having
+ * succeeded; false with e filled otherwise.
+ */
+static bool copy_started(PGconn *c, ExecStatusType want, const char *side, struct err *e)
+{
+	PGresult *res;
+	while ((res = PQgetResult(c))) {
+		ExecStatusType st = PQresultStatus(res);
+		if (st == want) {
+			PQclear(res);
+			return true;
+		}
+		if (st != PGRES_COMMAND_OK) {
+			side_error(c, res, side, e);
+			PQclear(res);
+			while ((res = PQgetResult(c)))
+				PQclear(res);
+			return false;
+		}
+		PQclear(res);
+	}
+	return side_error(c, NULL, side, e);
+}
+
+/*
+ * Start a load that empties the table, in one message a side: "BEGIN;
+ * TRUNCATE; COPY … FROM STDIN (FREEZE)" on the target and the snapshot's
+ * transaction with its COPY on the source, both at once. A kept connection
+ * that turns out closed is replaced and sent its message again.
+ */
+static bool direct_start(struct load_ctx *x, struct err *e)
+{
+	x->emptied = true;
+	char *src_copy = copy_out_sql(x), *in_sql = copy_in_sql(x);
+	char *dst_sql = xasprintf("BEGIN; TRUNCATE %s; %s", x->dst_rel, in_sql);
+	bool sent = send_source_begin_then(x, src_copy);
+	bool in = PQsendQuery(x->dst, dst_sql) && copy_started(x->dst, PGRES_COPY_IN, "target", e);
+	if (!in && reconnect(x, TARGET, e))
+		in = PQsendQuery(x->dst, dst_sql) && copy_started(x->dst, PGRES_COPY_IN, "target", e);
+	struct err se;
+	err_clear(&se);
+	/* always read the source's answer, so that what it says is known */
+	bool out = sent ? copy_started(x->src, PGRES_COPY_OUT, "source", &se)
+			: side_error(x->src, NULL, "source", &se);
+	if (!out && reconnect(x, SOURCE, &se))
+		out = send_source_begin_then(x, src_copy) && copy_started(x->src, PGRES_COPY_OUT, "source", &se);
+	if (in && !out) {
+		*e = se;
+		abort_copy_in(x->dst, "source failed");
+	}
+	/* when only the source started, its connection streams on: it is closed, never kept */
+	free(src_copy);
+	free(in_sql);
+	free(dst_sql);
+	x->emptied = in;
+	x->started = in && out;
 	return in && out;
 }
 
@@ -462,7 +546,7 @@ static bool put_copy(struct load_ctx *x, const char *data, size_t len, struct er
  */
 static bool stream(struct load_ctx *x, struct load_result *r, struct err *e)
 {
-	if (!start_copies(x, e))
+	if (!x->started && !start_copies(x, e))
 		return false;
 	long long msgs = 0, bytes = 0;
 	int64_t last = now_ms();
@@ -638,13 +722,19 @@ static long long source_pages(struct load_ctx *x, struct err *e)
 	return pages;
 }
 
-/* Commit (or, when !ok, roll back) each part on a thread; false with e filled when a commit fails. */
-static bool parts_end(struct part *parts, int n, bool ok, struct err *e)
+/*
+ * Commit (or, when !ok, roll back) each part on a thread; false with e
+ * filled when a commit fails. *committed tells whether any part committed.
+ */
+static bool parts_end(struct part *parts, int n, bool ok, bool *committed, struct err *e)
 {
+	*committed = false;
 	for (int i = 0; i < n; i++) {
 		struct load_ctx *px = &parts[i].x;
 		if (ok && !side_exec(px->dst, "target", "COMMIT", 0, NULL, NULL, e))
 			ok = false;
+		else if (ok)
+			*committed = true;
 		PQfinish(px->src);
 		PQfinish(px->dst);
 		free(px->part_select);
@@ -707,8 +797,7 @@ static bool split_stream(struct load_ctx *x, struct load_result *r, struct err *
 		r->rows += parts[i].r.rows;
 		r->bytes += parts[i].r.bytes;
 	}
-	ok = parts_end(parts, started, ok, e);
-	x->parts_committed = ok && started > 0;
+	ok = parts_end(parts, started, ok, &x->parts_committed, e);
 	free(parts);
 	pthread_mutex_destroy(&sp.lock);
 	return ok;
@@ -1259,8 +1348,10 @@ bool load_run(const struct load_table *t, const struct load_hooks *h, struct loa
 	x.streams = split_wanted(t, x.how);
 	x.window_sql = window_condition(x.dst, json_object_get(t->copy, "window"));
 	bool checked = strcmp(job_validate_mode(t->spec), "none") != 0;
-	if (!begin_load(&x, e) || !(x.streams > 1 ? split_stream(&x, r, e) : stream(&x, r, e)) ||
-	    !read_mark(&x, r, e))
+	/* a table emptied and loaded in one go starts in one message a side */
+	bool direct = x.how == S_TRUNCATE && x.streams == 1;
+	if (!(direct ? direct_start(&x, e) : begin_load(&x, e)) ||
+	    !(x.streams > 1 ? split_stream(&x, r, e) : stream(&x, r, e)) || !read_mark(&x, r, e))
 		goto out;
 	if (x.how == S_MERGE && !merge(&x, r, checked, e))
 		goto out;

@@ -181,8 +181,9 @@ describe('faults during a run', { skip: !ferrydAvailable() && 'build/ferryd is n
 		await job('kill-copy', 'dst_kill');
 		const run = await triggerRun(api, 'kill-copy');
 		await bigLoading(run.id);
+		// the COPY may come after the snapshot's BEGIN in the same message
 		const killed = await src(`SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))
-			FROM pg_stat_activity WHERE query LIKE 'COPY%' AND datname = 'src' AND pid <> pg_backend_pid()`);
+			FROM pg_stat_activity WHERE query LIKE '%COPY % TO STDOUT%' AND datname = 'src' AND pid <> pg_backend_pid()`);
 		assert.ok(Number(killed) >= 1, `terminated ${killed} source COPY backends`);
 
 		const done = await waitRun(api, run.id, { timeoutMs: 60000 });
