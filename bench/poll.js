@@ -52,8 +52,13 @@ async function latencyLoop(out, agent) {
   fs.closeSync(fd);
 }
 
+// as long as a run of the bench may take before it counts as lost
+const DEADLINE_MS = 6 * 3600 * 1000;
+
 async function waitForEnd() {
+  const until = Date.now() + DEADLINE_MS;
   for (;;) {
+    if (Date.now() > until) throw new Error(`run ${runId} did not finish within 6 hours`);
     const [status, body] = await get(`/api/v1/runs/${runId}`, watch);
     if (status === 200) {
       const run = JSON.parse(body);

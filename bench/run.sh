@@ -740,10 +740,10 @@ prepare_target() {
 # the kernel included; idle and I/O wait left out)
 cpu_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
 
-# One copy with the COPY pipe before the rounds, not timed: a fresh target
-# cluster writes its first WAL into new segment files, filled with zeros as
-# they are made, where later copies reuse old ones; without this the first
-# method of round 1 pays for that (seen: 25-50% slower than its later runs).
+# One copy with the COPY pipe before the rounds, not timed: without it the
+# first method of round 1 ran 25-50% slower than its own later runs (most
+# likely because a fresh target cluster writes its first WAL into new,
+# zero-filled segment files, where later copies reuse old ones).
 warm_up() {
 	local t0=$EPOCHREALTIME
 	printf '    warm-up: one COPY pipe copy, not timed ... '

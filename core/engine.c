@@ -430,8 +430,7 @@ static json_t *plan_tasks(struct plan *p, json_t *spec, PGconn *quoting, json_t 
 		struct plan_table *t = &p->t[i];
 		if (!t->leaf && !*t->error)
 			continue;
-		json_t *copy = *t->error ? NULL : plan_copy_spec(quoting, p, t);
-		plan_split(quoting, spec, t, copy);
+		json_t *copy = *t->error ? NULL : plan_copy_spec(quoting, spec, p, t);
 		t->task_seq = ++seq;
 		ok = add_task(rows, seq, t, json_pack("{s:s,s:o?,s:s?,s:i,s:s?,s:s?}", "kind", "copy",
 			"copy", copy, "parent_label", t->parent_label[0] ? t->parent_label : NULL,

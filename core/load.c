@@ -177,7 +177,7 @@ static void give_back(const struct load_table *t, int side, PGconn *c)
  * `then` (a statement, or NULL) in the same message; source_begun or
  * copy_started reads the answer.
  */
-static bool send_source_begin_then(struct load_ctx *x, const char *then)
+static bool send_source_begin(struct load_ctx *x, const char *then)
 {
 	char *snap = PQescapeLiteral(x->src, x->t->snapshot, strlen(x->t->snapshot));
 	/* the simple protocol takes all the statements in one message */
@@ -187,11 +187,6 @@ static bool send_source_begin_then(struct load_ctx *x, const char *then)
 	bool sent = PQsendQuery(x->src, sql);
 	free(sql);
 	return sent;
-}
-
-static bool send_source_begin(struct load_ctx *x)
-{
-	return send_source_begin_then(x, NULL);
 }
 
 /* The last result of what was sent on one side; false with e set when any failed. */
@@ -220,7 +215,7 @@ static bool source_begun(struct load_ctx *x, bool sent, struct err *e)
 		return true;
 	if (!sent)
 		side_error(x->src, NULL, "source", e);
-	return reconnect(x, SOURCE, e) && send_source_begin(x) && side_collect(x->src, "source", e);
+	return reconnect(x, SOURCE, e) && send_source_begin(x, NULL) && side_collect(x->src, "source", e);
 }
 
 static bool prepare_target(struct load_ctx *x, struct err *e);
@@ -231,7 +226,7 @@ static bool prepare_target(struct load_ctx *x, struct err *e);
  */
 static bool begin_load(struct load_ctx *x, struct err *e)
 {
-	bool sent = send_source_begin(x);
+	bool sent = send_source_begin(x, NULL);
 	bool ok = prepare_target(x, e) || (reconnect(x, TARGET, e) && prepare_target(x, e));
 	struct err se;
 	err_clear(&se);
@@ -308,48 +303,47 @@ static bool delete_window(struct load_ctx *x, struct err *e)
 static bool prepare_merge(struct load_ctx *x, struct err *e);
 static bool prepare_swap(struct load_ctx *x, struct err *e);
 
+/* Whether the target table holds any row, in *has_rows; false with e filled on failure. */
+static bool target_has_rows(struct load_ctx *x, bool *has_rows, struct err *e)
+{
+	char *sql = xasprintf("SELECT EXISTS (SELECT 1 FROM %s)", x->dst_rel);
+	PGresult *res = NULL;
+	bool ok = side_exec(x->dst, "target", sql, 0, NULL, &res, e);
+	free(sql);
+	if (ok)
+		*has_rows = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	return ok;
+}
+
+/*
+ * A table to load in parts: the parts append from sessions of their own,
+ * so the table must be empty and stay unlocked. One that holds rows after
+ * all is emptied here and loaded in one go.
+ */
+static bool prepare_parts(struct load_ctx *x, struct err *e)
+{
+	bool has_rows;
+	if (!target_has_rows(x, &has_rows, e))
+		return false;
+	if (!has_rows)
+		return true;
+	x->streams = 1;
+	char *sql = xasprintf("TRUNCATE %s", x->dst_rel);
+	x->emptied = side_exec(x->dst, "target", sql, 0, NULL, NULL, e);
+	free(sql);
+	return x->emptied;
+}
+
 /* Bring the target table into the state its load mode asks for, inside the open transaction. */
 static bool prepare_target(struct load_ctx *x, struct err *e)
 {
-	if (x->how == S_TRUNCATE && x->streams > 1) {
-		/* parts load the table from several sessions: it must be empty and stay unlocked */
-		char *sql = xasprintf("BEGIN; SELECT EXISTS (SELECT 1 FROM %s)", x->dst_rel);
-		PGresult *res = NULL;
-		bool ok = PQsendQuery(x->dst, sql) && (res = PQgetResult(x->dst)) &&
-			  PQresultStatus(res) == PGRES_COMMAND_OK;
-		PQclear(res);
-		res = ok ? PQgetResult(x->dst) : NULL;
-		ok = ok && PQresultStatus(res) == PGRES_TUPLES_OK;
-		if (ok && PQgetvalue(res, 0, 0)[0] == 't')
-			x->streams = 1; /* it holds rows after all: emptied and loaded in one go below */
-		if (!ok)
-			side_error(x->dst, res, "target", e);
-		PQclear(res);
-		while ((res = PQgetResult(x->dst)))
-			PQclear(res);
-		free(sql);
-		if (!ok || x->streams > 1)
-			return ok;
-		char *trunc = xasprintf("TRUNCATE %s", x->dst_rel);
-		ok = side_exec(x->dst, "target", trunc, 0, NULL, NULL, e);
-		free(trunc);
-		x->emptied = ok;
-		return ok;
-	}
-	if (x->how == S_TRUNCATE) {
-		/* one round trip: the simple protocol takes both statements in one message */
-		char *sql = xasprintf("BEGIN; TRUNCATE %s", x->dst_rel);
-		bool ok = PQsendQuery(x->dst, sql) ? side_collect(x->dst, "target", e)
-						   : side_error(x->dst, NULL, "target", e);
-		free(sql);
-		x->emptied = ok;
-		return ok;
-	}
 	if (!side_exec(x->dst, "target", "BEGIN", 0, NULL, NULL, e))
 		return false;
 	switch (x->how) {
 	case S_TRUNCATE:
-		break;
+		/* a table emptied in one go starts in direct_start: this one loads in parts */
+		return prepare_parts(x, e);
 	case S_WINDOW:
 		return delete_window(x, e);
 	case S_MERGE:
@@ -360,14 +354,10 @@ static bool prepare_target(struct load_ctx *x, struct err *e)
 		break;
 	}
 	const char *mode = copy_mode(x->t);
-	char *sql = xasprintf("SELECT EXISTS (SELECT 1 FROM %s)", x->dst_rel);
+	bool has_rows, ok = true;
 	PGresult *res = NULL;
-	bool ok = side_exec(x->dst, "target", sql, 0, NULL, &res, e);
-	free(sql);
-	if (!ok)
+	if (!target_has_rows(x, &has_rows, e))
 		return false;
-	bool has_rows = PQgetvalue(res, 0, 0)[0] == 't';
-	PQclear(res);
 	if (!strcmp(mode, "fail") && has_rows) {
 		char *count = xasprintf("SELECT count(*) FROM %s", x->dst_rel);
 		long long n = -1;
@@ -500,7 +490,7 @@ static bool direct_start(struct load_ctx *x, struct err *e)
 	x->emptied = true;
 	char *src_copy = copy_out_sql(x), *in_sql = copy_in_sql(x);
 	char *dst_sql = xasprintf("BEGIN; TRUNCATE %s; %s", x->dst_rel, in_sql);
-	bool sent = send_source_begin_then(x, src_copy);
+	bool sent = send_source_begin(x, src_copy);
 	bool in = PQsendQuery(x->dst, dst_sql) && copy_started(x->dst, PGRES_COPY_IN, "target", e);
 	if (!in && reconnect(x, TARGET, e))
 		in = PQsendQuery(x->dst, dst_sql) && copy_started(x->dst, PGRES_COPY_IN, "target", e);
@@ -510,7 +500,7 @@ static bool direct_start(struct load_ctx *x, struct err *e)
 	bool out = sent ? copy_started(x->src, PGRES_COPY_OUT, "source", &se)
 			: side_error(x->src, NULL, "source", &se);
 	if (!out && reconnect(x, SOURCE, &se))
-		out = send_source_begin_then(x, src_copy) && copy_started(x->src, PGRES_COPY_OUT, "source", &se);
+		out = send_source_begin(x, src_copy) && copy_started(x->src, PGRES_COPY_OUT, "source", &se);
 	if (in && !out) {
 		*e = se;
 		abort_copy_in(x->dst, "source failed");
@@ -685,7 +675,7 @@ static void *part_main(void *arg)
 	struct load_ctx *x = &pt->x;
 	x->src = job_connect(x->t->spec, "source", &pt->e);
 	x->dst = x->src ? job_connect(x->t->spec, "target", &pt->e) : NULL;
-	pt->ok = x->dst && send_source_begin(x) && side_collect(x->src, "source", &pt->e) &&
+	pt->ok = x->dst && send_source_begin(x, NULL) && side_collect(x->src, "source", &pt->e) &&
 		 side_exec(x->dst, "target", "BEGIN", 0, NULL, NULL, &pt->e) && stream(x, &pt->r, &pt->e);
 	if (x->src && !pt->ok && !pt->e.msg[0])
 		side_error(x->src, NULL, "source", &pt->e);
@@ -812,8 +802,8 @@ static int split_wanted(const struct load_table *t, enum strategy how)
 {
 	json_t *sp = json_object_get(t->copy, "split");
 	int n = (int)json_integer_value(json_object_get(sp, "streams"));
-	bool whole = !json_object_get(t->copy, "window") && !json_object_get(t->copy, "key") &&
-		     !json_is_true(json_object_get(t->copy, "mark"));
+	/* a cursor window or a load marker keep the load in one transaction */
+	bool whole = !json_object_get(t->copy, "window") && !json_is_true(json_object_get(t->copy, "mark"));
 	if (!sp || n < 2 || t->attempt != 1 || how != S_TRUNCATE || !whole ||
 	    !json_is_true(json_object_get(t->copy, "created")))
 		return 1;

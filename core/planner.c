@@ -527,7 +527,29 @@ bool plan_create_targets(PGconn *dst, json_t *spec, struct plan *p, plan_note_fn
 	return true;
 }
 
-json_t *plan_copy_spec(PGconn *c, const struct plan *p, const struct plan_table *t)
+/*
+ * Mark copy to be loaded in parts when the job's load.split_bytes allows it:
+ * the run creates the table, it is a plain table bigger than split_bytes
+ * and load.parallel is 2 or more. streams is load.parallel or fewer, one
+ * part per split_bytes. Whether a load does split is decided when it
+ * starts (see load_run).
+ */
+static void plan_split(PGconn *c, json_t *spec, const struct plan_table *t, json_t *copy)
+{
+	long long limit = job_split_bytes(spec), bytes = t->st.bytes_estimate;
+	int parallel = job_load_parallel(spec);
+	if (limit <= 0 || bytes <= limit || parallel < 2 || !t->create || t->def.relkind != 'r' ||
+	    t->def.extra_select)
+		return;
+	long long parts = (bytes + limit - 1) / limit;
+	int streams = parts < parallel ? (int)parts : parallel;
+	char *rel = db_qualified(c, t->def.src.schema, t->def.src.name);
+	json_object_set_new(copy, "split", json_pack("{s:s,s:b,s:i}", "relation", rel, "filtered",
+						     t->def.filter != NULL, "streams", streams));
+	free(rel);
+}
+
+json_t *plan_copy_spec(PGconn *c, json_t *spec, const struct plan *p, const struct plan_table *t)
 {
 	struct sb select, cols;
 	sb_init(&select);
@@ -557,23 +579,9 @@ json_t *plan_copy_spec(PGconn *c, const struct plan *p, const struct plan_table 
 	sb_init(&source);
 	if (tdef_copy_target(c, &t->def, &source))
 		json_object_set_new(out, "source", json_string(source.buf));
+	plan_split(c, spec, t, out);
 	sb_release(&source);
 	sb_release(&select);
 	sb_release(&cols);
 	return out;
-}
-
-void plan_split(PGconn *c, json_t *spec, const struct plan_table *t, json_t *copy)
-{
-	long long limit = job_split_bytes(spec), bytes = t->st.bytes_estimate;
-	int parallel = job_load_parallel(spec);
-	if (!copy || limit <= 0 || bytes <= limit || parallel < 2 || !t->create || t->def.relkind != 'r' ||
-	    t->def.extra_select)
-		return;
-	long long parts = (bytes + limit - 1) / limit;
-	int streams = parts < parallel ? (int)parts : parallel;
-	char *rel = db_qualified(c, t->def.src.schema, t->def.src.name);
-	json_object_set_new(copy, "split", json_pack("{s:s,s:b,s:i}", "relation", rel, "filtered",
-						     t->def.filter != NULL, "streams", streams));
-	free(rel);
 }

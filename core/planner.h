@@ -67,19 +67,10 @@ bool plan_create_targets(PGconn *dst, json_t *spec, struct plan *p, plan_note_fn
 /*
  * The copy description of one table, stored with its task: the source
  * SELECT (and "source", the plain COPY source, when the table can be read
- * as it is), the target column list, the COPY format and the sequences to
- * carry over. New reference.
+ * as it is), the target column list, the COPY format, the sequences to
+ * carry over and, when the job's load.split_bytes has the table loaded in
+ * parts, "split": {"relation", "filtered", "streams"}. New reference.
  */
-json_t *plan_copy_spec(PGconn *c, const struct plan *p, const struct plan_table *t);
-
-/*
- * Mark copy (t's copy description) to be loaded in parts when the job's
- * load.split_bytes allows it: the run creates the table, it is a plain
- * table bigger than split_bytes and load.parallel is 2 or more. Adds
- * "split": {"relation", "filtered", "streams"}, streams being load.parallel
- * or fewer, one part per split_bytes. Whether a load does split is decided
- * when it starts (see load_run).
- */
-void plan_split(PGconn *c, json_t *spec, const struct plan_table *t, json_t *copy);
+json_t *plan_copy_spec(PGconn *c, json_t *spec, const struct plan *p, const struct plan_table *t);
 
 #endif

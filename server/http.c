@@ -347,7 +347,7 @@ struct slice_attr {
  * kernel's default), keeping its policy and nice value; threads it starts
  * inherit it. Kernels that schedule by earliest deadline (Linux 6.12 and
  * later) run a thread with a short slice soon after it wakes, ahead of
- * threads that use up long ones: an answer does not wait behind the
+ * threads that use up long ones: an answer waits less behind the
  * database servers of a copy that keeps every core busy. Elsewhere the
  * call fails or is ignored, and nothing changes.
  */

@@ -16,9 +16,10 @@ WITH owned AS (
                      WHERE o.run_id = r.id AND o.state = 'loading') a
      WHERE r.state = 'running' AND r.owner = $1::uuid AND r.snapshot IS NOT NULL
 ), next AS (
-    SELECT c.id
+    -- slots: how many of the run's copy or step slots the task takes
+    SELECT c.id, c.slots
       FROM owned r,
-           LATERAL ((SELECT t.id, 0 AS pass, t.seq
+           LATERAL ((SELECT t.id, 0 AS pass, t.seq, 1 AS slots
                        FROM ferry.run_tasks t
                       WHERE r.steps_loading < r.step_slots
                         AND t.run_id = r.id AND t.state = 'queued' AND t.kind = 'step'
@@ -44,7 +45,7 @@ WITH owned AS (
                       ORDER BY t.seq LIMIT 1)
                     UNION ALL
                     -- the next copy, once as many slots are free as it has streams
-                    (SELECT q.id, 1 AS pass, q.seq
+                    (SELECT q.id, 1 AS pass, q.seq, q.streams
                        FROM (SELECT t.id, t.seq, coalesce((t.copy -> 'split' ->> 'streams')::int, 1) AS streams
                                FROM ferry.run_tasks t
                               WHERE r.copies_loading < r.copy_slots
@@ -86,11 +87,11 @@ SELECT c.id, c.run_id::text, c.source_schema, c.source_table, c.target_schema, c
        -- this claim (each probe starts at this task's place in a partial
        -- index, past the entries of tasks claimed before it)
        (SELECT count(*) FROM owned) > 1
-       OR (o.copies_loading + CASE WHEN c.kind = 'copy'
-                                   THEN coalesce((c.copy -> 'split' ->> 'streams')::int, 1) ELSE 0 END < o.copy_slots
+       OR (o.copies_loading + CASE WHEN c.kind = 'copy' THEN n.slots ELSE 0 END < o.copy_slots
            AND EXISTS (SELECT 1 FROM ferry.run_tasks x
                         WHERE x.run_id = c.run_id AND x.state = 'queued' AND x.kind = 'copy' AND x.seq > c.seq))
-       OR (o.steps_loading + CASE WHEN c.kind = 'step' THEN 1 ELSE 0 END < o.step_slots
+       OR (o.steps_loading + CASE WHEN c.kind = 'step' THEN n.slots ELSE 0 END < o.step_slots
            AND EXISTS (SELECT 1 FROM ferry.run_tasks x
                         WHERE x.run_id = c.run_id AND x.state = 'queued' AND x.kind = 'step' AND x.seq > c.seq))
   FROM claimed c JOIN ferry.runs r ON r.id = c.run_id JOIN owned o ON o.id = c.run_id
+  JOIN next n ON n.id = c.id
