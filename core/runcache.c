@@ -120,6 +120,18 @@ static void fetch_end(struct runcache *c, struct entry *en, uint64_t gen, int64_
 	pthread_mutex_unlock(&c->lock);
 }
 
+/*
+ * Whether en's kept answer may be served now (lock held): the run is not
+ * changing, its generation is the one the answer was fetched under and the
+ * answer is young enough. A fetch under way does not matter: it can only
+ * bring a newer answer, which is kept once it ends.
+ */
+static bool servable(const struct runcache *c, const struct entry *en, uint64_t gen,
+		     bool changing, int64_t now)
+{
+	return !changing && en->body && en->gen == gen && now - en->fetched_ms <= c->lim.max_age_ms;
+}
+
 char *runcache_get(struct runcache *c, const char *run_id, size_t *len, struct err *e)
 {
 	uint64_t gen = 0, waited = 0;
@@ -137,7 +149,7 @@ char *runcache_get(struct runcache *c, const char *run_id, size_t *len, struct e
 			pthread_mutex_unlock(&c->lock);
 			return NULL;
 		}
-		if (!en || !en->fetching)
+		if (!en || !en->fetching || servable(c, en, gen, changing, now))
 			break;
 		waited = en->fetch_no;
 		pthread_cond_wait(&c->fetched, &c->lock);
@@ -145,8 +157,7 @@ char *runcache_get(struct runcache *c, const char *run_id, size_t *len, struct e
 	if (en) {
 		en->wanted_ms = now;
 		en->asked = ++c->asks;
-		if (!changing && en->body && en->gen == gen &&
-		    now - en->fetched_ms <= c->lim.max_age_ms) {
+		if (servable(c, en, gen, changing, now)) {
 			char *out = xmalloc(en->len + 1);
 			memcpy(out, en->body, en->len + 1);
 			*len = en->len;

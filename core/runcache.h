@@ -56,7 +56,8 @@ struct runcache *runcache_start(const struct runcache_source *src,
  * The answer about run_id: a new string of *len bytes (caller frees), from
  * memory when a kept one may be served, otherwise fetched (and kept when
  * the run is live). A fetch about a live run already under way is waited
- * for first; when it fails, so does this call. NULL with e filled when the
+ * for first, unless the kept answer may still be served (the fetch only
+ * refreshes it); when the fetch waited for fails, so does this call. NULL with e filled when the
  * fetch fails; failures are not kept.
  */
 char *runcache_get(struct runcache *c, const char *run_id, size_t *len, struct err *e);

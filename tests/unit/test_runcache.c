@@ -288,6 +288,7 @@ struct waiter {
 	struct runcache *c;
 	char *got; /* owned */
 	struct err e;
+	int done; /* set (atomically) once runcache_get returned */
 };
 
 static void *waiter_main(void *arg)
@@ -297,6 +298,7 @@ static void *waiter_main(void *arg)
 	err_clear(&w->e);
 	waiter_thread = true;
 	w->got = runcache_get(w->c, "a", &len, &w->e);
+	__atomic_store_n(&w->done, 1, __ATOMIC_SEQ_CST);
 	return NULL;
 }
 
@@ -349,6 +351,48 @@ static void test_request_shares_the_failure_of_the_fetch_under_way(void **state)
 	assert_null(w.got);
 	assert_int_equal(w.e.status, 503);
 	expect_get(c, "a", "t2 a");
+	finish(c, &f);
+}
+
+/*
+ * The refresher fetches a kept answer again because of its age alone: while
+ * that fetch is under way, a request gets the kept answer at once rather
+ * than wait for it, and once the fetch ends its newer answer is served.
+ */
+static void test_request_does_not_wait_for_a_refresh_of_a_servable_answer(void **state)
+{
+	(void)state;
+	struct fake f;
+	struct runcache_limits lim = quiet();
+	lim.refresh_ms = 20;
+	lim.tick_ms = 10;
+	struct runcache *c = start(&f, lim);
+	set_hold(&f, true);
+	expect_get(c, "a", "t1 a");
+	wait_count(&f, &f.refreshes, 1);
+	struct waiter w = {.c = c};
+	pthread_t t;
+	pthread_create(&t, NULL, waiter_main, &w);
+	/* with the refresher's fetch still held, the request ends */
+	int64_t until = now_ms() + DEADLINE_MS;
+	while (!__atomic_load_n(&w.done, __ATOMIC_SEQ_CST)) {
+		if (now_ms() > until)
+			fail_msg("the request waited for a fetch that only refreshes a servable answer");
+		pause_ms(2);
+	}
+	pthread_join(t, NULL);
+	assert_string_equal(w.got, "t1 a");
+	free(w.got);
+	assert_int_equal(counter(&f, &f.waiters), 0);
+	set_hold(&f, false);
+	wait_count(&f, &f.refreshes, 2);
+	struct err e;
+	size_t len = 0;
+	err_clear(&e);
+	char *got = runcache_get(c, "a", &len, &e);
+	assert_non_null(got);
+	assert_int_equal(got[0], 'r');
+	free(got);
 	finish(c, &f);
 }
 
@@ -422,6 +466,7 @@ int main(void)
 		cmocka_unit_test(test_least_recently_asked_run_makes_room),
 		cmocka_unit_test(test_poke_refreshes_a_moved_generation),
 		cmocka_unit_test(test_request_waits_for_the_fetch_under_way),
+		cmocka_unit_test(test_request_does_not_wait_for_a_refresh_of_a_servable_answer),
 		cmocka_unit_test(test_request_shares_the_failure_of_the_fetch_under_way),
 		cmocka_unit_test(test_refresher_keeps_an_asked_answer_fresh),
 		cmocka_unit_test(test_unasked_answer_is_dropped),
