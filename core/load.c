@@ -55,6 +55,9 @@ struct load_ctx {
 	char *part_select;    /* owned or NULL: this connection pair's part of the rows */
 	bool parts_committed; /* the other parts committed: a failure must empty the table */
 	bool started;         /* both COPYs are under way */
+	bool commit_in_copy;  /* nothing runs between the COPYs' end and the commits: each side's
+				 message ends with its COMMIT (see direct_start) */
+	bool committed;       /* both sides committed with their COPY */
 };
 
 /* Set e from a failed result on one side, prefixing the side's name. */
@@ -482,14 +485,20 @@ static bool copy_started(PGconn *c, ExecStatusType want, const char *side, struc
 /*
  * Start a load that empties the table, in one message a side: "BEGIN;
  * TRUNCATE; COPY … FROM STDIN (FREEZE)" on the target and the snapshot's
- * transaction with its COPY on the source, both at once. A kept connection
- * that turns out closed is replaced and sent its message again.
+ * transaction with its COPY on the source, both at once. With
+ * commit_in_copy each message ends with "COMMIT", which the server runs as
+ * soon as the COPY ends well (and skips when it fails): the commit costs no
+ * round trip of its own. A kept connection that turns out closed is
+ * replaced and sent its message again.
  */
 static bool direct_start(struct load_ctx *x, struct err *e)
 {
 	x->emptied = true;
-	char *src_copy = copy_out_sql(x), *in_sql = copy_in_sql(x);
-	char *dst_sql = xasprintf("BEGIN; TRUNCATE %s; %s", x->dst_rel, in_sql);
+	const char *end = x->commit_in_copy ? "; COMMIT" : "";
+	char *out_sql = copy_out_sql(x), *in_sql = copy_in_sql(x);
+	char *src_copy = xasprintf("%s%s", out_sql, end);
+	char *dst_sql = xasprintf("BEGIN; TRUNCATE %s; %s%s", x->dst_rel, in_sql, end);
+	free(out_sql);
 	bool sent = send_source_begin(x, src_copy);
 	bool in = PQsendQuery(x->dst, dst_sql) && copy_started(x->dst, PGRES_COPY_IN, "target", e);
 	if (!in && reconnect(x, TARGET, e))
@@ -592,6 +601,11 @@ static bool stream(struct load_ctx *x, struct load_result *r, struct err *e)
 	else
 		side_error(x->dst, res, "target", e);
 	PQclear(res);
+	if (ok && x->commit_in_copy) {
+		/* the COMMIT that ended the message; the source's ended its own */
+		ok = x->committed = side_collect(x->dst, "target", e);
+		return ok;
+	}
 	while ((res = PQgetResult(x->dst)))
 		PQclear(res);
 	return ok;
@@ -1340,6 +1354,10 @@ bool load_run(const struct load_table *t, const struct load_hooks *h, struct loa
 	bool checked = strcmp(job_validate_mode(t->spec), "none") != 0;
 	/* a table emptied and loaded in one go starts in one message a side */
 	bool direct = x.how == S_TRUNCATE && x.streams == 1;
+	/* and when nothing runs between its COPY and the commit, commits in it too */
+	x.commit_in_copy = direct && !checked && !json_array_size(json_object_get(t->copy, "sequences")) &&
+			   !json_is_true(json_object_get(t->copy, "mark")) &&
+			   !json_is_true(json_object_get(t->copy, "track"));
 	if (!(direct ? direct_start(&x, e) : begin_load(&x, e)) ||
 	    !(x.streams > 1 ? split_stream(&x, r, e) : stream(&x, r, e)) || !read_mark(&x, r, e))
 		goto out;
@@ -1353,6 +1371,11 @@ bool load_run(const struct load_table *t, const struct load_hooks *h, struct loa
 		goto out;
 	if (json_is_true(json_object_get(t->copy, "mark")) && !mark_loaded(&x, r, e))
 		goto out;
+	if (x.committed) {
+		x.kept = true;
+		ok = true;
+		goto out;
+	}
 	/* the source's read-only transaction ends while the target commits */
 	bool src_sent = PQsendQuery(x.src, "COMMIT");
 	if (!side_exec(x.dst, "target", "COMMIT", 0, NULL, NULL, e))

@@ -22,7 +22,7 @@ CREATE TABLE public.log (at integer, what text);
 INSERT INTO public.log SELECT g % 7, 'event ' || (g % 5) FROM generate_series(1, 40) g;
 `;
 
-const TARGETS = ['dst_replace', 'dst_append', 'dst_fail', 'dst_drop', 'dst_nocreate', 'dst_narrow',
+const TARGETS = ['dst_replace', 'dst_commit', 'dst_append', 'dst_fail', 'dst_drop', 'dst_nocreate', 'dst_narrow',
 	'dst_busy', 'dst_where'];
 
 describe('load modes and run rules', { skip: !ferrydAvailable() && 'build/ferryd is not built' }, () => {
@@ -86,6 +86,28 @@ describe('load modes and run rules', { skip: !ferrydAvailable() && 'build/ferryd
 		await sameAsSource('dst_replace', 'b');
 		const tables = await runTables(env.api, second.id);
 		assert.deepEqual(tables['public.a'].validation, { state: 'passed', source_rows: 100, target_rows: 100 });
+	});
+
+	it('a replace with nothing between COPY and commit fails its table when the commit fails, leaving the rows before', async () => {
+		const j = await job('commit', 'dst_commit', { load: { mode: 'replace', validate: 'none' } });
+		const first = await runToEnd(env.api, j.id);
+		assert.equal(first.state, 'succeeded', JSON.stringify(first));
+		await sameAsSource('dst_commit', 'a');
+		// a deferred constraint trigger refuses every inserted row of a, at commit only
+		await env.sql('dst_commit', `
+			CREATE FUNCTION public.refuse() RETURNS trigger LANGUAGE plpgsql
+			AS $$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$;
+			CREATE CONSTRAINT TRIGGER refuse AFTER INSERT ON public.a
+			DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.refuse();`);
+		const second = await runToEnd(env.api, j.id);
+		assert.equal(second.state, 'failed', JSON.stringify(second));
+		const tables = await runTables(env.api, second.id);
+		assert.equal(tables['public.a'].state, 'errored', JSON.stringify(tables['public.a']));
+		assert.match(tables['public.a'].error, /refused at commit/);
+		assert.equal(tables['public.b'].state, 'loaded', JSON.stringify(tables['public.b']));
+		// the failed commit rolled back the TRUNCATE with the rows
+		await sameAsSource('dst_commit', 'a');
+		await sameAsSource('dst_commit', 'b');
 	});
 
 	it('append run twice doubles the rows', async () => {
