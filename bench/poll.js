@@ -1,6 +1,7 @@
-// bench/poll.js BASE RUN_ID [LATENCY_OUT]: wait for a ferry run to end, as
-// a client of the API does, from one Node.js process and over kept-alive
-// connections, so that the waiting costs the machine next to nothing.
+// bench/poll.js [--latency-only] BASE RUN_ID [LATENCY_OUT]: wait for a
+// ferry run to end, as a client of the API does, from one Node.js process
+// and over kept-alive connections, so that the waiting costs the machine
+// next to nothing.
 //
 //   - GET BASE/api/v1/runs/RUN_ID every 200 ms until its state is final; then
 //     print the run's totals and its event log (the timeline of its tables
@@ -12,13 +13,19 @@
 //     (LATENCY_OUT.fresh). Each line: the HTTP status and the seconds from
 //     sending the request (opening the connection, for the second) to the
 //     last byte of the answer.
+//   - With --latency-only, nothing is printed and the exit status is 0
+//     whatever the run's outcome: the process only times answers, beside
+//     another one that reports the run.
+'use strict';
 'use strict';
 const fs = require('fs');
 const http = require('http');
 
-const [base, runId, latencyOut] = process.argv.slice(2);
-if (!base || !runId) {
-  console.error('usage: node bench/poll.js BASE RUN_ID [LATENCY_OUT]');
+const args = process.argv.slice(2);
+const latencyOnly = args[0] === '--latency-only';
+const [base, runId, latencyOut] = latencyOnly ? args.slice(1) : args;
+if (!base || !runId || (latencyOnly && !latencyOut)) {
+  console.error('usage: node bench/poll.js [--latency-only] BASE RUN_ID [LATENCY_OUT]');
   process.exit(2);
 }
 const kept = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -80,6 +87,11 @@ async function waitForEnd() {
   } finally {
     ended = true;
     await Promise.all(loops);
+  }
+  if (latencyOnly) {
+    kept.destroy();
+    watch.destroy();
+    process.exit(0);
   }
   const { state, rows, bytes, elapsed_ms, started_at, finished_at, error } = run;
   console.log(JSON.stringify({ state, rows, bytes, elapsed_ms, started_at, finished_at, error }));
