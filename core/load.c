@@ -1354,7 +1354,11 @@ bool load_run(const struct load_table *t, const struct load_hooks *h, struct loa
 	bool checked = strcmp(job_validate_mode(t->spec), "none") != 0;
 	/* a table emptied and loaded in one go starts in one message a side */
 	bool direct = x.how == S_TRUNCATE && x.streams == 1;
-	/* and when nothing runs between its COPY and the commit, commits in it too */
+	/*
+	 * and when nothing runs between its COPY and the commit, commits in it
+	 * too: each test below stands for one of the steps that follow stream()
+	 * here (merge and swap are not direct); a new step needs its own test
+	 */
 	x.commit_in_copy = direct && !checked && !json_array_size(json_object_get(t->copy, "sequences")) &&
 			   !json_is_true(json_object_get(t->copy, "mark")) &&
 			   !json_is_true(json_object_get(t->copy, "track"));

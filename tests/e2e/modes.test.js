@@ -88,11 +88,15 @@ describe('load modes and run rules', { skip: !ferrydAvailable() && 'build/ferryd
 		assert.deepEqual(tables['public.a'].validation, { state: 'passed', source_rows: 100, target_rows: 100 });
 	});
 
-	it('a replace with nothing between COPY and commit fails its table when the commit fails, leaving the rows before', async () => {
+	it('a replace with nothing between COPY and commit commits in the COPY\'s message, and fails its table when that commit fails', async () => {
+		// the target's statements, as the server receives them, go to its log
+		await env.sql('dst_commit', 'ALTER DATABASE dst_commit SET log_statement = \'all\'');
 		const j = await job('commit', 'dst_commit', { load: { mode: 'replace', validate: 'none' } });
 		const first = await runToEnd(env.api, j.id);
 		assert.equal(first.state, 'succeeded', JSON.stringify(first));
 		await sameAsSource('dst_commit', 'a');
+		const oneMessage = /statement: BEGIN; TRUNCATE [^\n]*"a"; COPY [^\n]*"a" [^\n]*FROM STDIN[^\n]*; COMMIT\n/;
+		assert.match(env.cluster.log(), oneMessage);
 		// a deferred constraint trigger refuses every inserted row of a, at commit only
 		await env.sql('dst_commit', `
 			CREATE FUNCTION public.refuse() RETURNS trigger LANGUAGE plpgsql

@@ -376,8 +376,14 @@ static void test_request_does_not_wait_for_a_refresh_of_a_servable_answer(void *
 	/* with the refresher's fetch still held, the request ends */
 	int64_t until = now_ms() + DEADLINE_MS;
 	while (!__atomic_load_n(&w.done, __ATOMIC_SEQ_CST)) {
-		if (now_ms() > until)
+		if (now_ms() > until) {
+			/* let the fetch and the request end before failing: f lives on this stack */
+			set_hold(&f, false);
+			pthread_join(t, NULL);
+			free(w.got);
+			finish(c, &f);
 			fail_msg("the request waited for a fetch that only refreshes a servable answer");
+		}
 		pause_ms(2);
 	}
 	pthread_join(t, NULL);
