@@ -17,7 +17,6 @@
 //     whatever the run's outcome: the process only times answers, beside
 //     another one that reports the run.
 'use strict';
-'use strict';
 const fs = require('fs');
 const http = require('http');
 

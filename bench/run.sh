@@ -3,7 +3,8 @@
 # primary keys, indexes) with ferry and with the usual tools, on the same
 # data and the same two throwaway clusters, and check every copy.
 #
-# What happens (everything under one temporary directory, removed on exit):
+# What happens (everything under one temporary directory, removed on exit,
+# but for the tablespace of step 5, in a directory of its own, removed too):
 #   1. two PostgreSQL clusters, "source" and "target", listening on 127.0.0.1
 #      only, with identical settings (fsync on);
 #   2. the source database "src" gets the data set: the telemetry table
@@ -123,12 +124,14 @@ repeat=${BENCH_REPEAT:-3}
 rss_check=${BENCH_RSS_CHECK:-1}
 many_tables=${BENCH_MANY_TABLES:-5000}
 many_repeat=${BENCH_MANY_REPEAT:-3}
+many_on_disk=${BENCH_MANY_ON_DISK:-0}
 many_rows=5 # rows in each of the many small tables
 for v in device_rows pgbench_scale wide_rows repeat many_repeat; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive whole number (got \"${!v}\")"
 done
 [ "$device_rows" -ge 30 ] || die "the device table needs at least 30 rows"
 [[ $rss_check =~ ^[01]$ ]] || die "BENCH_RSS_CHECK must be 0 or 1"
+[[ $many_on_disk =~ ^[01]$ ]] || die "BENCH_MANY_ON_DISK must be 0 or 1"
 [[ $many_tables =~ ^(0|[1-9][0-9]{0,5})$ ]] || die "BENCH_MANY_TABLES must be a whole number (got \"$many_tables\")"
 
 methods=()
@@ -707,7 +710,9 @@ m_ferry() {
 	node "$repo/bench/poll.js" --latency-only "$ferry_base" "$id" "$ferry_latency.plain" &
 	plain=$!
 	nice -n "$latency_nice" node "$repo/bench/poll.js" "$ferry_base" "$id" "$ferry_latency" || rc=$?
-	wait "$plain" || rc=1
+	# the comparison client is not waited for: it would stop the clock late
+	kill -TERM "$plain" 2>/dev/null || true
+	wait "$plain" 2>/dev/null || true
 	return "$rc"
 }
 
@@ -930,9 +935,17 @@ many_sums() {
 # commit still waits for it): both methods then pay the server's work
 # without the file system's moods. BENCH_MANY_ON_DISK=1 keeps it on disk.
 many_tablespace() {
+	local need_kb free_kb
 	many_where="on disk, with the cluster"
-	[ "${BENCH_MANY_ON_DISK:-0}" = 1 ] && return 0
+	[ "$many_on_disk" = 1 ] && return 0
 	[ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] || return 0
+	# about 40 kB a table (heap, primary key, TOAST table and index, maps), twice over, and 64 MB
+	need_kb=$((many_tables * 80 + 65536))
+	free_kb=$(df -Pk /dev/shm | awk 'NR == 2 { print $4 }')
+	if [ "${free_kb:-0}" -lt "$need_kb" ]; then
+		many_where="on disk, with the cluster (/dev/shm has $((free_kb / 1024)) MB free, $((need_kb / 1024)) MB wanted)"
+		return 0
+	fi
 	many_ts_dir=$(mktemp -d /dev/shm/ferry-bench-many.XXXXXX) || return 0
 	if [ "$(id -u)" -eq 0 ]; then chown postgres: "$many_ts_dir"; fi
 	sql "$tgt_port" postgres -c "CREATE TABLESPACE many_mem LOCATION '$many_ts_dir'"
@@ -1209,7 +1222,7 @@ latency_target() {
 latency_line() {
 	local kind=$1 what
 	shift
-	local who="the timing client at niceness $latency_nice, the servers at 0" judged=1
+	local who="the timing client at niceness $(($(nice) + latency_nice)), the servers at $(nice)" judged=1
 	if [ "$latency_nice" = 0 ]; then who="the client at the servers' priority"; fi
 	case $kind in
 	kept) what="GET /api/v1/runs/{id}/tables while ferry runs, one kept-alive connection ($who), p99 <= 20 ms" ;;
