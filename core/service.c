@@ -579,31 +579,58 @@ static char *run_tables_fetch(void *arg, const char *run_id, size_t *len, struct
 	return body;
 }
 
-static bool run_tables_live(void *arg, const char *run_id, uint64_t *gen, bool *changing)
+/* The body of a run from the metadata database, in one query; 404 when there is no such run. */
+static char *run_fetch(void *arg, const char *run_id, size_t *len, struct err *e)
+{
+	json_t *doc = svc_run_get(arg, run_id, e);
+	if (!doc)
+		return NULL;
+	char *body = svc_body(doc, len);
+	json_decref(doc);
+	return body;
+}
+
+static bool run_live(void *arg, const char *run_id, uint64_t *gen, bool *changing)
 {
 	struct service *s = arg;
 	return engine_owns_run(s->engine, run_id, gen, changing);
 }
 
-static void run_tables_poke(void *arg)
+/* A change of a run is done: both caches look again. */
+static void runs_poke(void *arg)
 {
-	runcache_poke(arg);
+	struct service *s = arg;
+	runcache_poke(s->runs);
+	runcache_poke(s->tables);
+}
+
+/* An answer about run_id: from cache c (NULL: none) for a run this ferryd is loading, else from fetch. */
+static char *run_answer(struct service *s, struct runcache *c,
+			char *(*fetch)(void *, const char *, size_t *, struct err *),
+			const char *run_id, size_t *len, struct err *e)
+{
+	if (!run_ref_ok(run_id, e))
+		return NULL;
+	return c ? runcache_get(c, run_id, len, e) : fetch(s, run_id, len, e);
+}
+
+char *svc_run_body(struct service *s, const char *run_id, size_t *len, struct err *e)
+{
+	return run_answer(s, s->runs, run_fetch, run_id, len, e);
 }
 
 char *svc_run_tables(struct service *s, const char *run_id, size_t *len, struct err *e)
 {
-	if (!run_ref_ok(run_id, e))
-		return NULL;
-	if (!s->tables)
-		return run_tables_fetch(s, run_id, len, e);
-	return runcache_get(s->tables, run_id, len, e);
+	return run_answer(s, s->tables, run_tables_fetch, run_id, len, e);
 }
 
 void svc_start(struct service *s)
 {
-	struct runcache_source src = {run_tables_live, run_tables_fetch, s};
-	s->tables = runcache_start(&src, &runcache_defaults);
-	engine_watch(s->engine, run_tables_poke, s->tables);
+	struct runcache_source tables = {run_live, run_tables_fetch, s};
+	struct runcache_source runs = {run_live, run_fetch, s};
+	s->tables = runcache_start(&tables, &runcache_defaults);
+	s->runs = runcache_start(&runs, &runcache_defaults);
+	engine_watch(s->engine, runs_poke, s);
 }
 
 void svc_stop(struct service *s)
@@ -612,12 +639,15 @@ void svc_stop(struct service *s)
 		return;
 	engine_watch(s->engine, NULL, NULL);
 	runcache_stop(s->tables);
+	runcache_stop(s->runs);
 }
 
 void svc_release(struct service *s)
 {
 	runcache_free(s->tables);
+	runcache_free(s->runs);
 	s->tables = NULL;
+	s->runs = NULL;
 }
 
 json_t *svc_run_events(struct service *s, const char *run_id, long long after, long limit,

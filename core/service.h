@@ -17,17 +17,18 @@ struct service {
 	struct engine *engine; /* borrowed */
 	int default_parallel;
 	struct runcache *tables; /* owned: live runs' tables, from svc_start to svc_release */
+	struct runcache *runs;   /* owned: live runs themselves, the same way */
 };
 
 /*
- * Start what the service runs in the background: the cache of the tables
- * of the runs this ferryd is loading, with the thread that keeps it fresh.
- * meta and engine must be set. Without it every call reads the metadata
- * database.
+ * Start what the service runs in the background: the caches of the runs
+ * this ferryd is loading and of their tables, with the threads that keep
+ * them fresh. meta and engine must be set. Without it every call reads
+ * the metadata database.
  */
 void svc_start(struct service *s);
 /*
- * Stop that thread and stop asking the engine: from now on every call
+ * Stop those threads and stop asking the engine: from now on every call
  * reads the metadata database, and the engine may be stopped. Requests may
  * still come in. Does nothing when the service was not started.
  */
@@ -60,6 +61,12 @@ json_t *svc_run_trigger(struct service *s, const char *job_ref, json_t *body, st
 json_t *svc_run_list(struct service *s, const char *job_ref, long limit, long offset,
 		     struct err *e);
 json_t *svc_run_get(struct service *s, const char *run_id, struct err *e);
+/*
+ * The body of GET /api/v1/runs/{id} (see svc_body): a new string of *len
+ * bytes, or NULL with e filled. Like svc_run_tables, kept in memory for a
+ * run this ferryd is loading; svc_run_get always reads the database.
+ */
+char *svc_run_body(struct service *s, const char *run_id, size_t *len, struct err *e);
 /*
  * The body of the run's table list ({"items": [...]}, see svc_body): a new
  * string of *len bytes, or NULL with e filled. One metadata query, or none

@@ -36,11 +36,22 @@ void h_runs_list(struct req *r)
 	reply_result(r, 200, svc_run_list(&r->app->svc, r->params.v[0], limit, offset, &e), &e);
 }
 
+/* 200 with a body written by svc_body (stolen), or the error when there is none. */
+static void reply_answer(struct req *r, char *body, size_t len, const struct err *e)
+{
+	if (body)
+		reply_body(r, 200, body, len);
+	else
+		reply_err(r, e);
+}
+
 void h_run_get(struct req *r)
 {
 	struct err e;
+	size_t len = 0;
 	err_clear(&e);
-	reply_result(r, 200, svc_run_get(&r->app->svc, r->params.v[0], &e), &e);
+	char *body = svc_run_body(&r->app->svc, r->params.v[0], &len, &e);
+	reply_answer(r, body, len, &e);
 }
 
 void h_run_tables(struct req *r)
@@ -49,10 +60,7 @@ void h_run_tables(struct req *r)
 	size_t len = 0;
 	err_clear(&e);
 	char *body = svc_run_tables(&r->app->svc, r->params.v[0], &len, &e);
-	if (body)
-		reply_body(r, 200, body, len);
-	else
-		reply_err(r, &e);
+	reply_answer(r, body, len, &e);
 }
 
 void h_run_events(struct req *r)
