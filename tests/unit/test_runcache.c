@@ -116,6 +116,15 @@ static struct runcache_limits quiet(void)
 					.tick_ms = LONG_MS, .idle_ms = LONG_MS, .max_runs = 8};
 }
 
+/* Limits under which the refresher fetches an asked answer again every 20 ms. */
+static struct runcache_limits refreshing(void)
+{
+	struct runcache_limits lim = quiet();
+	lim.refresh_ms = 20;
+	lim.tick_ms = 10;
+	return lim;
+}
+
 static struct runcache *start(struct fake *f, struct runcache_limits lim)
 {
 	memset(f, 0, sizeof(*f));
@@ -145,6 +154,18 @@ static void expect_get(struct runcache *c, const char *run_id, const char *want)
 	assert_non_null(got);
 	assert_string_equal(got, want);
 	assert_int_equal(len, strlen(want));
+	free(got);
+}
+
+/* runcache_get must answer about "a" with the refresher's fetch. */
+static void expect_refreshed(struct runcache *c)
+{
+	struct err e;
+	size_t len = 0;
+	err_clear(&e);
+	char *got = runcache_get(c, "a", &len, &e);
+	assert_non_null(got);
+	assert_int_equal(got[0], 'r');
 	free(got);
 }
 
@@ -363,10 +384,7 @@ static void test_request_does_not_wait_for_a_refresh_of_a_servable_answer(void *
 {
 	(void)state;
 	struct fake f;
-	struct runcache_limits lim = quiet();
-	lim.refresh_ms = 20;
-	lim.tick_ms = 10;
-	struct runcache *c = start(&f, lim);
+	struct runcache *c = start(&f, refreshing());
 	set_hold(&f, true);
 	expect_get(c, "a", "t1 a");
 	wait_count(&f, &f.refreshes, 1);
@@ -392,13 +410,7 @@ static void test_request_does_not_wait_for_a_refresh_of_a_servable_answer(void *
 	assert_int_equal(counter(&f, &f.waiters), 0);
 	set_hold(&f, false);
 	wait_count(&f, &f.refreshes, 2);
-	struct err e;
-	size_t len = 0;
-	err_clear(&e);
-	char *got = runcache_get(c, "a", &len, &e);
-	assert_non_null(got);
-	assert_int_equal(got[0], 'r');
-	free(got);
+	expect_refreshed(c);
 	finish(c, &f);
 }
 
@@ -406,20 +418,11 @@ static void test_refresher_keeps_an_asked_answer_fresh(void **state)
 {
 	(void)state;
 	struct fake f;
-	struct runcache_limits lim = quiet();
-	lim.refresh_ms = 20;
-	lim.tick_ms = 10;
-	struct runcache *c = start(&f, lim);
+	struct runcache *c = start(&f, refreshing());
 	expect_get(c, "a", "t1 a");
 	/* the refresher fetches one at a time: its first answer is kept before its second fetch */
 	wait_count(&f, &f.refreshes, 2);
-	struct err e;
-	size_t len = 0;
-	err_clear(&e);
-	char *got = runcache_get(c, "a", &len, &e);
-	assert_non_null(got);
-	assert_int_equal(got[0], 'r');
-	free(got);
+	expect_refreshed(c);
 	assert_int_equal(counter(&f, &f.fetches), 1);
 	finish(c, &f);
 }
@@ -428,9 +431,7 @@ static void test_unasked_answer_is_dropped(void **state)
 {
 	(void)state;
 	struct fake f;
-	struct runcache_limits lim = quiet();
-	lim.refresh_ms = 20;
-	lim.tick_ms = 10;
+	struct runcache_limits lim = refreshing();
 	lim.idle_ms = 100;
 	struct runcache *c = start(&f, lim);
 	expect_get(c, "a", "t1 a");
