@@ -57,7 +57,6 @@ struct load_ctx {
 	bool started;         /* both COPYs are under way */
 	bool commit_in_copy;  /* nothing runs between the COPYs' end and the commits: each side's
 				 message ends with its COMMIT (see direct_start) */
-	bool committed;       /* both sides committed with their COPY */
 };
 
 /* Set e from a failed result on one side, prefixing the side's name. */
@@ -603,8 +602,7 @@ static bool stream(struct load_ctx *x, struct load_result *r, struct err *e)
 	PQclear(res);
 	if (ok && x->commit_in_copy) {
 		/* the COMMIT that ended the message; the source's ended its own */
-		ok = x->committed = side_collect(x->dst, "target", e);
-		return ok;
+		return side_collect(x->dst, "target", e);
 	}
 	while ((res = PQgetResult(x->dst)))
 		PQclear(res);
@@ -1375,7 +1373,7 @@ bool load_run(const struct load_table *t, const struct load_hooks *h, struct loa
 		goto out;
 	if (json_is_true(json_object_get(t->copy, "mark")) && !mark_loaded(&x, r, e))
 		goto out;
-	if (x.committed) {
+	if (x.commit_in_copy) { /* the load got here: both sides committed with their COPY */
 		x.kept = true;
 		ok = true;
 		goto out;
