@@ -1150,6 +1150,24 @@ median_of() {
 		}' "$tmp/results.tsv"
 }
 
+# ferry's time over METHOD's within each round, and the median of those
+# ratios: another view of the same runs, printed under the judged ratio of
+# the medians and not judged
+round_ratios() {
+	awk -F '\t' -v m="$1" '
+		$1 == "ferry" { f[$2] = $3 }
+		$1 == m { o[$2] = $3 }
+		END {
+			for (r in f) if (r in o) { rs[++n] = r + 0; x[r + 0] = f[r] / o[r] }
+			if (n < 2) exit
+			for (i = 2; i <= n; i++) { t = rs[i]; for (j = i - 1; j >= 1 && rs[j] > t; j--) rs[j + 1] = rs[j]; rs[j + 1] = t }
+			for (i = 1; i <= n; i++) { line = line sprintf("%s%.2f", i > 1 ? ", " : "", x[rs[i]]); v[i] = x[rs[i]] }
+			for (i = 2; i <= n; i++) { t = v[i]; for (j = i - 1; j >= 1 && v[j] > t; j--) v[j + 1] = v[j]; v[j + 1] = t }
+			printf "  - the same, round by round: %s; median %.2f x (not judged)\n", line,
+			       n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+		}' "$tmp/results.tsv"
+}
+
 targets() {
 	printf '## Targets\n\n'
 	if [ ${#methods[@]} -gt 0 ]; then round_targets; fi
@@ -1170,6 +1188,7 @@ round_targets() {
 			ratio=$(awk -v a="$f" -v b="$other" 'BEGIN { printf "%.2f", a / b }')
 			verdict=$(awk -v r="$ratio" -v w="$want" 'BEGIN { print (r <= w ? "MET" : "MISSED") }')
 			printf -- '- ferry <= %s x %s: %.1f s / %.1f s = %s x -> **%s**\n' "$want" "${label[$m]}" "$f" "$other" "$ratio" "$verdict"
+			round_ratios "$m"
 		fi
 	done
 	if has_method ferry; then
