@@ -11,6 +11,7 @@
 
 const struct runcache_limits runcache_defaults = {
 	.max_age_ms = 250, .refresh_ms = 150, .tick_ms = 100, .idle_ms = 5000, .max_runs = 64,
+	.untaken = 2,
 };
 
 /* One run's answer. A slot is free when run_id is "". */
@@ -28,6 +29,7 @@ struct entry {
 	uint64_t fetch_no;  /* its number */
 	bool failed;        /* it failed, with error */
 	struct err error;
+	int untaken;        /* the refresher's answers in a row that no request took */
 };
 
 struct runcache {
@@ -97,10 +99,12 @@ static void fetch_begin(struct runcache *c, struct entry *en, uint64_t gen, int6
 /*
  * The fetch that began at `began` under gen is over: keep body (not
  * stolen), or when it failed (NULL) keep the answer before and e, and let
- * the requests waiting for it go on.
+ * the requests waiting for it go on. taken: a request fetched it and
+ * answers with it; otherwise the refresher did, and it counts as untaken
+ * until a request is served it.
  */
 static void fetch_end(struct runcache *c, struct entry *en, uint64_t gen, int64_t began,
-		      const char *body, size_t len, const struct err *e)
+		      const char *body, size_t len, const struct err *e, bool taken)
 {
 	pthread_mutex_lock(&c->lock);
 	en->fetching = false;
@@ -115,6 +119,7 @@ static void fetch_end(struct runcache *c, struct entry *en, uint64_t gen, int64_
 		en->len = len;
 		en->gen = gen;
 		en->fetched_ms = began;
+		en->untaken = taken ? 0 : en->untaken + 1;
 	}
 	pthread_cond_broadcast(&c->fetched);
 	pthread_mutex_unlock(&c->lock);
@@ -158,6 +163,7 @@ char *runcache_get(struct runcache *c, const char *run_id, size_t *len, struct e
 		en->wanted_ms = now;
 		en->asked = ++c->asks;
 		if (servable(c, en, gen, changing, now)) {
+			en->untaken = 0;
 			char *out = xmalloc(en->len + 1);
 			memcpy(out, en->body, en->len + 1);
 			*len = en->len;
@@ -169,7 +175,7 @@ char *runcache_get(struct runcache *c, const char *run_id, size_t *len, struct e
 	pthread_mutex_unlock(&c->lock);
 	char *body = c->src.fetch(c->src.arg, run_id, len, e);
 	if (en)
-		fetch_end(c, en, gen, now, body, body ? *len : 0, e);
+		fetch_end(c, en, gen, now, body, body ? *len : 0, e, true);
 	return body;
 }
 
@@ -178,7 +184,11 @@ char *runcache_get(struct runcache *c, const char *run_id, size_t *len, struct e
  * of the rest, the first that is due for a fetch, with the run's generation
  * in *gen, or NULL. An answer is due when the generation moved since its
  * last fetch began, or when it is refresh_ms old and no fetch began in the
- * last tick_ms. Slots with a fetch under way are left alone. *next_ms gets
+ * last tick_ms. Slots with a fetch under way are left alone, and so are
+ * those whose last lim.untaken answers from the refresher no request took:
+ * when the run changes faster than it is asked about (thousands of small
+ * tables, one poll a second), answering each request with a fetch of its
+ * own costs the database less than fetching at every change. *next_ms gets
  * the soonest time another one falls due.
  */
 static struct entry *entry_due(struct runcache *c, int64_t now, uint64_t *gen, int64_t *next_ms)
@@ -194,6 +204,8 @@ static struct entry *entry_due(struct runcache *c, int64_t now, uint64_t *gen, i
 			entry_clear(en);
 			continue;
 		}
+		if (en->untaken >= c->lim.untaken)
+			continue;
 		int64_t due = en->fetched_ms + c->lim.refresh_ms;
 		if (due < en->tried_ms + c->lim.tick_ms)
 			due = en->tried_ms + c->lim.tick_ms;
@@ -236,7 +248,7 @@ static void *refresher_main(void *arg)
 		size_t len = 0;
 		err_clear(&e);
 		char *body = c->src.fetch(c->src.arg, run_id, &len, &e);
-		fetch_end(c, en, gen, now, body, len, &e);
+		fetch_end(c, en, gen, now, body, len, &e, false);
 		free(body);
 		pthread_mutex_lock(&c->lock);
 	}

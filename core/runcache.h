@@ -37,9 +37,11 @@ struct runcache_limits {
 	int tick_ms;    /* the refresher looks at least this often, and retries a failed fetch no sooner */
 	int idle_ms;    /* an answer nobody has asked for in this long is dropped */
 	int max_runs;   /* runs kept at once; the one asked for least recently makes room */
+	int untaken;    /* the refresher's answers in a row that no request took, after which it
+			   waits for a request before it fetches that run again */
 };
 
-/* 250, 150, 100, 5000 and 64. */
+/* 250, 150, 100, 5000, 64 and 2. */
 extern const struct runcache_limits runcache_defaults;
 
 struct runcache;

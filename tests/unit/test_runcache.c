@@ -113,7 +113,8 @@ static void set_fail(struct fake *f, bool fail)
 static struct runcache_limits quiet(void)
 {
 	return (struct runcache_limits){.max_age_ms = LONG_MS, .refresh_ms = LONG_MS,
-					.tick_ms = LONG_MS, .idle_ms = LONG_MS, .max_runs = 8};
+					.tick_ms = LONG_MS, .idle_ms = LONG_MS, .max_runs = 8,
+					.untaken = 2};
 }
 
 /* Limits under which the refresher fetches an asked answer again every 20 ms. */
@@ -427,6 +428,36 @@ static void test_refresher_keeps_an_asked_answer_fresh(void **state)
 	finish(c, &f);
 }
 
+/*
+ * Once two of the refresher's answers in a row went to no request, it
+ * fetches that run again neither for its age nor for a change, until a
+ * request has been answered.
+ */
+static void test_refresher_waits_for_a_request_after_untaken_answers(void **state)
+{
+	(void)state;
+	struct fake f;
+	struct runcache *c = start(&f, refreshing());
+	expect_get(c, "a", "t1 a");
+	wait_count(&f, &f.refreshes, 2);
+	/* refresh_ms is 20 and tick_ms 10: left to fetch, it would have done so a few times by now */
+	set_gen(&f, 2);
+	runcache_poke(c);
+	pause_ms(100);
+	int refreshes = counter(&f, &f.refreshes);
+	if (refreshes != 2) {
+		/* stop the refresher before failing: f lives on this stack */
+		finish(c, &f);
+		fail_msg("the refresher fetched %d times, after two answers nobody took", refreshes);
+	}
+	/* the kept answer is of the generation before: the request fetches its own */
+	expect_get(c, "a", "t2 a");
+	set_gen(&f, 3);
+	runcache_poke(c);
+	wait_count(&f, &f.refreshes, 3);
+	finish(c, &f);
+}
+
 static void test_unasked_answer_is_dropped(void **state)
 {
 	(void)state;
@@ -476,6 +507,7 @@ int main(void)
 		cmocka_unit_test(test_request_does_not_wait_for_a_refresh_of_a_servable_answer),
 		cmocka_unit_test(test_request_shares_the_failure_of_the_fetch_under_way),
 		cmocka_unit_test(test_refresher_keeps_an_asked_answer_fresh),
+		cmocka_unit_test(test_refresher_waits_for_a_request_after_untaken_answers),
 		cmocka_unit_test(test_unasked_answer_is_dropped),
 		cmocka_unit_test(test_stopped_cache_always_fetches),
 	};
