@@ -1115,13 +1115,17 @@ report() {
 	} >"$out"
 }
 
+# An awk function for the awk programs below: the median of the numbers in
+# a list separated by spaces.
+awk_median='
+	function median(list,   a, n, i, j, t) {
+		n = split(list, a, " ")
+		for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}'
+
 summary_table() {
-	awk -F '\t' -v bytes="$data_bytes" -v rows="$total_rows" '
-		function median(list,   a, n, i, j, t) {
-			n = split(list, a, " ")
-			for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-			return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-		}
+	awk -F '\t' -v bytes="$data_bytes" -v rows="$total_rows" "$awk_median"'
 		NR == FNR { order[++k] = $1; lab[$1] = $2; next }
 		{ t[$1] = t[$1] " " $3; n[$1]++; if ($5 == "yes") ok[$1]++; if ($4 > rss[$1]) rss[$1] = $4 }
 		END {
@@ -1141,30 +1145,28 @@ summary_table() {
 
 # median seconds of a method; empty when it has no runs or an invalid one
 median_of() {
-	awk -F '\t' -v m="$1" '
-		$1 == m { a[++n] = $3; if ($5 != "yes") bad = 1 }
-		END {
-			if (!n || bad) exit
-			for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-			printf "%.3f", n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-		}' "$tmp/results.tsv"
+	awk -F '\t' -v m="$1" "$awk_median"'
+		$1 == m { list = list " " $3; n++; if ($5 != "yes") bad = 1 }
+		END { if (n && !bad) printf "%.3f", median(list) }' "$tmp/results.tsv"
 }
 
 # ferry's time over METHOD's within each round, and the median of those
 # ratios: another view of the same runs, printed under the judged ratio of
 # the medians and not judged
 round_ratios() {
-	awk -F '\t' -v m="$1" '
+	awk -F '\t' -v m="$1" "$awk_median"'
 		$1 == "ferry" { f[$2] = $3 }
 		$1 == m { o[$2] = $3 }
+		$2 > last { last = $2 }
 		END {
-			for (r in f) if (r in o) { rs[++n] = r + 0; x[r + 0] = f[r] / o[r] }
-			if (n < 2) exit
-			for (i = 2; i <= n; i++) { t = rs[i]; for (j = i - 1; j >= 1 && rs[j] > t; j--) rs[j + 1] = rs[j]; rs[j + 1] = t }
-			for (i = 1; i <= n; i++) { line = line sprintf("%s%.2f", i > 1 ? ", " : "", x[rs[i]]); v[i] = x[rs[i]] }
-			for (i = 2; i <= n; i++) { t = v[i]; for (j = i - 1; j >= 1 && v[j] > t; j--) v[j + 1] = v[j]; v[j + 1] = t }
-			printf "  - the same, round by round: %s; median %.2f x (not judged)\n", line,
-			       n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+			for (r = 1; r <= last; r++)
+				if (r in f && r in o) {
+					x = f[r] / o[r]
+					shown = shown sprintf("%s%.2f", n++ ? ", " : "", x)
+					list = list " " x
+				}
+			if (n >= 2)
+				printf "  - the same, round by round: %s; median %.2f x (not judged)\n", shown, median(list)
 		}' "$tmp/results.tsv"
 }
 
@@ -1279,25 +1281,21 @@ many_rounds() {
 many_target() {
 	local what
 	what="ferry bookkeeping per table, $(commas "$many_tables") small tables (target tables $many_where), <= 2 ms"
-	many_rounds | awk -F '\t' -v n="$many_tables" -v what="$what" '
-		function median(a, k,   i, j, t) {
-			for (i = 2; i <= k; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-			return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
-		}
+	many_rounds | awk -F '\t' -v n="$many_tables" -v what="$what" "$awk_median"'
 		{
 			k++
 			if ($8 != "ok") bad++
-			run[k] = $2; work[k] = $6 + $7; plan[k] = $3 * 1000 / n
-			keep[k] = ($2 - $6 - $7) * 1000 / n
+			run = run " " $2; work = work " " ($6 + $7); plan = plan " " ($3 * 1000 / n)
+			keep = keep " " (($2 - $6 - $7) * 1000 / n)
 		}
 		END {
 			if (!k || bad) {
 				printf "- %s: NOT JUDGED (%d of %d ferry runs failed or did not match the source)\n", what, bad, k
 				exit
 			}
-			b = median(keep, k)
+			b = median(keep)
 			printf "- %s: (ferry run - psql doing the same work) / tables = %.2f ms (median of %d round(s): run %.1f s, psql %.1f s; planning alone %.2f ms per table) -> **%s**\n",
-			       what, b, k, median(run, k), median(work, k), median(plan, k), (b <= 2 ? "MET" : "MISSED")
+			       what, b, k, median(run), median(work), median(plan), (b <= 2 ? "MET" : "MISSED")
 		}'
 }
 
