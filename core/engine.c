@@ -1041,8 +1041,8 @@ static void run_copy(struct engine *en, struct task *t, struct active *a,
 
 /*
  * A step tried before (a retry, or a run resumed after a crash) may have
- * committed on the target without the metadata knowing: if its index or
- * constraint is there, it is done.
+ * committed on the target without the metadata knowing: if its index (an
+ * index step) or its constraint (any other) is there, it is done.
  */
 static bool step_already_done(struct task *t)
 {
@@ -1053,8 +1053,8 @@ static bool step_already_done(struct task *t)
 	PGconn *dst = job_connect(t->spec, "target", &e);
 	if (!dst)
 		return false;
-	const char *p[] = {t->dst.schema, t->dst.name, t->step_name};
-	PGresult *res = db_exec(dst, sql_target_index_exists, 3, p, &e);
+	const char *p[] = {t->dst.schema, t->dst.name, t->step_name, t->step_kind};
+	PGresult *res = db_exec(dst, sql_target_index_exists, 4, p, &e);
 	bool done = res && PQgetvalue(res, 0, 0)[0] == 't';
 	PQclear(res);
 	PQfinish(dst);

@@ -393,9 +393,40 @@ static void key_columns_sql(PGconn *c, const struct tdef *t, const char *cols, s
 	}
 }
 
+/*
+ * A primary key or unique constraint (row i of a tdef_constraints result,
+ * its name quoted) as two statements: its unique index built and committed,
+ * then the constraint made of it. The build takes a SHARE lock on the
+ * table, which the table's other index builds share, where ADD CONSTRAINT
+ * ... PRIMARY KEY (...) holds ACCESS EXCLUSIVE for the whole build and makes
+ * them wait for it. A retry after the index committed finds it there (IF
+ * NOT EXISTS) and only adds the constraint. NULL when the constraint is
+ * added in one statement: a deferrable one, one with an index tablespace,
+ * on a partition or partitioned table, or an index definition that does
+ * not read as expected.
+ */
+static char *unique_by_index(const struct tdef *t, const char *dst_rel, const char *printed,
+			     const char *name, PGresult *res, int i)
+{
+	const char *def = PQgetvalue(res, i, 8);
+	if (t->relkind != 'r' || t->partbound || PQgetisnull(res, i, 8) ||
+	    strncmp(def, "CREATE UNIQUE INDEX ", 20) || strstr(PQgetvalue(res, i, 3), " TABLESPACE "))
+		return NULL;
+	char *on = xasprintf(" ON %s USING ", printed);
+	const char *rest = strstr(def, on);
+	char *sql = NULL;
+	if (rest)
+		sql = xasprintf("BEGIN; CREATE UNIQUE INDEX IF NOT EXISTS %s ON %s USING %s; COMMIT; "
+				"ALTER TABLE %s ADD CONSTRAINT %s %s USING INDEX %s",
+				name, dst_rel, rest + strlen(on), dst_rel, name,
+				PQgetvalue(res, i, 2)[0] == 'p' ? "PRIMARY KEY" : "UNIQUE", name);
+	free(on);
+	return sql;
+}
+
 /* The constraints of t as steps: rows first..first+n-1 of a tdef_constraints result. */
-static void read_constraints(PGconn *src, struct tdef *t, const char *dst_rel, PGresult *res,
-			     int first, int n)
+static void read_constraints(PGconn *src, struct tdef *t, const char *dst_rel, const char *printed,
+			     PGresult *res, int first, int n)
 {
 	for (int i = first; i < first + n; i++) {
 		char type = PQgetvalue(res, i, 2)[0];
@@ -418,7 +449,7 @@ static void read_constraints(PGconn *src, struct tdef *t, const char *dst_rel, P
 			key_columns_sql(src, t, PQgetvalue(res, i, 4), &sql);
 			sb_addc(&sql, ')');
 			s->sql = sb_detach(&sql);
-		} else {
+		} else if (!(s->sql = unique_by_index(t, dst_rel, printed, name, res, i))) {
 			s->sql = xasprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", dst_rel, name,
 					   PQgetvalue(res, i, 3));
 		}
@@ -490,7 +521,7 @@ static bool item_finish(PGconn *src, struct tdef_item *it, const char *printed,
 	char *dst_rel = db_qualified(src, t->dst.schema, t->dst.name);
 	int n;
 	int first = batch_take(cons, pos, &n);
-	read_constraints(src, t, dst_rel, cons->res, first, n);
+	read_constraints(src, t, dst_rel, printed, cons->res, first, n);
 	first = batch_take(idx, pos, &n);
 	read_indexes(t, dst_rel, printed, idx->res, first, n);
 	free(dst_rel);

@@ -4,7 +4,9 @@ SELECT w.i, con.conname, con.contype, pg_get_constraintdef(con.oid),
           FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
           JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum),
        fn.nspname, fc.relname,
-       CASE WHEN fc.oid IS NOT NULL THEN quote_ident(fn.nspname) || '.' || quote_ident(fc.relname) END
+       CASE WHEN fc.oid IS NOT NULL THEN quote_ident(fn.nspname) || '.' || quote_ident(fc.relname) END,
+       -- the unique index of a primary key or unique constraint that is checked at once
+       CASE WHEN con.contype IN ('p', 'u') AND NOT con.condeferrable THEN pg_get_indexdef(con.conindid) END
   FROM unnest($1::oid[]) WITH ORDINALITY w(oid, i)
   JOIN pg_constraint con ON con.conrelid = w.oid
   LEFT JOIN pg_class fc ON fc.oid = con.confrelid

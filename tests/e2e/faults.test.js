@@ -12,7 +12,7 @@ const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { execFile } = require('node:child_process');
+const { execFile, spawn } = require('node:child_process');
 const { promisify } = require('node:util');
 
 const { startCluster, bindir } = require('../lib/cluster');
@@ -46,7 +46,7 @@ CREATE TABLE public.retry_me (id integer PRIMARY KEY, v text);
 INSERT INTO public.retry_me SELECT g, 'r' || g FROM generate_series(1, 2000) g;
 `;
 
-const TARGET_DBS = ['dst_kill', 'dst_restart', 'dst_perm', 'dst_meta', 'dst_lost', 'dst_retry', 'dst_kept'];
+const TARGET_DBS = ['dst_kill', 'dst_step', 'dst_restart', 'dst_perm', 'dst_meta', 'dst_lost', 'dst_retry', 'dst_kept'];
 
 describe('faults during a run', { skip: !ferrydAvailable() && 'build/ferryd is not built' }, () => {
 	let metaCluster;
@@ -202,6 +202,67 @@ describe('faults during a run', { skip: !ferrydAvailable() && 'build/ferryd is n
 		const loadedEvents = events.filter((e) => e.kind === 'table_loaded' && e.table === 'public.big');
 		assert.equal(loadedEvents.length, 1, 'public.big is loaded once');
 		assert.ok(!events.some((e) => e.kind === 'table_failed'), 'no table failed');
+	});
+
+	/*
+	 * A primary key is its unique index, built and committed, then ADD
+	 * CONSTRAINT ... USING INDEX. An event trigger on the target holds every
+	 * ALTER TABLE ... ADD CONSTRAINT at its start until the test lets go of an
+	 * advisory lock: the primary key's index must be there by then, and the
+	 * attempt cut off there must be tried again, adding the constraint to it.
+	 */
+	it('builds a primary key\'s index before it adds the constraint, and adds it on a retry cut off in between', async () => {
+		await dst('dst_step', `CREATE FUNCTION gate_add_constraint() RETURNS event_trigger LANGUAGE plpgsql AS $$
+			BEGIN
+				IF current_query() LIKE '%ADD CONSTRAINT%' THEN
+					PERFORM pg_advisory_lock_shared(4242);
+					PERFORM pg_advisory_unlock_shared(4242);
+				END IF;
+			END $$;
+			CREATE EVENT TRIGGER gate_add_constraint ON ddl_command_start WHEN TAG IN ('ALTER TABLE')
+				EXECUTE FUNCTION gate_add_constraint()`);
+		const gate = spawn(path.join(bindir(), 'psql'), ['-X', '-q', '-A', '-t', '-h', dstCluster.host,
+			'-p', String(dstCluster.port), '-U', 'postgres', '-d', 'dst_step'], { stdio: ['pipe', 'pipe', 'pipe'] });
+		const gateClosed = new Promise((resolve) => gate.on('close', resolve));
+		try {
+			let out = '';
+			gate.stdout.on('data', (b) => { out += b.toString('utf8'); });
+			gate.stdin.write("SELECT pg_advisory_lock(4242), 'held';\n");
+			await pollUntil(() => out.includes('held'), { timeoutMs: 10000, what: 'the advisory lock held' });
+
+			await job('kill-step', 'dst_step', { include: ['public.retry_me'], tables: {} });
+			const run = await triggerRun(api, 'kill-step');
+			const waiting = `SELECT pid FROM pg_stat_activity WHERE datname = 'dst_step' AND wait_event = 'advisory'
+				AND query LIKE '%ADD CONSTRAINT%' AND pid <> pg_backend_pid()`;
+			await pollUntil(async () => (await dst('dst_step', waiting)) !== '', { timeoutMs: 30000, what: 'the primary key held at ADD CONSTRAINT' });
+			assert.equal(await dst('dst_step', `SELECT string_agg(i.indexrelid::regclass::text || ' ' || i.indisunique || ' ' || i.indisvalid, ',')
+				FROM pg_index i WHERE i.indrelid = 'public.retry_me'::regclass`), 'retry_me_pkey true true',
+			'the primary key\'s unique index is built and committed before its constraint is added');
+			assert.equal(await dst('dst_step', `SELECT count(*) FROM pg_constraint WHERE conrelid = 'public.retry_me'::regclass`), '0');
+
+			const killed = await dst('dst_step', `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM (${waiting}) w`);
+			assert.equal(killed, '1', 'terminated the backend held at ADD CONSTRAINT');
+			gate.stdin.end();
+			await gateClosed;
+
+			const done = await waitRun(api, run.id, { timeoutMs: 60000 });
+			assert.equal(done.state, 'succeeded', `run ${run.id}: ${JSON.stringify(done)}`);
+			await sameAsSource('dst_step', 'public.retry_me');
+			assert.equal(await dst('dst_step', `SELECT string_agg(conname || ' ' || contype::text || ' ' || conindid::regclass::text, ',')
+				FROM pg_constraint WHERE conrelid = 'public.retry_me'::regclass`), 'retry_me_pkey p retry_me_pkey',
+			'the retry added the primary key on the index the first attempt built');
+			assert.equal(await dst('dst_step', `SELECT count(*) FROM pg_index WHERE indrelid = 'public.retry_me'::regclass`), '1');
+
+			const events = await runEvents(api, run.id);
+			const mine = events.filter((e) => e.kind === 'primary_key' && e.table === 'public.retry_me');
+			assert.equal(mine.length, 2, `primary key events: ${JSON.stringify(mine)}`);
+			assert.equal(mine[0].level, 'warning');
+			assert.match(mine[0].message, /^attempt 1 of 4 failed: [\s\S]*terminat[\s\S]*; trying again in 0\.2 s$/i);
+			assert.match(mine[1].message, /^added primary_key retry_me_pkey in \d+ ms$/);
+		} finally {
+			gate.kill();
+			await gateClosed;
+		}
 	});
 
 	it('retries the copies cut off by a restart of the target cluster', async () => {

@@ -95,7 +95,11 @@ function expected(i) {
 		columns: cols,
 		source: `${rel} (${cols})`,
 	});
-	const pkey = (col) => ['primary_key', `${name}_pkey`, `ALTER TABLE ${rel} ADD CONSTRAINT ${q(`${name}_pkey`)} PRIMARY KEY (${col})`, 1];
+	/* a primary key or unique constraint: its unique index, committed, then the constraint made of it */
+	const byIndex = (kind, cname, col) => [kind === 'p' ? 'primary_key' : 'unique', cname,
+		`BEGIN; CREATE UNIQUE INDEX IF NOT EXISTS ${q(cname)} ON ${rel} USING btree (${col}); COMMIT; ` +
+		`ALTER TABLE ${rel} ADD CONSTRAINT ${q(cname)} ${kind === 'p' ? 'PRIMARY KEY' : 'UNIQUE'} USING INDEX ${q(cname)}`, 1];
+	const pkey = (col) => byIndex('p', `${name}_pkey`, col);
 	const seq = (col) => [{ source: `many.${name}_${col}_seq`, table: rel, column: col }];
 	switch (shape(i)) {
 	case 0:
@@ -110,7 +114,7 @@ function expected(i) {
 			copy: { ...copy('"id", "code", "n"'), sequences: seq('id') },
 			steps: [
 				pkey('id'),
-				['unique', `${name}_code_key`, `ALTER TABLE ${rel} ADD CONSTRAINT "${name}_code_key" UNIQUE (code)`, 1],
+				byIndex('u', `${name}_code_key`, 'code'),
 				['check', `${name}_n_check`, `ALTER TABLE ${rel} ADD CONSTRAINT "${name}_n_check" CHECK ((n >= (0)::numeric))`, 1],
 			],
 		};
