@@ -956,11 +956,11 @@ many_tablespace() {
 many_setup() {
 	local t0=$SECONDS
 	say "many small tables: $(commas "$many_tables") tables of $many_rows rows in database \"many\" (the same tables, with the same rows, in \"manytgt\" on the target)"
-	# The last copy of the main data set goes first. Left there, autovacuum
-	# vacuums and analyzes its tables beside the rounds below (the device
-	# table's 10 million rows for a minute and more), and the rounds that
-	# met it took 1.5-2 times as long as the others.
-	sql "$tgt_port" postgres -c 'SET client_min_messages = warning' -c 'DROP DATABASE IF EXISTS tgt WITH (FORCE)'
+	# The last copy of the main data set goes first (an empty tgt takes its
+	# place). Left there, autovacuum vacuums and analyzes its tables beside
+	# the rounds below (the device table's 10 million rows for a minute and
+	# more), and the rounds that met it took 1.5-2 times as long as the others.
+	prepare_target
 	sql "$src_port" postgres -c 'CREATE DATABASE many'
 	many_tablespace
 	sql "$tgt_port" postgres -c "CREATE DATABASE manytgt $many_ts"
