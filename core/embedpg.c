@@ -35,8 +35,7 @@ struct embedpg {
 	bool drop_privileges;
 };
 
-/* Find the PostgreSQL server binaries: pg_config --bindir, else the newest Debian install. */
-static bool find_bindir(char *out, size_t n)
+bool embedpg_bindir(char *out, size_t n)
 {
 	FILE *p = popen("pg_config --bindir 2>/dev/null", "r");
 	if (p) {
@@ -234,7 +233,7 @@ static bool server_answers(struct embedpg *pg)
 struct embedpg *embedpg_start(const char *data_dir, struct err *e)
 {
 	struct embedpg *pg = xcalloc(1, sizeof(*pg));
-	if (!find_bindir(pg->bindir, sizeof(pg->bindir))) {
+	if (!embedpg_bindir(pg->bindir, sizeof(pg->bindir))) {
 		err_set(e, 500, "embedded_db", NULL,
 			"PostgreSQL server binaries not found (install the postgresql package, or pass --meta)");
 		goto fail;

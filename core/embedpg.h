@@ -3,6 +3,7 @@
 #define FERRY_EMBEDPG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "err.h"
 
@@ -16,6 +17,11 @@ struct embedpg;
  * filled (the reason, and where its log is) on failure.
  */
 struct embedpg *embedpg_start(const char *data_dir, struct err *e);
+/*
+ * The folder of the PostgreSQL programs (initdb, pg_ctl, pg_dump):
+ * pg_config --bindir, else the newest Debian install. False when none is found.
+ */
+bool embedpg_bindir(char *out, size_t n);
 /* The libpq connection string of the metadata database (borrowed). */
 const char *embedpg_dsn(const struct embedpg *pg);
 /* Stop the server if this process started it, and free pg. */

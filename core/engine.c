@@ -25,6 +25,8 @@
 #define HEARTBEAT_S 5
 #define SHUTDOWN_REASON "interrupted: ferryd shut down"
 #define AFTER_LABEL "(after)"
+/* The table label of the steps that create the source's other objects. */
+#define OBJECTS_LABEL "(objects)"
 
 /* A table being loaded by one of this process's workers. */
 struct active {
@@ -414,6 +416,79 @@ static bool add_after_steps(json_t *rows, int *seq, json_t *spec)
 	return true;
 }
 
+/* At most this many objects skipped by the plan get an event each; the rest are counted. */
+#define SKIP_EVENTS 200
+
+/* The step seq of publication pub (the first word of name: "pub table"), or 0. */
+static int publication_step(const struct objects *o, const char *name)
+{
+	size_t n = strcspn(name, " ");
+	for (int i = 0; i < o->n; i++)
+		if (!strcmp(o->o[i].type, "PUBLICATION") && strlen(o->o[i].name) == n &&
+		    !strncmp(o->o[i].name, name, n))
+			return o->o[i].task_seq;
+	return 0;
+}
+
+/*
+ * Append the objects that go after the data (triggers, rules, policies,
+ * grants, comments on them, refreshes of materialized views …) to rows as
+ * steps of phase 2, and the objects the plan created before the data or
+ * skipped to events. A refresh waits for the one before it (pg_dump's order
+ * puts a materialized view after those it reads), a comment for its object.
+ * An object that could not be created before the data is an errored step.
+ */
+static bool add_object_steps(json_t *rows, json_t *events, int *seq, struct objects *o)
+{
+	struct plan_table holder;
+	memset(&holder, 0, sizeof(holder));
+	str_copy(holder.st.src_label, sizeof(holder.st.src_label), OBJECTS_LABEL);
+	str_copy(holder.st.dst_label, sizeof(holder.st.dst_label), OBJECTS_LABEL);
+	int refresh = 0, skipped = 0;
+	for (int i = 0; i < o->n; i++) {
+		struct obj *ob = &o->o[i];
+		char *label = objects_label(o, i);
+		bool ok = true;
+		if (ob->fate == OBJ_SKIP && !ob->failed) {
+			if (++skipped <= SKIP_EVENTS) {
+				char *msg = xasprintf("skipped %s: %s", label, ob->why ? ob->why : "");
+				json_array_append_new(events, json_pack("{s:s,s:s,s:s}", "level", "warning",
+					"kind", "object_skipped", "message", msg));
+				free(msg);
+			}
+		} else if (ob->failed || (ob->post && *ob->sql)) {
+			int wait = 0;
+			if (!strcmp(ob->type, "MATERIALIZED VIEW DATA"))
+				wait = refresh;
+			else if (ob->parent >= 0)
+				wait = o->o[ob->parent].task_seq;
+			else if (!strncmp(ob->type, "PUBLICATION ", 12))
+				wait = publication_step(o, ob->name);
+			char *sql = ob->failed ? NULL : objects_step_sql(o, i);
+			json_t *fields = json_pack("{s:s,s:s,s:s,s:s,s:i,s:o?,s:s?,s:s?}", "kind", "step",
+				"step_kind", "object", "step_name", label, "step_sql", sql ? sql : "",
+				"phase", 2, "waits_for", wait ? json_integer(wait) : NULL,
+				"state", ob->failed ? "errored" : NULL, "error", ob->failed ? ob->why : NULL);
+			ok = add_task(rows, ++*seq, &holder, fields);
+			ob->task_seq = *seq;
+			if (!strcmp(ob->type, "MATERIALIZED VIEW DATA"))
+				refresh = *seq;
+			free(sql);
+		}
+		free(label);
+		if (!ok)
+			return false;
+	}
+	if (skipped > SKIP_EVENTS) {
+		char *msg = xasprintf("skipped %d more objects: the job's plan lists them all with their reasons",
+				      skipped - SKIP_EVENTS);
+		json_array_append_new(events, json_pack("{s:s,s:s,s:s}", "level", "warning", "kind",
+							"object_skipped", "message", msg));
+		free(msg);
+	}
+	return true;
+}
+
 /*
  * The rows of every task of the plan, in seq order: a copy task per table
  * that holds rows or has an error, the post-load steps of the created
@@ -443,6 +518,8 @@ static json_t *plan_tasks(struct plan *p, json_t *spec, PGconn *quoting, json_t 
 	for (int i = 0; i < p->n && ok; i++)
 		if (p->t[i].create && !*p->t[i].error)
 			ok = add_steps(quoting, rows, events, &seq, p, &p->t[i]);
+	if (p->objects)
+		ok = ok && add_object_steps(rows, events, &seq, p->objects);
 	ok = ok && add_after_steps(rows, &seq, spec);
 	if (ok)
 		return rows;
@@ -504,7 +581,7 @@ static void plan_note(void *arg, const char *level, const char *table, const cha
 }
 
 static void plan_run(struct engine *en, const char *run_id, json_t *spec, json_t *requested,
-		     const struct plan_ctx *ctx)
+		     struct plan_ctx *ctx)
 {
 	struct err e;
 	char snap_id[128];
@@ -514,6 +591,7 @@ static void plan_run(struct engine *en, const char *run_id, json_t *spec, json_t
 	meta_event(en->meta, run_id, "info", NULL, "run_started", "run started on %s", en->instance);
 	int64_t t0 = now_ms();
 	PGconn *snap = open_snapshot(spec, snap_id, sizeof(snap_id), &e);
+	ctx->snapshot = snap_id;
 	if (!snap || !(dst = job_connect(spec, "target", &e)) ||
 	    !plan_build(snap, dst, spec, requested, ctx, &plan, &e)) {
 		fail_run(en, run_id, snap, e.msg);
@@ -597,7 +675,7 @@ static bool plan_next_run(struct engine *en)
 	pthread_mutex_unlock(&en->lock);
 	json_t *spec = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
 	json_t *requested = *PQgetvalue(res, 0, 2) ? json_loads(PQgetvalue(res, 0, 2), 0, NULL) : NULL;
-	struct plan_ctx ctx = {NULL, json_loads(PQgetvalue(res, 0, 4), 0, NULL), true};
+	struct plan_ctx ctx = {NULL, json_loads(PQgetvalue(res, 0, 4), 0, NULL), true, NULL};
 	const char *jp[] = {PQgetvalue(res, 0, 3)};
 	PGresult *marks = meta_exec(en->meta, sql_marks_for_job, 1, jp, &e);
 	if (marks)
@@ -1046,7 +1124,7 @@ static void run_copy(struct engine *en, struct task *t, struct active *a,
  */
 static bool step_already_done(struct task *t)
 {
-	if (t->attempts < 2 || !strcmp(t->step_kind, "after"))
+	if (t->attempts < 2 || !strcmp(t->step_kind, "after") || !strcmp(t->step_kind, "object"))
 		return false;
 	struct err e;
 	err_clear(&e);
@@ -1076,8 +1154,17 @@ static void run_step(struct engine *en, struct task *t, struct active *a)
 	pthread_mutex_unlock(&en->lock);
 	const char *what = !strcmp(t->step_kind, "index") ? "built index" : "added";
 	bool after = !strcmp(t->step_kind, "after");
-	const char *table = after ? NULL : t->src_label;
-	if (ok && after) {
+	bool object = !strcmp(t->step_kind, "object");
+	const char *table = after || object ? NULL : t->src_label;
+	/* an object the target has already (made by an earlier attempt, or there before) is kept */
+	bool there = !ok && object && objects_exists_error(e.code);
+	if (there) {
+		task_done(en, t, "loaded", &r, NULL, "info", NULL, "object",
+			  "%s is already on the target and is kept as it is", t->step_name);
+	} else if (ok && object) {
+		task_done(en, t, "loaded", &r, NULL, "info", NULL, "object", "created %s in %lld ms",
+			  t->step_name, ms);
+	} else if (ok && after) {
 		task_done(en, t, "loaded", &r, NULL, "info", NULL, "after", "ran after step %s in %lld ms",
 			  t->step_name, ms);
 	} else if (ok) {
@@ -1090,7 +1177,7 @@ static void run_step(struct engine *en, struct task *t, struct active *a)
 		char *msg = dsn_scrub(e.msg, job_target_dsn(t->spec));
 		task_done(en, t, stopped ? "cancelled" : "errored", &r, msg, stopped ? "warning" : "error",
 			  table, t->step_kind, "%s %s failed after %lld ms: %s",
-			  after ? "after step" : t->step_kind, t->step_name, ms, msg);
+			  after ? "after step" : object ? "creating" : t->step_kind, t->step_name, ms, msg);
 		free(msg);
 		if (after)
 			skip_after(en, t->run_id, "an after step before it failed");

@@ -480,10 +480,22 @@ static bool schedule_normalize(json_t *in, json_t *out, struct err *e)
 	return true;
 }
 
+/* "objects": "tables" (the default) or "all". */
+static bool objects_normalize(json_t *in, json_t *out, struct err *e)
+{
+	json_t *v = json_object_get(in, "objects");
+	const char *s = v ? json_string_value(v) : "tables";
+	if (!s || (strcmp(s, "tables") && strcmp(s, "all")))
+		return err_set(e, 400, "invalid_field", "objects",
+			       "\"objects\" must be \"tables\" or \"all\"");
+	json_object_set_new(out, "objects", json_string(s));
+	return true;
+}
+
 json_t *job_normalize(json_t *in, int default_parallel, struct err *e)
 {
 	static const char *const keys[] = {"name", "source", "target", "include", "exclude",
-					   "tables", "load", "retry", "after", "schedule", "id",
+					   "tables", "objects", "load", "retry", "after", "schedule", "id",
 					   "created_at", "updated_at", "last_run", "paused",
 					   "next_run_at", NULL};
 	json_t *out = NULL, *globs = NULL;
@@ -516,7 +528,7 @@ json_t *job_normalize(json_t *in, int default_parallel, struct err *e)
 	    !tables_agree_with_mode(out, e) || !retry_normalize(in, out, e) ||
 	    !after_normalize(in, out, e))
 		goto fail;
-	if (!schedule_normalize(in, out, e))
+	if (!schedule_normalize(in, out, e) || !objects_normalize(in, out, e))
 		goto fail;
 	return out;
 fail:
@@ -538,7 +550,7 @@ static void redact_endpoint(json_t *spec, const char *key)
 json_t *job_render(json_t *doc)
 {
 	static const char *const order[] = {"id", "name", "source", "target", "include",
-					    "exclude", "tables", "load", "retry", "after", "schedule",
+					    "exclude", "tables", "objects", "load", "retry", "after", "schedule",
 					    "paused", "next_run_at", "created_at", "updated_at",
 					    "last_run", NULL};
 	json_t *out = json_object();
@@ -575,6 +587,12 @@ const char *job_source_dsn(json_t *spec)
 const char *job_target_dsn(json_t *spec)
 {
 	return json_string_value(json_object_get(json_object_get(spec, "target"), "dsn"));
+}
+
+bool job_all_objects(json_t *spec)
+{
+	const char *s = json_string_value(json_object_get(spec, "objects"));
+	return s && !strcmp(s, "all");
 }
 
 const char *job_load_mode(json_t *spec)

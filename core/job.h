@@ -36,6 +36,8 @@ PGconn *job_connect(json_t *spec, const char *side, struct err *e);
 const char *job_source_dsn(json_t *spec);
 const char *job_target_dsn(json_t *spec);
 const char *job_load_mode(json_t *spec);
+/* "objects": "all": the run brings the selected schemas' other objects too (see core/objects.h). */
+bool job_all_objects(json_t *spec);
 bool job_load_create(json_t *spec);
 int job_load_parallel(json_t *spec);
 int job_index_parallel(json_t *spec);

@@ -822,7 +822,11 @@ static int split_wanted(const struct load_table *t, enum strategy how)
 	return n;
 }
 
-/* Set each owned sequence of the target to the source's current value. */
+/*
+ * Set each sequence of the table on the target to the source's current value:
+ * those its columns own, found by table and column, and those its defaults
+ * call, by name.
+ */
 static bool carry_sequences(struct load_ctx *x, struct err *e)
 {
 	size_t i;
@@ -836,9 +840,12 @@ static bool carry_sequences(struct load_ctx *x, struct err *e)
 		if (!ok)
 			return false;
 		const char *table = json_string_value(json_object_get(s, "table"));
+		const char *target = json_string_value(json_object_get(s, "target"));
 		const char *p[] = {table ? table : x->dst_rel, json_string_value(json_object_get(s, "column")),
 				   PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1)};
-		ok = side_exec(x->dst, "target", sql_target_sequence_set, 4, p, NULL, e);
+		const char *pn[] = {target, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1)};
+		ok = target ? side_exec(x->dst, "target", sql_target_sequence_setval, 3, pn, NULL, e)
+			    : side_exec(x->dst, "target", sql_target_sequence_set, 4, p, NULL, e);
 		PQclear(res);
 		if (!ok)
 			return false;

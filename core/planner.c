@@ -50,6 +50,9 @@ void plan_release(struct plan *p)
 	}
 	free(p->t);
 	json_decref(p->types);
+	if (p->objects)
+		objects_release(p->objects);
+	free(p->objects);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -390,7 +393,16 @@ bool plan_build(PGconn *src, PGconn *dst, json_t *spec, json_t *requested,
 			defs[nd++] = p->t[i].def;
 	p->types = tdef_types(src, defs, nd, e);
 	free(defs);
-	return p->types != NULL;
+	if (!p->types)
+		return false;
+	if (!job_all_objects(spec) || !p->n)
+		return true;
+	p->objects = xcalloc(1, sizeof(*p->objects));
+	if (objects_read(spec, src, dst, ctx ? ctx->snapshot : NULL, p, p->objects, e))
+		return true;
+	free(p->objects);
+	p->objects = NULL;
+	return false;
 }
 
 /* Run sql on the target; on failure keep its message in msg and return false. */
@@ -405,11 +417,22 @@ static bool target_exec(PGconn *dst, const char *sql, char *msg, size_t n)
 	return false;
 }
 
+/* Whether pg_dump's statements bring the objects of schema (the job asks for all objects). */
+static bool objects_cover(const struct plan *p, const char *schema)
+{
+	for (int i = 0; p->objects && i < p->objects->nschemas; i++)
+		if (!strcmp(p->objects->schemas[i], schema))
+			return true;
+	return false;
+}
+
 static void create_types(PGconn *dst, struct plan *p, plan_note_fn note, void *arg)
 {
 	size_t i;
 	json_t *ty;
 	json_array_foreach(p->types, i, ty) {
+		if (objects_cover(p, json_string_value(json_object_get(ty, "schema"))))
+			continue;
 		const char *name = json_string_value(json_object_get(ty, "name"));
 		const char *ext = json_string_value(json_object_get(ty, "extension"));
 		const char *ddl = json_string_value(json_object_get(ty, "ddl"));
@@ -442,18 +465,32 @@ static void create_types(PGconn *dst, struct plan *p, plan_note_fn note, void *a
 	}
 }
 
-/* The statements that create one target table, in order. */
-static void table_ddl(PGconn *dst, json_t *spec, const struct plan_table *t, struct sb *out)
+/*
+ * The statements that create one target table, in order. cascade: drop
+ * what depends on a table that is dropped (the run creates it again from
+ * the source), telling which objects went in a NOTICE.
+ */
+static void table_ddl(PGconn *dst, const struct plan_table *t, bool cascade, struct sb *out)
 {
 	char *rel = db_qualified(dst, t->st.dst.schema, t->st.dst.name);
 	char *schema = db_ident(dst, t->st.dst.schema);
-	(void)spec;
 	if (!strcmp(t->mode, "drop") && t->target_relkind && t->parent < 0)
-		sb_addf(out, "DROP TABLE %s;\n", rel);
+		sb_addf(out, "%sDROP TABLE %s%s;\n", cascade ? "SET LOCAL client_min_messages = notice;\n" : "",
+			rel, cascade ? " CASCADE" : "");
 	sb_addf(out, "CREATE SCHEMA IF NOT EXISTS %s;\n", schema);
-	for (int c = 0; c < t->def.ncols; c++)
-		if (t->def.cols[c].sequence_ddl && !t->def.cols[c].identity)
-			sb_addf(out, "%s;\n", t->def.cols[c].sequence_ddl);
+	for (int c = 0; c < t->def.ncols; c++) {
+		const struct tdef_column *col = &t->def.cols[c];
+		if (col->sequence_ddl && !col->identity)
+			sb_addf(out, "%s;\n", col->sequence_ddl);
+		/* sequences a default calls without owning: created once, however many tables share them */
+		for (int u = 0; u < col->nuses; u++) {
+			if (!col->uses[u].ddl)
+				continue;
+			char *ss = db_ident(dst, col->uses[u].schema);
+			sb_addf(out, "CREATE SCHEMA IF NOT EXISTS %s;\n%s;\n", ss, col->uses[u].ddl);
+			free(ss);
+		}
+	}
 	tdef_create_sql(dst, &t->def, out);
 	sb_adds(out, ";\n");
 	for (int c = 0; c < t->def.ncols; c++) {
@@ -465,6 +502,93 @@ static void table_ddl(PGconn *dst, json_t *spec, const struct plan_table *t, str
 	}
 	free(schema);
 	free(rel);
+}
+
+/* A notice receiver that keeps the objects a DROP … CASCADE took with it, one line each. */
+static void keep_cascades(void *arg, const PGresult *res)
+{
+	struct sb *out = arg;
+	const char *prim = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+	const char *list = detail ? detail : prim;
+	if (!list || !strstr(list, "drop cascades to "))
+		return;
+	for (const char *p = list; (p = strstr(p, "drop cascades to ")); ) {
+		p += 17;
+		size_t n = strcspn(p, "\n");
+		sb_addf(out, "%s%.*s", out->len ? ", " : "", (int)n, p);
+		p += n;
+	}
+}
+
+/* Create table i of the plan (its partitioned table first); false when it could not be. */
+static bool create_table(PGconn *dst, json_t *spec, struct plan *p, int i, plan_note_fn note,
+			 void *arg)
+{
+	struct plan_table *t = &p->t[i];
+	if (t->made || !t->create || *t->error)
+		return t->made;
+	if (t->parent >= 0)
+		create_table(dst, spec, p, t->parent, note, arg);
+	if (t->parent >= 0 && *p->t[t->parent].error) {
+		snprintf(t->error, sizeof(t->error), "target: its partitioned table %s could not be created",
+			 p->t[t->parent].st.dst_label);
+		return false;
+	}
+	struct sb ddl, cascaded;
+	sb_init(&ddl);
+	sb_init(&cascaded);
+	sb_adds(&ddl, "BEGIN;\n");
+	table_ddl(dst, t, p->objects != NULL, &ddl);
+	sb_adds(&ddl, "COMMIT;\n");
+	char msg[900];
+	/* libpq's own receiver, put back after, takes no argument of its own */
+	PQnoticeReceiver old = PQsetNoticeReceiver(dst, keep_cascades, &cascaded);
+	bool ran = target_exec(dst, ddl.buf, msg, sizeof(msg));
+	PQsetNoticeReceiver(dst, old, NULL);
+	if (cascaded.len) {
+		char *m = xasprintf("dropping %s also dropped what depended on it on the target (the run creates "
+				    "again what the source has): %s", t->st.dst_label, cascaded.buf);
+		note(arg, "warning", t->st.src_label, "create", m);
+		free(m);
+	}
+	sb_release(&cascaded);
+	if (!ran) {
+		target_exec(dst, "ROLLBACK", msg + strlen(msg), 1);
+		snprintf(t->error, sizeof(t->error), "target: could not create table %s: %s", t->st.dst_label,
+			 msg);
+		note(arg, "error", t->st.src_label, "create", t->error);
+	} else {
+		t->made = true;
+	}
+	sb_release(&ddl);
+	return t->made;
+}
+
+/* What objects_create_before needs to create a table of the plan. */
+struct table_maker {
+	PGconn *dst;
+	json_t *spec;
+	struct plan *p;
+	plan_note_fn note;
+	void *arg;
+	bool types_made;
+};
+
+static bool make_table(void *arg, int i)
+{
+	struct table_maker *m = arg;
+	/* types of schemas pg_dump does not cover, once what they need (an extension) is there */
+	if (!m->types_made)
+		create_types(m->dst, m->p, m->note, m->arg);
+	m->types_made = true;
+	return create_table(m->dst, m->spec, m->p, i, m->note, m->arg);
+}
+
+static void object_note(void *arg, const char *level, const char *kind, const char *msg)
+{
+	struct table_maker *m = arg;
+	m->note(m->arg, level, NULL, kind, msg);
 }
 
 bool plan_create_targets(PGconn *dst, json_t *spec, struct plan *p, plan_note_fn note,
@@ -489,34 +613,16 @@ bool plan_create_targets(PGconn *dst, json_t *spec, struct plan *p, plan_note_fn
 			 why);
 		note(arg, "warning", NULL, "create", buf);
 	}
-	create_types(dst, p, note, arg);
-	int made = 0;
 	int64_t t0 = now_ms();
+	struct table_maker m = {dst, spec, p, note, arg, false};
+	if (p->objects)
+		objects_create_before(dst, p->objects, make_table, object_note, &m);
+	if (!m.types_made)
+		create_types(dst, p, note, arg);
+	int made = 0;
 	for (int i = 0; i < p->n; i++) {
-		struct plan_table *t = &p->t[i];
-		if (!t->create || *t->error)
-			continue;
-		if (t->parent >= 0 && *p->t[t->parent].error) {
-			snprintf(t->error, sizeof(t->error),
-				 "target: its partitioned table %s could not be created",
-				 p->t[t->parent].st.dst_label);
-			continue;
-		}
-		struct sb ddl;
-		sb_init(&ddl);
-		sb_adds(&ddl, "BEGIN;\n");
-		table_ddl(dst, spec, t, &ddl);
-		sb_adds(&ddl, "COMMIT;\n");
-		char msg[900];
-		if (!target_exec(dst, ddl.buf, msg, sizeof(msg))) {
-			target_exec(dst, "ROLLBACK", msg + strlen(msg), 1);
-			snprintf(t->error, sizeof(t->error), "target: could not create table %s: %s",
-				 t->st.dst_label, msg);
-			note(arg, "error", t->st.src_label, "create", t->error);
-		} else {
-			made++;
-		}
-		sb_release(&ddl);
+		create_table(dst, spec, p, i, note, arg);
+		made += p->t[i].made;
 	}
 	if (made) {
 		char buf[128];
@@ -562,11 +668,16 @@ json_t *plan_copy_spec(PGconn *c, json_t *spec, const struct plan *p, const stru
 		owner = &p->t[owner->parent];
 	char *table = db_qualified(c, owner->st.dst.schema, owner->st.dst.name);
 	json_t *seqs = json_array();
-	for (int i = 0; i < owner->def.ncols; i++)
-		if (owner->def.cols[i].sequence)
-			json_array_append_new(seqs, json_pack("{s:s,s:s,s:s}", "source",
-				owner->def.cols[i].sequence, "table", table, "column",
-				owner->def.cols[i].target));
+	for (int i = 0; i < owner->def.ncols; i++) {
+		const struct tdef_column *col = &owner->def.cols[i];
+		if (col->sequence)
+			json_array_append_new(seqs, json_pack("{s:s,s:s,s:s}", "source", col->sequence,
+							      "table", table, "column", col->target));
+		/* a sequence the default calls keeps its source name on the target */
+		for (int u = 0; u < col->nuses; u++)
+			json_array_append_new(seqs, json_pack("{s:s,s:s}", "source", col->uses[u].name,
+							      "target", col->uses[u].name));
+	}
 	free(table);
 	char relkind[2] = {t->create ? 'r' : (t->target_relkind ? t->target_relkind : 'r'), 0};
 	bool marked = p->mark && (!strcmp(t->mode, "append") || !strcmp(t->mode, "fail"));

@@ -8,6 +8,7 @@
 
 #include "catalog.h"
 #include "err.h"
+#include "objects.h"
 #include "strategy.h"
 #include "tabledef.h"
 
@@ -25,6 +26,7 @@ struct plan_table {
 	int task_seq;           /* its copy task's seq in the run, once stored (0: none) */
 	char mode[16];          /* its load mode: the table's own, else load.mode */
 	json_t *load;           /* owned: how it loads (see strategy_resolve), merged into its copy description */
+	bool made;              /* plan_create_targets created it */
 };
 
 struct plan {
@@ -32,6 +34,7 @@ struct plan {
 	int n;
 	json_t *types; /* owned: user types the created tables need (see tdef_types) */
 	bool mark;     /* the target has _ferry.loads, where each load records that it committed */
+	struct objects *objects; /* owned or NULL: the schemas' other objects, when the job asks for all */
 };
 
 /*
@@ -40,7 +43,9 @@ struct plan {
  * partitions under their parents, columns after transformations, whether
  * each target exists, whether the copy can be binary, how each table loads
  * (ctx: the job's high-water marks and the run's params, may be NULL; a
- * backfill run keeps only the incremental tables). Problems of one
+ * backfill run keeps only the incremental tables) and, when the job's
+ * "objects" is "all", the other objects of the selected schemas (read with
+ * pg_dump in ctx->snapshot; see objects_read). Problems of one
  * table are kept in its `error`; returns false (e filled) only when the
  * plan as a whole cannot be made.
  */
@@ -58,8 +63,10 @@ typedef void (*plan_note_fn)(void *arg, const char *level, const char *table, co
  * transaction, that it committed (so a load cut short by a crash is known to
  * have landed or not); schemas, user types, sequences,
  * tables (dropping them first for load.mode drop), each table in its own
- * transaction. A table whose DDL fails gets its `error`. False only when
- * the target cannot be worked on at all.
+ * transaction. With the job's "objects": "all", the objects that go before
+ * the data come from pg_dump, in its order, each table of the plan created
+ * where pg_dump would create it. A table whose DDL fails gets its `error`.
+ * False only when the target cannot be worked on at all.
  */
 bool plan_create_targets(PGconn *dst, json_t *spec, struct plan *p, plan_note_fn note,
 			 void *arg, struct err *e);

@@ -332,9 +332,13 @@ json_t *svc_job_plan(struct service *s, const char *ref, struct err *e)
 	if (p.n == 0)
 		json_array_append_new(warnings,
 				      json_string("no source table matches the job's include and exclude patterns"));
+	if (p.objects)
+		json_array_extend(warnings, p.objects->warnings);
 	out = json_pack("{s:s,s:o,s:{s:i,s:I,s:I},s:o}", "job_id", id, "tables", tables, "totals",
 			"tables", n, "rows_estimate", (json_int_t)rows, "bytes_estimate",
 			(json_int_t)bytes, "warnings", warnings);
+	if (p.objects)
+		json_object_set_new(out, "objects", objects_summary(p.objects));
 done:
 	plan_release(&p);
 	PQfinish(src);

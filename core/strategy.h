@@ -13,6 +13,7 @@ struct plan_ctx {
 	json_t *marks;  /* {"schema.table": {"value": …, "cursor": …}}: the job's high-water marks */
 	json_t *params; /* the run's params: {"from", "to"} make it a backfill of that window */
 	bool skip_target_rows; /* leave plan_table.target_rows unknown: a run does not use it */
+	const char *snapshot;  /* the run's exported source snapshot, or NULL */
 };
 
 /* True when the run's params ask for a cursor window (a backfill). */

@@ -17,6 +17,11 @@ static void column_release(struct tdef_column *c)
 	free(c->generated);
 	free(c->sequence);
 	free(c->sequence_ddl);
+	for (int i = 0; i < c->nuses; i++) {
+		free(c->uses[i].name);
+		free(c->uses[i].ddl);
+	}
+	free(c->uses);
 }
 
 void tdef_release(struct tdef *t)
@@ -31,6 +36,7 @@ void tdef_release(struct tdef *t)
 	free(t->steps);
 	free(t->partkey);
 	free(t->partbound);
+	free(t->reloptions);
 	free(t->filter);
 	free(t->extra_select);
 	memset(t, 0, sizeof(*t));
@@ -150,6 +156,22 @@ static bool names_exist(const struct tdef *t, json_t *map, const char *option, b
 	return true;
 }
 
+/* The sequences the default of column c calls besides its own: column 10 of a tdef_columns row. */
+static void read_uses(struct tdef_column *c, PGresult *res, int row)
+{
+	json_t *names = PQgetisnull(res, row, 10) ? NULL : json_loads(PQgetvalue(res, row, 10), 0, NULL);
+	size_t i;
+	json_t *v;
+	json_array_foreach(names, i, v) {
+		const char *name = json_string_value(v);
+		if (!name || (c->sequence && !strcmp(name, c->sequence)))
+			continue;
+		c->uses = xrealloc(c->uses, sizeof(*c->uses) * (size_t)(c->nuses + 1));
+		c->uses[c->nuses++] = (struct tdef_seq){.name = xstrdup(name)};
+	}
+	json_decref(names);
+}
+
 /* The columns of t: rows first..first+n-1 of a tdef_columns result. */
 static void read_columns(PGconn *src, struct tdef *t, PGresult *res, int first, int n)
 {
@@ -173,28 +195,38 @@ static void read_columns(PGconn *src, struct tdef *t, PGresult *res, int first, 
 			str_copy(c->collation, sizeof(c->collation), PQgetvalue(res, i, 8));
 		c->sequence = opt_strdup(res, i, 9);
 		c->select = db_ident(src, c->source);
+		read_uses(c, res, i);
 	}
 }
 
+/* Where read_sequences puts the answer for one sequence. */
+struct seq_slot {
+	struct tdef_column *col;
+	struct tdef_seq *use; /* NULL: the column's own sequence */
+};
+
 /*
- * The sequences behind the serial columns (a CREATE SEQUENCE) and the
- * identity columns (their options, for GENERATED ... AS IDENTITY (...)) of
- * every item, in one query.
+ * The sequences behind the serial columns (a CREATE SEQUENCE), the identity
+ * columns (their options, for GENERATED ... AS IDENTITY (...)) and the
+ * other sequences the defaults call (a CREATE SEQUENCE) of every item, in
+ * one query.
  */
 static bool read_sequences(PGconn *src, struct tdef_item *items, int n, struct err *e)
 {
-	struct tdef_column **cols = NULL;
+	struct seq_slot *slots = NULL;
 	int k = 0;
 	struct sb names;
 	sb_init(&names);
 	for (int i = 0; i < n; i++) {
 		for (int j = 0; j < items[i].def.ncols; j++) {
 			struct tdef_column *c = &items[i].def.cols[j];
-			if (!c->sequence)
-				continue;
-			cols = xrealloc(cols, sizeof(*cols) * (size_t)(k + 1));
-			cols[k++] = c;
-			db_array_add(&names, c->sequence);
+			for (int u = -1; u < c->nuses; u++) {
+				if (u < 0 && !c->sequence)
+					continue;
+				slots = xrealloc(slots, sizeof(*slots) * (size_t)(k + 1));
+				slots[k++] = (struct seq_slot){c, u < 0 ? NULL : &c->uses[u]};
+				db_array_add(&names, u < 0 ? c->sequence : c->uses[u].name);
+			}
 		}
 	}
 	PGresult *res = NULL;
@@ -204,13 +236,18 @@ static bool read_sequences(PGconn *src, struct tdef_item *items, int n, struct e
 		res = db_exec(src, sql_tdef_sequences, 1, p, e);
 	}
 	for (int r = 0; res && r < PQntuples(res); r++) {
-		struct tdef_column *c = cols[atoi(PQgetvalue(res, r, 0)) - 1];
-		c->sequence_ddl = xstrdup(PQgetvalue(res, r, c->identity ? 2 : 1));
+		struct seq_slot *s = &slots[atoi(PQgetvalue(res, r, 0)) - 1];
+		if (s->use) {
+			s->use->ddl = xstrdup(PQgetvalue(res, r, 1));
+			str_copy(s->use->schema, sizeof(s->use->schema), PQgetvalue(res, r, 3));
+		} else {
+			s->col->sequence_ddl = xstrdup(PQgetvalue(res, r, s->col->identity ? 2 : 1));
+		}
 	}
 	bool ok = !k || res;
 	PQclear(res);
 	sb_release(&names);
-	free(cols);
+	free(slots);
 	return ok;
 }
 
@@ -492,6 +529,7 @@ static void read_relation(struct tdef *t, PGresult *res, int r)
 	t->relkind = PQgetvalue(res, r, 2)[0];
 	t->partkey = opt_strdup(res, r, 3);
 	t->partbound = opt_strdup(res, r, 4);
+	t->reloptions = opt_strdup(res, r, 6);
 }
 
 /* Start item i's description: its names and its filter. */
@@ -639,6 +677,8 @@ void tdef_create_sql(PGconn *c, const struct tdef *t, struct sb *out)
 		free(rel);
 		if (t->partkey)
 			sb_addf(out, " PARTITION BY %s", t->partkey);
+		if (t->reloptions)
+			sb_addf(out, " WITH (%s)", t->reloptions);
 		return;
 	}
 	sb_addf(out, "CREATE TABLE %s (", rel);
@@ -664,6 +704,8 @@ void tdef_create_sql(PGconn *c, const struct tdef *t, struct sb *out)
 	sb_addc(out, ')');
 	if (t->partkey)
 		sb_addf(out, " PARTITION BY %s", t->partkey);
+	if (t->reloptions)
+		sb_addf(out, " WITH (%s)", t->reloptions);
 }
 
 void tdef_select_sql(PGconn *c, const struct tdef *t, struct sb *out)

@@ -10,6 +10,13 @@
 #include "names.h"
 #include "sb.h"
 
+/* A sequence that a column's default calls without owning it (plain CREATE SEQUENCE, then DEFAULT nextval(…)). */
+struct tdef_seq {
+	char *name;         /* owned: qualified and quoted, as on the source and the target */
+	char *ddl;          /* owned or NULL: its CREATE SEQUENCE IF NOT EXISTS */
+	char schema[128];   /* its schema, unquoted */
+};
+
 struct tdef_column {
 	char source[128];      /* source column name ("" for an expression column) */
 	char target[128];      /* target column name */
@@ -19,6 +26,8 @@ struct tdef_column {
 	char *generated;       /* owned or NULL: GENERATED ALWAYS AS (...) STORED */
 	char *sequence;        /* owned or NULL: the source sequence owned by the column */
 	char *sequence_ddl;    /* owned or NULL: CREATE SEQUENCE for a serial column, the sequence options of an identity column */
+	struct tdef_seq *uses; /* owned: the other sequences the default calls, shared or standalone */
+	int nuses;
 	char collation[200];   /* qualified collation when it is not the type's, or "" */
 	char identity;         /* 'a' always, 'd' by default, 0 none */
 	bool notnull;
@@ -41,6 +50,7 @@ struct tdef {
 	char relkind;           /* 'r' table, 'p' partitioned */
 	char *partkey;          /* owned: "RANGE (ts)" for a partitioned table */
 	char *partbound;        /* owned: "FOR VALUES ..." or "DEFAULT" for a partition */
+	char *reloptions;       /* owned or NULL: storage parameters, "fillfactor='80', toast.…" */
 	struct qualname parent; /* the partition's parent on the target (schema empty when none) */
 	struct tdef_column *cols; /* owned */
 	int ncols;

@@ -15,7 +15,7 @@ WITH pending AS (
            error = CASE WHEN s.errored_tables > 0
                         THEN format('%s of %s tables failed: %s', s.errored_tables, s.total, s.failed_names)
                         WHEN s.errored > 0
-                        THEN format('%s post-load steps failed: %s', s.errored, s.failed_names)
+                        THEN format('%s post-load steps or objects failed: %s', s.errored, s.failed_names)
                         WHEN r.state = 'cancelling' OR s.cancelled > 0 THEN coalesce(r.error, 'cancelled')
                         ELSE NULL END
       FROM (SELECT count(*) FILTER (WHERE kind = 'copy') AS total,
@@ -24,6 +24,7 @@ WITH pending AS (
                    count(*) FILTER (WHERE state = 'cancelled' AND kind = 'copy') AS cancelled,
                    string_agg(CASE WHEN kind = 'copy' THEN source_label
                                    WHEN step_kind = 'after' THEN format('after step %s', step_name)
+                                   WHEN step_kind = 'object' THEN step_name
                                    ELSE format('%s %s of %s', replace(step_kind, '_', ' '), step_name, source_label) END,
                               ', ' ORDER BY kind, seq) FILTER (WHERE state = 'errored') AS failed_names
               FROM ferry.run_tasks WHERE run_id = $1::uuid AND NOT (SELECT yes FROM pending)) s

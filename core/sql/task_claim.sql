@@ -34,6 +34,9 @@ WITH owned AS (
                                       AND NOT EXISTS (SELECT 1 FROM ferry.run_tasks o
                                                        WHERE o.run_id = t.run_id AND o.state = 'queued'
                                                          AND (o.kind = 'copy' OR o.phase = 1))
+                                      -- an object step may wait for another (a refresh, a comment)
+                                      AND (t.depends_on IS NULL
+                                           OR (SELECT d.state FROM ferry.run_tasks d WHERE d.id = t.depends_on) = 'loaded')
                                  -- phase 3, the job's after statements: once everything else is done, in order
                                  ELSE NOT EXISTS (SELECT 1 FROM ferry.run_tasks o
                                                    WHERE o.run_id = t.run_id AND o.state = 'loading' AND o.phase < 3)

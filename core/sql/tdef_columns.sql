@@ -15,7 +15,14 @@ SELECT w.i, a.attname,
           JOIN pg_namespace sn ON sn.oid = s.relnamespace
          WHERE dep.refclassid = 'pg_class'::regclass AND dep.refobjid = c.oid AND dep.refobjsubid = a.attnum
            AND dep.classid = 'pg_class'::regclass AND dep.objsubid = 0 AND dep.deptype IN ('a', 'i')
-         LIMIT 1)
+         LIMIT 1),
+       -- every sequence the column's default calls (nextval('…')), owned by it or not
+       (SELECT json_agg(quote_ident(sn.nspname) || '.' || quote_ident(s.relname) ORDER BY sn.nspname, s.relname)
+          FROM pg_depend dep
+          JOIN pg_class s ON s.oid = dep.refobjid AND s.relkind = 'S'
+          JOIN pg_namespace sn ON sn.oid = s.relnamespace
+         WHERE dep.classid = 'pg_attrdef'::regclass AND dep.objid = d.oid
+           AND dep.refclassid = 'pg_class'::regclass)
   FROM unnest($1::oid[]) WITH ORDINALITY w(oid, i)
   JOIN pg_class c ON c.oid = w.oid
   JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped

@@ -111,6 +111,7 @@ static void test_minimal_gets_defaults(void **state)
 				" \"source\": {\"dsn\": \"" SOURCE_DSN "\"},"
 				" \"target\": {\"dsn\": \"" TARGET_DSN "\"},"
 				" \"include\": [\"public.*\"], \"exclude\": [], \"tables\": {},"
+				" \"objects\": \"tables\","
 				" \"load\": {\"mode\": \"replace\", \"create\": true,"
 				"           \"parallel\": 4, \"index_parallel\": 4, \"validate\": \"none\","
 				"           \"split_bytes\": 268435456},"
@@ -128,6 +129,7 @@ static void test_minimal_gets_defaults(void **state)
 	assert_int_equal(job_load_parallel(spec), 4);
 	assert_int_equal(job_index_parallel(spec), 4);
 	assert_string_equal(job_validate_mode(spec), "none");
+	assert_false(job_all_objects(spec));
 
 	/* the output is a new object, not the input */
 	assert_ptr_not_equal(spec, in);
@@ -274,7 +276,7 @@ static void test_read_only_fields_dropped(void **state)
 	assert_null(json_object_get(spec, "id"));
 	assert_null(json_object_get(spec, "created_at"));
 	assert_null(json_object_get(spec, "updated_at"));
-	assert_int_equal(json_object_size(spec), 10);
+	assert_int_equal(json_object_size(spec), 11);
 	json_decref(spec);
 }
 
@@ -504,6 +506,21 @@ static void test_retry_errors(void **state)
 	reject("{\"retry\": {\"delay_s\": 3601}}", "invalid_field", "retry.delay_s");
 	reject("{\"retry\": {\"delay_s\": \"5\"}}", "invalid_field", "retry.delay_s");
 	reject("{\"retry\": {\"delay_s\": null}}", "invalid_field", "retry.delay_s");
+}
+
+static void test_objects(void **state)
+{
+	(void)state;
+	json_t *spec = accept("{\"objects\": \"all\"}", 2);
+	assert_true(job_all_objects(spec));
+	assert_string_equal(json_string_value(json_object_get(spec, "objects")), "all");
+	json_decref(spec);
+	spec = accept("{\"objects\": \"tables\"}", 2);
+	assert_false(job_all_objects(spec));
+	json_decref(spec);
+	reject("{\"objects\": \"everything\"}", "invalid_field", "objects");
+	reject("{\"objects\": true}", "invalid_field", "objects");
+	reject("{\"objects\": null}", "invalid_field", "objects");
 }
 
 static void test_schedule(void **state)
@@ -1065,6 +1082,7 @@ int main(void)
 		cmocka_unit_test(test_load_other_errors),
 		cmocka_unit_test(test_load_index_parallel_errors),
 		cmocka_unit_test(test_retry_errors),
+		cmocka_unit_test(test_objects),
 		cmocka_unit_test(test_schedule),
 		cmocka_unit_test(test_tables_bad_keys),
 		cmocka_unit_test(test_tables_bad_options),
