@@ -47,6 +47,10 @@
 #                             bench/results/<date>-<host>[-<scale>].md)
 #   BENCH_DEVICE_ROWS, BENCH_PGBENCH_SCALE, BENCH_WIDE_ROWS  override one size
 #   FERRYD=PATH               the ferryd binary (default build/ferryd)
+#   FERRYD_BEFORE=PATH        another ferryd binary (the build of an earlier
+#                             commit), timed as the method ferry_before in the
+#                             same rounds with its own metadata database, so
+#                             that a change is judged against what it changed
 #   TMPDIR                    where the temporary directory goes (needs about
 #                             six times the data set size free)
 set -euo pipefail
@@ -74,9 +78,11 @@ method_pid=""
 sampler_pid=""
 page_kb=$(($(getconf PAGESIZE) / 1024))
 
+ferryd_before=${FERRYD_BEFORE:-}
 all_methods=(ferry pgcopydb dump_dir dump_pipe copy_pipe limit_out limit_in)
 declare -A label=(
 	[ferry]="ferry (REST API, 2 table + 2 index workers)"
+	[ferry_before]="ferry, the FERRYD_BEFORE build, same settings"
 	[pgcopydb]="pgcopydb clone, 2 table + 2 index jobs"
 	[dump_dir]="pg_dump -Fd -j2 + pg_restore -j2"
 	[dump_pipe]="pg_dump -Fc piped to pg_restore"
@@ -149,6 +155,16 @@ else
 		[ -n "${label[$m]+x}" ] || die "unknown method \"$m\" in BENCH_METHODS (known: ${all_methods[*]} many)"
 		methods+=("$m")
 	done
+fi
+if [ -n "$ferryd_before" ]; then
+	[ -x "$ferryd_before" ] || die "FERRYD_BEFORE is not an executable file: $ferryd_before"
+	# timed right after ferry in every round, when ferry is timed at all
+	with_before=()
+	for m in "${methods[@]}"; do
+		with_before+=("$m")
+		if [ "$m" = ferry ]; then with_before+=(ferry_before); fi
+	done
+	methods=("${with_before[@]}")
 fi
 if [ "$many_tables" -eq 0 ]; then run_many=0; fi
 [ ${#methods[@]} -gt 0 ] || [ "$run_many" = 1 ] ||
@@ -632,11 +648,13 @@ api() {
 	[[ $code == 2* ]]
 }
 
+# start_ferryd [METHOD]: this build, or for ferry_before the FERRYD_BEFORE build (its own metadata database)
 start_ferryd() {
-	local port="" deadline
+	local port="" deadline bin=$ferryd meta=ferry_meta
+	if [ "${1:-}" = ferry_before ]; then bin=$ferryd_before meta=ferry_meta_before; fi
 	: >"$tmp/logs/ferryd.log.cur"
 	# a worker for each table job and each index job, as pgcopydb gets processes
-	"$ferryd" --meta "$(uri "$tgt_port" ferry_meta)" --workers "$((2 * jobs_n))" --listen 127.0.0.1:0 \
+	"$bin" --meta "$(uri "$tgt_port" "$meta")" --workers "$((2 * jobs_n))" --listen 127.0.0.1:0 \
 		>>"$tmp/logs/ferryd.log.cur" 2>&1 &
 	ferry_pid=$!
 	deadline=$((SECONDS + 120))
@@ -687,6 +705,8 @@ ensure_job() {
 # ---------------------------------------------------------------- methods
 # Each runs in the background, its output going to a log; the time from its
 # start to its end is the method's time.
+
+m_ferry_before() { m_ferry; }
 
 m_ferry() {
 	local run id
@@ -784,8 +804,8 @@ warm_up() {
 time_method() {
 	local m=$1 r=$2 log="$tmp/logs/$1.$2.log" t0 t1 c0 c1 cpu rc=0 secs rss hwm valid=yes note
 	prepare_target
-	if [ "$m" = ferry ]; then
-		start_ferryd
+	if [ "$m" = ferry ] || [ "$m" = ferry_before ]; then
+		start_ferryd "$m"
 		ensure_job "$ferry_job" "$ferry_src" "$ferry_include"
 	fi
 	if [ "$m" = limit_in ]; then
@@ -797,7 +817,7 @@ time_method() {
 	c0=$(cpu_ticks)
 	ferry_latency="$tmp/latency.$r" "m_$m" >"$log" 2>&1 &
 	method_pid=$!
-	if [ "$m" = ferry ]; then
+	if [ "$m" = ferry ] || [ "$m" = ferry_before ]; then
 		sampler "$method_pid" "$ferry_pid" '^ferryd$' "$tmp/rss" &
 		sampler_pid=$!
 	else
@@ -811,7 +831,7 @@ time_method() {
 	wait "$sampler_pid" || true
 	sampler_pid=""
 	rss=$(cat "$tmp/rss")
-	if [ "$m" = ferry ]; then
+	if [ "$m" = ferry ] || [ "$m" = ferry_before ]; then
 		hwm=$(vm_hwm "$ferry_pid")
 		if [ "${hwm:-0}" -gt "$rss" ]; then rss=$hwm; fi
 		stop_ferryd
@@ -824,7 +844,7 @@ time_method() {
 		echo "$note"
 		loud "${label[$m]} FAILED in round $r (exit status $rc); last lines of its output:" \
 			"$(tail -n 25 "$log")"
-		if [ "$m" = ferry ]; then tail -n 25 "$tmp/logs/ferryd.log" >&2 || true; fi
+		if [ "$m" = ferry ] || [ "$m" = ferry_before ]; then tail -n 25 "$tmp/logs/ferryd.log" >&2 || true; fi
 	elif [ "$m" = limit_out ]; then
 		note="no target"
 		echo "$note"
@@ -1373,6 +1393,7 @@ main() {
 	start_cluster source "$src_port"
 	start_cluster target "$tgt_port"
 	if has_method ferry || [ "$run_many" = 1 ]; then sql "$tgt_port" postgres -c 'CREATE DATABASE ferry_meta'; fi
+	if has_method ferry_before; then sql "$tgt_port" postgres -c 'CREATE DATABASE ferry_meta_before'; fi
 
 	if [ ${#methods[@]} -gt 0 ]; then make_source; fi
 	machine_info

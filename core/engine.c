@@ -1139,7 +1139,7 @@ static bool step_already_done(struct task *t)
 	return done;
 }
 
-static void run_step(struct engine *en, struct task *t, struct active *a)
+static void run_step(struct engine *en, struct task *t, struct active *a, struct load_session *session)
 {
 	struct load_hooks hooks = {hook_connections, NULL, NULL, a};
 	struct load_result r = {0};
@@ -1147,7 +1147,7 @@ static void run_step(struct engine *en, struct task *t, struct active *a)
 	err_clear(&e);
 	r.validation = json_pack("{s:s,s:n,s:n}", "state", "skipped", "source_rows", "target_rows");
 	int64_t t0 = now_ms();
-	bool ok = step_already_done(t) || load_step(t->spec, t->step_sql, &hooks, &e);
+	bool ok = step_already_done(t) || load_step(t->spec, t->step_sql, &hooks, session, &e);
 	long long ms = (long long)(now_ms() - t0);
 	pthread_mutex_lock(&en->lock);
 	bool stopped = a->stop;
@@ -1244,7 +1244,7 @@ static bool run_task(struct engine *en, struct task *t, struct load_session *ses
 	active_add(en, &a);
 	t->hold = true;
 	if (t->step)
-		run_step(en, t, &a);
+		run_step(en, t, &a, session);
 	else
 		run_copy(en, t, &a, session);
 	active_remove(en, &a);

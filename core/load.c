@@ -1402,15 +1402,30 @@ out:
 	return ok;
 }
 
-bool load_step(json_t *spec, const char *sql, const struct load_hooks *h, struct err *e)
+bool load_step(json_t *spec, const char *sql, const struct load_hooks *h,
+	       struct load_session *session, struct err *e)
 {
-	PGconn *dst = job_connect(spec, "target", e);
+	struct load_table t = {.spec = spec, .session = session};
+	bool reused;
+	PGconn *dst = take_connection(&t, TARGET, &reused, e);
 	if (!dst)
 		return false;
 	if (h->connections)
 		h->connections(h->arg, NULL, dst);
 	/* index builds sort in memory up to maintenance_work_mem: raise a small one, never lower it */
 	side_exec(dst, "target", sql_target_step_memory, 0, NULL, NULL, NULL);
+	if (reused && PQstatus(dst) == CONNECTION_BAD) {
+		/* the kept connection was closed meanwhile: nothing ran, connect again */
+		PQfinish(dst);
+		if (!(dst = job_connect(spec, "target", e))) {
+			if (h->connections)
+				h->connections(h->arg, NULL, NULL);
+			return false;
+		}
+		if (h->connections)
+			h->connections(h->arg, NULL, dst);
+		side_exec(dst, "target", sql_target_step_memory, 0, NULL, NULL, NULL);
+	}
 	/* the simple protocol: an after step may be several statements (one implicit transaction) */
 	PGresult *res = PQexec(dst, sql);
 	ExecStatusType st = PQresultStatus(res);
@@ -1420,6 +1435,7 @@ bool load_step(json_t *spec, const char *sql, const struct load_hooks *h, struct
 	PQclear(res);
 	if (h->connections)
 		h->connections(h->arg, NULL, NULL);
-	PQfinish(dst);
+	/* a statement that left a transaction open (an after step's BEGIN) closes the connection */
+	give_back(&t, TARGET, dst);
 	return ok;
 }

@@ -67,10 +67,12 @@ bool load_run(const struct load_table *t, const struct load_hooks *h, struct loa
 	      struct err *e);
 
 /*
- * Run one post-load statement (an index or constraint) on the target, in a
- * session whose maintenance_work_mem is at least 256MB. Returns false with
- * e filled when it fails.
+ * Run one post-load statement (an index, a constraint, an object) on the
+ * target, in a session whose maintenance_work_mem is at least 256MB: the
+ * target connection session keeps (NULL: a new one), kept there again
+ * after. Returns false with e filled when it fails.
  */
-bool load_step(json_t *spec, const char *sql, const struct load_hooks *h, struct err *e);
+bool load_step(json_t *spec, const char *sql, const struct load_hooks *h,
+	       struct load_session *session, struct err *e);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -442,7 +443,7 @@ static char *pg_dump(json_t *spec, char **args, struct err *e)
 	if (!env)
 		return NULL;
 	int out[2] = {-1, -1}, errp[2] = {-1, -1};
-	if (pipe(out) || pipe(errp)) {
+	if (pipe2(out, O_CLOEXEC) || pipe2(errp, O_CLOEXEC)) {
 		strv_free(env);
 		err_set(e, 500, "internal", NULL, "could not run pg_dump: %s", strerror(errno));
 		return NULL;
@@ -604,6 +605,7 @@ struct ctx {
 	const struct plan *p;
 	struct nameset ferry;     /* tables this run creates: plan index */
 	struct nameset kept;      /* tables that exist on the target and are kept: reason */
+	struct nameset unloadable; /* tables the plan cannot load: reason */
 	struct nameset bad;       /* names whose dependents are skipped: reason */
 	struct nameset made_seqs; /* sequences ferry creates with its tables */
 	struct nameset ferry_idx; /* indexes and constraints ferry builds itself */
@@ -617,6 +619,7 @@ static void ctx_release(struct ctx *c)
 {
 	ns_release(&c->ferry);
 	ns_release(&c->kept);
+	ns_release(&c->unloadable);
 	ns_release(&c->bad);
 	ns_release(&c->made_seqs);
 	ns_release(&c->ferry_idx);
@@ -677,6 +680,13 @@ static void ctx_plan(struct ctx *c, json_t *spec, const struct plan *p)
 			char *why = xasprintf("its table %s exists on the target and is kept (load mode %s)",
 					      t->st.dst_label, t->mode);
 			ns_add(&c->kept, s->schema, s->name, why, 0);
+			free(why);
+		} else {
+			char *why = xasprintf("the table cannot be loaded: %s", t->error);
+			ns_add(&c->unloadable, s->schema, s->name, why, 0);
+			free(why);
+			why = xasprintf("it depends on %s, which cannot be loaded", t->st.src_label);
+			ns_add(&c->bad, s->schema, s->name, why, 0);
 			free(why);
 		}
 	}
@@ -836,8 +846,11 @@ static void classify(struct ctx *c, struct objects *os, int i)
 			o->sql = rest;
 			return;
 		}
-		if ((k = ns_find(&c->kept, o->schema, o->name)) >= 0) {
-			skip(o, c->kept.texts[k]);
+		const struct nameset *left = &c->kept;
+		if ((k = ns_find(left, o->schema, o->name)) < 0)
+			k = ns_find(left = &c->unloadable, o->schema, o->name);
+		if (k >= 0) {
+			skip(o, left->texts[k]);
 			return;
 		}
 		if (ns_find(&c->bad, o->schema, o->name) < 0) {
@@ -1212,8 +1225,12 @@ void objects_create_before(PGconn *dst, struct objects *o, objects_table_fn tabl
 			free(why);
 			continue;
 		}
-		if (ob->fate == OBJ_FERRY && ob->table >= 0 && !table(arg, ob->table))
+		if (ob->fate == OBJ_FERRY && ob->table >= 0 && !table(arg, ob->table)) {
+			char *why = xasprintf("it depends on %s.%s, which could not be created", ob->schema, ob->name);
+			ns_add(&failed, ob->schema, ob->name, why, 0);
+			free(why);
 			continue;
+		}
 		const char *sql = ob->sql;
 		char *rest = NULL;
 		if (ob->seq_made && sequence_exists(dst, ob))

@@ -5,9 +5,12 @@
 
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
+const path = require('node:path');
+const { execFile } = require('node:child_process');
+const { promisify } = require('node:util');
 
 const { ferrydAvailable } = require('../lib/ferryd');
-const { quoteIdent } = require('../lib/cluster');
+const { quoteIdent, bindir } = require('../lib/cluster');
 const {
 	startEnv, createJob, triggerRun, waitRun, runToEnd, runTables, runEvents, rel, listTables,
 } = require('./helpers');
@@ -15,6 +18,7 @@ const {
 const BIG_ROWS = 2000000;
 const WEIRD = 'Weird Schema';
 const TAB = 'Tab.le "quoted"';
+const execFileP = promisify(execFile);
 const RUN_TIMEOUT_MS = 120000;
 
 /* Columns of public.kitchen that take values (all but id and the generated total). */
@@ -359,7 +363,7 @@ describe('fidelity of a migration', { skip: !ferrydAvailable() && 'build/ferryd 
 	let env;
 
 	before(async () => {
-		env = await startEnv({ dbs: ['src', 'dst', 'dst_val', 'dst_tx', 'dst_bad', 'dst_mism'], workers: 2 });
+		env = await startEnv({ dbs: ['src', 'dst', 'dst_val', 'dst_tx', 'dst_bad', 'dst_mism', 'dst_all'], workers: 2 });
 		await env.sql('src', SOURCE_SQL, { timeoutMs: 120000 });
 	});
 
@@ -618,6 +622,20 @@ describe('fidelity of a migration', { skip: !ferrydAvailable() && 'build/ferryd 
 			for (const e of events.filter((x) => x.kind === 'foreign_key'))
 				assert.ok(e.id > lastCopy, `foreign key ${e.message} after every table loaded`);
 		});
+	});
+
+	it('with objects "all", the hostile schema\'s pg_dump --schema-only is the same on the target', async () => {
+		const j = await createJob(env.api, {
+			name: 'fidelity-all', source: { dsn: env.dsn('src') }, target: { dsn: env.dsn('dst_all') },
+			include: ['public.*', `"${WEIRD}".*`], objects: 'all', load: { index_parallel: 2 },
+		});
+		const done = await runToEnd(env.api, j.id, undefined, { timeoutMs: RUN_TIMEOUT_MS });
+		assert.equal(done.state, 'succeeded', done.error);
+		const dump = async (db) => (await execFileP(path.join(bindir(), 'pg_dump'), ['--schema-only', '-d', env.dsn(db)],
+			{ maxBuffer: 64 << 20 })).stdout.split('\n').filter((l) => !/^\\(un)?restrict /.test(l)).join('\n');
+		const [a, b] = await Promise.all([dump('src'), dump('dst_all')]);
+		assert.ok(a.includes('"Weird Schema"."e-mail"'), 'fixture: the dump holds the quoted names');
+		assert.equal(firstDifference(a, b), null);
 	});
 
 	it('a glob whose quoted part holds a dot and quotes selects exactly that table', async () => {

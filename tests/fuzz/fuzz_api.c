@@ -382,7 +382,7 @@ static void check_endpoint(json_t *spec, json_t *body, const char *key)
 static void check_normalized(json_t *spec, json_t *body)
 {
 	static const char *const keys[] = {"name", "source", "target", "include", "exclude",
-					   "tables", "load", "retry", "after", "schedule", NULL};
+					   "tables", "objects", "load", "retry", "after", "schedule", NULL};
 	static const char *const load_keys[] = {"mode", "create", "parallel", "index_parallel",
 						"validate", "split_bytes", NULL};
 	static const char *const retry_keys[] = {"attempts", "delay_s", NULL};
@@ -393,6 +393,8 @@ static void check_normalized(json_t *spec, json_t *body)
 	for (const char *const *k = keys; *k; k++)
 		CHECK(json_object_get(spec, *k), "\"%s\" is missing", *k);
 	CHECK(json_equal(json_object_get(spec, "name"), json_object_get(body, "name")), "name changed");
+	const char *objects = json_string_value(json_object_get(spec, "objects"));
+	CHECK(objects && (!strcmp(objects, "tables") || !strcmp(objects, "all")), "objects is neither tables nor all");
 	check_endpoint(spec, body, "source");
 	check_endpoint(spec, body, "target");
 	json_t *include = json_object_get(spec, "include");
@@ -476,7 +478,7 @@ static void check_idempotent(json_t *spec)
 static void check_rendered(json_t *spec)
 {
 	static const char *const order[] = {"id", "name", "source", "target", "include",
-					    "exclude", "tables", "load", "retry", "after", "schedule",
+					    "exclude", "tables", "objects", "load", "retry", "after", "schedule",
 					    "paused", "next_run_at", "created_at", "updated_at",
 					    "last_run", NULL};
 	json_t *doc = json_deep_copy(spec);

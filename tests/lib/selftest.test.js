@@ -25,6 +25,7 @@ function sampleJob() {
 		include: ['public.*'],
 		exclude: ['public.tmp_*'],
 		tables: { 'public.device': { target: 'iot.device', where: "ts >= '2020-01-01'" } },
+		objects: 'tables',
 		load: { mode: 'replace', create: true, parallel: 4, index_parallel: 4, validate: 'count' },
 		retry: { attempts: 3, delay_s: 5 },
 		schedule: null,
