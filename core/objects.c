@@ -277,8 +277,14 @@ static bool read_qname(const char **s, struct qualname *q)
 static bool read_word(const char **s, const char *kw)
 {
 	const char *p = *s;
-	while (isspace((unsigned char)*p))
-		p++;
+	for (;;) {
+		while (isspace((unsigned char)*p))
+			p++;
+		const char *q = (*p == '-' || *p == '/') ? skip_quoted(p, false) : p;
+		if (q == p)
+			break;
+		p = q;
+	}
 	size_t n = strlen(kw);
 	if (strncasecmp(p, kw, n) || ident_char(p[n]))
 		return false;
@@ -533,10 +539,14 @@ static bool parse_header(char *line, struct obj *o, char *owner, size_t n)
 	return true;
 }
 
-/* Append line to out unless it is a psql meta-command (\restrict, \connect …) or a comment. */
+/*
+ * Append line to out unless it is one of the psql meta-commands pg_dump
+ * writes around its script (\restrict, \unrestrict); every other line is
+ * kept as it is, a comment line of a function's body too.
+ */
 static void add_line(struct sb *out, const char *line, size_t n)
 {
-	if (n && (line[0] == '\\' || (n >= 2 && line[0] == '-' && line[1] == '-')))
+	if ((n > 9 && !strncmp(line, "\\restrict ", 10)) || (n > 11 && !strncmp(line, "\\unrestrict ", 12)))
 		return;
 	sb_add(out, line, n);
 	sb_addc(out, '\n');
@@ -580,7 +590,10 @@ static void split_script(char *text, struct objects *o, char ***owners)
 					o->o[o->n++] = ob;
 					into = &cur;
 					sb_init(&cur);
+					/* past the header's closing "--" */
 					line = hend + 1;
+					if (!strncmp(line, "--\n", 3))
+						line += 3;
 					continue;
 				}
 				*hend = '\n';
@@ -1199,6 +1212,9 @@ static bool sequence_exists(PGconn *dst, const struct obj *o)
 	return yes;
 }
 
+/* Objects found on the target already that get an event each; the rest are counted. */
+#define KEPT_NAMED 50
+
 void objects_create_before(PGconn *dst, struct objects *o, objects_table_fn table,
 			   objects_note_fn note, void *arg)
 {
@@ -1243,10 +1259,12 @@ void objects_create_before(PGconn *dst, struct objects *o, objects_table_fn tabl
 		if (run_sql(dst, sql, msg, sizeof(msg), state)) {
 			made += ob->fate == OBJ_CREATE;
 		} else if (objects_exists_error(state)) {
-			kept++;
-			char *m = xasprintf("%s is already on the target and is kept as it is", label);
-			note(arg, "info", ob->type, m);
-			free(m);
+			/* named one by one up to a point: a job run every night finds them all there */
+			if (++kept <= KEPT_NAMED) {
+				char *m = xasprintf("%s is already on the target and is kept as it is", label);
+				note(arg, "info", ob->type, m);
+				free(m);
+			}
 		} else {
 			char *m = xasprintf("could not create %s: %s", label, msg);
 			note(arg, "error", ob->type, m);
@@ -1267,8 +1285,8 @@ void objects_create_before(PGconn *dst, struct objects *o, objects_table_fn tabl
 	}
 	ns_release(&failed);
 	PQclear(PQexec(dst, "RESET ALL"));
-	char *m = xasprintf("created %d objects from the source's schema before the data in %lld ms%s", made,
-			    (long long)(now_ms() - t0), kept ? " (some were there already)" : "");
+	char *m = xasprintf("created %d objects from the source's schema before the data in %lld ms; %d were on the target already and are kept",
+			    made, (long long)(now_ms() - t0), kept);
 	note(arg, "info", "objects", m);
 	free(m);
 }
