@@ -433,10 +433,11 @@ static int publication_step(const struct objects *o, const char *name)
 /*
  * Append the objects that go after the data (triggers, rules, policies,
  * grants, comments on them, refreshes of materialized views …) to rows as
- * steps of phase 2, and the objects the plan created before the data or
- * skipped to events. A refresh waits for the one before it (pg_dump's order
- * puts a materialized view after those it reads), a comment for its object.
- * An object that could not be created before the data is an errored step.
+ * steps of phase 2, and an event for each object the plan skips to events.
+ * A refresh waits for the one before it (pg_dump's order puts a
+ * materialized view after those it reads), a comment for its object, a
+ * publication's table for the publication. An object that could not be
+ * created before the data is an errored step, so that the run fails naming it.
  */
 static bool add_object_steps(json_t *rows, json_t *events, int *seq, struct objects *o)
 {

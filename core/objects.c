@@ -1094,12 +1094,13 @@ bool objects_read(json_t *spec, PGconn *src, PGconn *dst, const char *snapshot,
 	if (!(others = other_schemas(src, &c, e)))
 		goto done;
 	/* every schema but the selected ones is left out, so that extensions and publications still come */
-	size_t nargs = 8;
+	size_t nargs = 9;
 	for (char **s = others; *s; s++)
 		nargs++;
 	char **args = xcalloc(nargs, sizeof(char *));
 	int a = 1;
 	args[a++] = xstrdup("--schema-only");
+	args[a++] = xstrdup("--no-password"); /* never a prompt on ferryd's terminal */
 	args[a++] = xstrdup("--no-tablespaces");
 	args[a++] = xstrdup("--no-subscriptions");
 	if (snapshot)
