@@ -395,7 +395,8 @@ bool plan_build(PGconn *src, PGconn *dst, json_t *spec, json_t *requested,
 	free(defs);
 	if (!p->types)
 		return false;
-	if (!job_all_objects(spec) || !p->n)
+	/* a backfill reloads cursor windows of tables the job's runs made: nothing else is due */
+	if (!job_all_objects(spec) || !p->n || strategy_is_backfill(ctx))
 		return true;
 	p->objects = xcalloc(1, sizeof(*p->objects));
 	if (objects_read(spec, src, dst, ctx ? ctx->snapshot : NULL, p, p->objects, e))
