@@ -232,6 +232,27 @@ static bool lossy_type(const char *type)
 	return false;
 }
 
+/*
+ * A table the run creates whose defaults, generated columns or checks call
+ * functions of the source's own: with objects "tables" the target must have
+ * them already. A warning for each, appended to w.
+ */
+static void function_warnings(PGconn *src, const struct plan_table *t, json_t *w)
+{
+	char *rel = db_qualified(src, t->st.src.schema, t->st.src.name);
+	const char *p[] = {rel};
+	struct err e;
+	err_clear(&e);
+	PGresult *res = db_exec(src, sql_source_table_functions, 1, p, &e);
+	for (int r = 0; res && r < PQntuples(res); r++)
+		json_array_append_new(w, json_sprintf("its defaults, generated columns or checks call function %s, which a job with objects \"tables\" does not create: the target must have it, or set objects to \"all\"",
+						      PQgetvalue(res, r, 0)));
+	if (!res)
+		db_simple(src, "ROLLBACK TO SAVEPOINT plan", NULL);
+	PQclear(res);
+	free(rel);
+}
+
 /* Warnings for one planned table: the pre-migration assessment. */
 static json_t *plan_warnings(PGconn *src, json_t *spec, const struct plan *p,
 			     const struct plan_table *t)
@@ -259,6 +280,8 @@ static json_t *plan_warnings(PGconn *src, json_t *spec, const struct plan *p,
 				json_array_append_new(w, json_sprintf("column \"%s\" needs extension \"%s\" on the target",
 								      t->def.cols[c].target, ext));
 	}
+	if (!job_all_objects(spec) && (t->create || !t->target_relkind) && !*t->error)
+		function_warnings(src, t, w);
 	if (t->st.filter && t->parent < 0) {
 		char *rel = db_qualified(src, t->st.src.schema, t->st.src.name);
 		char *sql = xasprintf("EXPLAIN SELECT * FROM %s WHERE (%s)", rel, t->st.filter);

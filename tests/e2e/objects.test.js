@@ -100,6 +100,15 @@ describe('a whole database with all its objects', { skip: !ferrydAvailable() }, 
 		// a descending smallint sequence with its own bounds keeps them
 		assert.deepEqual(dst['shop.ticket_seq'].slice(0, 7), ['smallint', 30000, -32768, 30000, -1, false, 1]);
 		assert.equal(dst['public.film_film_id_seq'], undefined, 'the sequence of a table not in the run is not created');
+		// the plan of such a job tells that film's generated column needs a function it does not bring
+		const withFilm = await createJob(env.api, {
+			name: 'rental-film', source: { dsn: env.dsn('src') }, target: { dsn: env.dsn('tables_only') },
+			include: ['public.film'], load: { mode: 'drop' },
+		});
+		const plan = await env.api.get(`/api/v1/jobs/${withFilm.id}/plan`);
+		assert.equal(plan.status, 200, plan.text);
+		assert.ok(plan.json.tables[0].warnings.some((w) => w.includes('call function public.price_with_tax(p numeric, rate numeric)') &&
+			w.includes('set objects to "all"')), JSON.stringify(plan.json.tables[0].warnings));
 		// with "tables", no view, function or trigger is created
 		assert.equal(await env.sql('tables_only', `SELECT count(*) FROM pg_views WHERE schemaname = 'public'`), '0');
 		assert.equal(await env.sql('tables_only', `SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal`), '0');
