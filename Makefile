@@ -18,7 +18,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
-PKGS    := libmicrohttpd jansson libpq uuid zlib
+PKGS    := libmicrohttpd jansson libpq uuid zlib libmariadb
 
 ifeq ($(CI),true)
 WERROR ?= 1
@@ -40,14 +40,15 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 GEN       := $(BUILD)/gen
-CORE_SRC  := $(wildcard core/*.c)
+CORE_DIRS := core/lib core/meta core/engine core/connectors core/connectors/pg core/connectors/mysql
+CORE_SRC  := $(foreach d,$(CORE_DIRS),$(wildcard $(d)/*.c))
 SERVER_SRC:= $(wildcard server/*.c)
-SQL_FILES := $(sort $(wildcard core/sql/*.sql))
+SQL_FILES := $(sort $(wildcard core/meta/sql/*.sql)) $(sort $(wildcard core/connectors/*/sql/*.sql))
 WEB_FILES := $(sort $(wildcard web/*.html web/*.css web/*.js web/*.svg web/*.png))
 GEN_SRC   := $(GEN)/sql.c $(GEN)/web_assets.c $(GEN)/spec_assets.c
 CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/sql.o
 SERVER_OBJ:= $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/web_assets.o $(BUILD)/gen/spec_assets.o
-INC       := -Icore -Iserver -I$(GEN)
+INC       := $(CORE_DIRS:%=-I%) -Iserver -I$(GEN)
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -68,7 +69,7 @@ $(BUILD)/embed: core/tools/embed.c
 
 $(GEN)/sql.c $(GEN)/sql.h: $(BUILD)/embed $(SQL_FILES)
 	@mkdir -p $(GEN)
-	$(BUILD)/embed sql $(GEN)/sql.c $(GEN)/sql.h -C core/sql $(SQL_FILES)
+	$(BUILD)/embed sql $(GEN)/sql.c $(GEN)/sql.h -C core/meta/sql $(SQL_FILES)
 
 $(GEN)/web_assets.c $(GEN)/web_assets.h: $(BUILD)/embed $(WEB_FILES)
 	@mkdir -p $(GEN)

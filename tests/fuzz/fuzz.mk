@@ -24,8 +24,8 @@ ifeq ($(WERROR),1)
 FUZZ_CFLAGS += -Werror
 endif
 # the core code the target calls, and what that code calls in turn
-FUZZ_SRC    := tests/fuzz/fuzz_api.c core/job.c core/cron.c core/dsn.c core/names.c core/db.c core/log.c \
-               core/util.c core/sb.c core/err.c server/routes.c
+FUZZ_SRC    := tests/fuzz/fuzz_api.c core/engine/job.c core/lib/cron.c core/lib/dsn.c core/lib/names.c \
+               core/lib/db.c core/lib/log.c core/lib/util.c core/lib/sb.c core/lib/err.c server/routes.c
 FUZZ_OBJ    := $(FUZZ_SRC:%.c=$(FUZZ_DIR)/%.o)
 # libFuzzer options for make fuzz; run-short.sh passes the same ones
 FUZZ_OPTS   := -max_len=4096 -timeout=10 -dict=tests/fuzz/fuzz_api.dict -print_final_stats=1

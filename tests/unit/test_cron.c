@@ -1,4 +1,4 @@
-/* tests/unit/test_cron.c: schedules: parsing and next slots (core/cron.h) */
+/* tests/unit/test_cron.c: schedules: parsing and next slots (cron.h) */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* tests/unit/test_dsn.c: connection string validation, redaction and scrubbing (core/dsn.h) */
+/* tests/unit/test_dsn.c: connection string validation, redaction and scrubbing (dsn.h) */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

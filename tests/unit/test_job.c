@@ -1,4 +1,4 @@
-/* tests/unit/test_job.c: job validation, defaults, rendering and table selection (core/job.h) */
+/* tests/unit/test_job.c: job validation, defaults, rendering and table selection (job.h) */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* tests/unit/test_names.c: qualified table names and globs over them (core/names.h) */
+/* tests/unit/test_names.c: qualified table names and globs over them (names.h) */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

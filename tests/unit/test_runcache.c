@@ -1,4 +1,4 @@
-/* tests/unit/test_runcache.c: when kept answers about live runs are served, fetched again or dropped (core/runcache.h) */
+/* tests/unit/test_runcache.c: when kept answers about live runs are served, fetched again or dropped (runcache.h) */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* tests/unit/test_sb.c: the growable string buffer (core/sb.h) */
+/* tests/unit/test_sb.c: the growable string buffer (sb.h) */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

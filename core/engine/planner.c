@@ -1,0 +1,699 @@
+/* core/engine/planner.c: turn a job and the live source into a run's plan: tables, target DDL, copy statements, post-load steps */
+#include "planner.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "job.h"
+#include "sb.h"
+#include "sql.h"
+#include "util.h"
+#include "banned.h"
+
+/*
+ * tdef_load inside a savepoint: a table the catalog cannot describe gets an
+ * error of its own and leaves the (snapshot) transaction usable for the rest.
+ */
+static bool load_def(PGconn *src, struct plan_table *t, json_t *opts, char *error, size_t n)
+{
+	struct err e;
+	err_clear(&e);
+	db_simple(src, "SAVEPOINT ferry_table", NULL);
+	if (tdef_load(src, &t->st.src, &t->st.dst, opts, &t->def, &e)) {
+		db_simple(src, "RELEASE SAVEPOINT ferry_table", NULL);
+		return true;
+	}
+	db_simple(src, "ROLLBACK TO SAVEPOINT ferry_table; RELEASE SAVEPOINT ferry_table", NULL);
+	str_copy(error, n, e.msg);
+	return false;
+}
+
+static struct plan_table *plan_add(struct plan *p)
+{
+	p->t = xrealloc(p->t, sizeof(*p->t) * (size_t)(p->n + 1));
+	struct plan_table *t = &p->t[p->n++];
+	memset(t, 0, sizeof(*t));
+	t->parent = -1;
+	t->target_rows = -1;
+	return t;
+}
+
+void plan_release(struct plan *p)
+{
+	for (int i = 0; i < p->n; i++) {
+		free(p->t[i].st.filter);
+		tdef_release(&p->t[i].def);
+		json_decref(p->t[i].load);
+	}
+	free(p->t);
+	json_decref(p->types);
+	if (p->objects)
+		objects_release(p->objects);
+	free(p->objects);
+	memset(p, 0, sizeof(*p));
+}
+
+static void table_error(struct plan_table *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void table_error(struct plan_table *t, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(t->error, sizeof(t->error), fmt, ap);
+	va_end(ap);
+}
+
+/* The table a partition belongs to at the top of its tree (t itself for a table). */
+static const struct plan_table *plan_root(const struct plan *p, const struct plan_table *t)
+{
+	while (t->parent >= 0)
+		t = &p->t[t->parent];
+	return t;
+}
+
+/* The job's options for table t: those of its tree's top table. */
+static json_t *plan_options(json_t *spec, const struct plan *p, const struct plan_table *t)
+{
+	const struct plan_table *root = plan_root(p, t);
+	return job_table_options(spec, root->st.src.schema, root->st.src.name);
+}
+
+#define DESCRIBE_BATCH 1000
+
+/*
+ * Read the tables idx[0..n) of the plan from the source catalog, a thousand
+ * at a time; when a batch cannot be read together (a table in it breaks a
+ * catalog query), its tables are read one by one, so that only the one
+ * that breaks gets an error.
+ */
+static void describe_tables(PGconn *src, json_t *spec, struct plan *p, const int *idx, int n)
+{
+	struct tdef_item *items = xcalloc(n < DESCRIBE_BATCH ? (size_t)n + 1 : DESCRIBE_BATCH,
+					  sizeof(*items));
+	for (int at = 0; at < n; at += DESCRIBE_BATCH) {
+		int k = n - at < DESCRIBE_BATCH ? n - at : DESCRIBE_BATCH;
+		for (int j = 0; j < k; j++) {
+			struct plan_table *t = &p->t[idx[at + j]];
+			items[j].src = t->st.src;
+			items[j].dst = t->st.dst;
+			items[j].opts = plan_options(spec, p, t);
+		}
+		struct err e;
+		err_clear(&e);
+		db_simple(src, "SAVEPOINT ferry_tables", NULL);
+		bool together = tdef_load_all(src, items, k, &e);
+		db_simple(src, together ? "RELEASE SAVEPOINT ferry_tables"
+					: "ROLLBACK TO SAVEPOINT ferry_tables; RELEASE SAVEPOINT ferry_tables",
+			  NULL);
+		for (int j = 0; j < k; j++) {
+			struct plan_table *t = &p->t[idx[at + j]];
+			if (!together)
+				load_def(src, t, items[j].opts, t->error, sizeof(t->error));
+			else if (items[j].ok)
+				t->def = items[j].def;
+			else
+				str_copy(t->error, sizeof(t->error), items[j].err.msg);
+		}
+	}
+	free(items);
+}
+
+/*
+ * Whether table i is created, and when its target exists, whether it can be
+ * loaded there; kind is its relkind on the target (0: none). True when its
+ * target columns are to be compared with the source's.
+ */
+static bool target_decide(json_t *spec, struct plan *p, int i, char kind)
+{
+	struct plan_table *t = &p->t[i];
+	t->target_relkind = kind;
+	bool parent_created = t->parent >= 0 && p->t[t->parent].create;
+	if (!strcmp(t->mode, "drop") || parent_created)
+		t->create = true;
+	else if (!kind)
+		t->create = job_load_create(spec);
+	if (!kind && !t->create) {
+		table_error(t, "target: table %s does not exist and load.create is false",
+			    t->st.dst_label);
+		return false;
+	}
+	if (t->create) {
+		t->binary = true;
+		return false;
+	}
+	if (kind != 'r' && kind != 'p') {
+		table_error(t, "target: %s exists and is not a table", t->st.dst_label);
+		return false;
+	}
+	return t->leaf;
+}
+
+/* Compare the target columns of table t (cols[0..n), NULL when unknown) with its source columns. */
+static void target_columns(struct plan_table *t, const struct column *cols, int n)
+{
+	t->binary = true;
+	for (int c = 0; c < t->def.ncols && cols; c++) {
+		const struct tdef_column *col = &t->def.cols[c];
+		if (col->generated)
+			continue;
+		int j = 0;
+		while (j < n && strcmp(cols[j].name, col->target))
+			j++;
+		if (j == n) {
+			table_error(t, "target: table %s has no column \"%s\"", t->st.dst_label,
+				    col->target);
+			break;
+		}
+		if (cols[j].generated) {
+			table_error(t, "target: column \"%s\" of %s is generated there and cannot be loaded",
+				    col->target, t->st.dst_label);
+			break;
+		}
+		if (strcmp(cols[j].type, col->type))
+			t->binary = false;
+	}
+}
+
+/*
+ * Describe the target side of every table without an error: exists? rows
+ * (when count_rows)? binary-compatible columns? The catalog is read for
+ * all tables at once.
+ */
+static void check_targets(PGconn *dst, json_t *spec, struct plan *p, bool count_rows)
+{
+	int *idx = xcalloc((size_t)p->n + 1, sizeof(*idx));
+	const struct qualname **names = xcalloc((size_t)p->n + 1, sizeof(*names));
+	char *kinds = xcalloc((size_t)p->n + 1, 1);
+	long long *rows = xcalloc((size_t)p->n + 1, sizeof(*rows));
+	struct column *cols = NULL;
+	int n = 0;
+	for (int i = 0; i < p->n; i++) {
+		if (!*p->t[i].error) {
+			idx[n] = i;
+			names[n++] = &p->t[i].st.dst;
+		}
+	}
+	struct err e;
+	err_clear(&e);
+	if (n == 0)
+		goto out;
+	if (!catalog_relkinds(dst, names, n, kinds, &e)) {
+		for (int j = 0; j < n; j++)
+			table_error(&p->t[idx[j]], "target: %s", e.msg);
+		goto out;
+	}
+	/* from here on, idx and names hold the tables whose target columns are compared */
+	int m = 0;
+	for (int j = 0; j < n; j++) {
+		if (target_decide(spec, p, idx[j], kinds[j])) {
+			idx[m] = idx[j];
+			names[m++] = names[j];
+		}
+	}
+	if (count_rows && catalog_count_rows(dst, names, m, 1, rows, &e))
+		for (int j = 0; j < m; j++)
+			p->t[idx[j]].target_rows = rows[j];
+	err_clear(&e);
+	int nc = m ? catalog_columns(dst, names, m, &cols, &e) : 0;
+	for (int j = 0, c = 0; j < m; j++) {
+		int first = c;
+		while (c < nc && cols[c].table == j)
+			c++;
+		target_columns(&p->t[idx[j]], nc >= 0 ? cols + first : NULL, c - first);
+	}
+out:
+	free(cols);
+	free(rows);
+	free(kinds);
+	free(names);
+	free(idx);
+}
+
+/*
+ * Add the partition in row r of a tdef_partitions result to the plan, under
+ * the partitioned table at index top (the partitions before it in the plan
+ * are those of the same tree). True when its rows are to be counted.
+ */
+static bool add_partition(struct plan *p, int top, PGresult *res, int r)
+{
+	struct plan_table *t = plan_add(p);
+	const struct plan_table *root = &p->t[top];
+	str_copy(t->st.src.schema, sizeof(t->st.src.schema), PQgetvalue(res, r, 1));
+	str_copy(t->st.src.name, sizeof(t->st.src.name), PQgetvalue(res, r, 2));
+	memcpy(t->st.dst.schema, root->st.dst.schema, sizeof(t->st.dst.schema));
+	str_copy(t->st.dst.name, sizeof(t->st.dst.name), PQgetvalue(res, r, 2));
+	qualname_format(&t->st.src, t->st.src_label, sizeof(t->st.src_label));
+	qualname_format(&t->st.dst, t->st.dst_label, sizeof(t->st.dst_label));
+	t->leaf = PQgetvalue(res, r, 5)[0] == 't';
+	t->st.rows_estimate = atoll(PQgetvalue(res, r, 6));
+	t->st.bytes_estimate = atoll(PQgetvalue(res, r, 7));
+	t->st.filter = root->st.filter ? xstrdup(root->st.filter) : NULL;
+	t->st.has_pk = root->st.has_pk;
+	memcpy(t->parent_label, root->st.src_label, sizeof(t->parent_label));
+	memcpy(t->mode, root->mode, sizeof(t->mode));
+	for (int k = top; k < p->n - 1; k++)
+		if (!strcmp(p->t[k].st.src.schema, PQgetvalue(res, r, 9)) &&
+		    !strcmp(p->t[k].st.src.name, PQgetvalue(res, r, 10)))
+			t->parent = k;
+	return t->leaf && PQgetvalue(res, r, 8)[0] != 't';
+}
+
+/*
+ * Add the partitions of the partitioned tables among the plan's tables,
+ * each right after its table, level by level, and read them.
+ */
+static bool add_partitions(PGconn *src, json_t *spec, struct plan *p, struct err *e)
+{
+	struct sb schemas, names;
+	sb_init(&schemas);
+	sb_init(&names);
+	int ntops = p->n, nparted = 0;
+	/* pos[i]: table i's position among the partitioned tables asked about (from 1), or 0 */
+	int *pos = xcalloc((size_t)ntops + 1, sizeof(*pos));
+	for (int i = 0; i < ntops; i++) {
+		if (*p->t[i].error || p->t[i].def.relkind != 'p')
+			continue;
+		pos[i] = ++nparted;
+		db_array_add(&schemas, p->t[i].st.src.schema);
+		db_array_add(&names, p->t[i].st.src.name);
+	}
+	db_array_end(&schemas);
+	db_array_end(&names);
+	const char *q[] = {schemas.buf, names.buf};
+	PGresult *res = nparted ? db_exec(src, sql_tdef_partitions, 2, q, e) : NULL;
+	sb_release(&schemas);
+	sb_release(&names);
+	int rows = res ? PQntuples(res) : 0;
+	if (rows == 0) {
+		PQclear(res);
+		free(pos);
+		return !nparted || res;
+	}
+	struct plan_table *tops = p->t;
+	p->t = NULL;
+	p->n = 0;
+	int *added = xcalloc((size_t)rows + 1, sizeof(*added));
+	int *uncounted = xcalloc((size_t)rows + 1, sizeof(*uncounted));
+	const struct qualname **unames = xcalloc((size_t)rows + 1, sizeof(*unames));
+	long long *counts = xcalloc((size_t)rows + 1, sizeof(*counts));
+	int nu = 0, r = 0;
+	for (int i = 0; i < ntops; i++) {
+		int top = p->n;
+		*plan_add(p) = tops[i];
+		for (; pos[i] && r < rows && atoi(PQgetvalue(res, r, 0)) == pos[i]; r++) {
+			added[r] = p->n;
+			if (add_partition(p, top, res, r))
+				uncounted[nu++] = p->n - 1;
+		}
+	}
+	free(tops);
+	free(pos);
+	PQclear(res);
+	for (int i = 0; i < nu; i++)
+		unames[i] = &p->t[uncounted[i]].st.src;
+	bool ok = catalog_count_rows(src, unames, nu, 0, counts, e);
+	for (int i = 0; ok && i < nu; i++)
+		p->t[uncounted[i]].st.rows_estimate = counts[i];
+	if (ok)
+		describe_tables(src, spec, p, added, rows);
+	for (int i = 0; ok && i < rows; i++) {
+		struct plan_table *t = &p->t[added[i]];
+		if (!*t->error && t->parent >= 0)
+			t->def.parent = p->t[t->parent].st.dst;
+	}
+	free(counts);
+	free(unames);
+	free(uncounted);
+	free(added);
+	return ok;
+}
+
+/* Decide how each table that holds rows loads; a table that cannot load so gets its error. */
+static void resolve_loads(PGconn *src, json_t *spec, const struct plan_ctx *ctx, struct plan *p)
+{
+	for (int i = 0; i < p->n; i++) {
+		struct plan_table *t = &p->t[i];
+		if (*t->error || !t->leaf)
+			continue;
+		t->load = strategy_resolve(src, t->mode, plan_options(spec, p, t), t->st.src_label,
+					   ctx, &t->def, t->error, sizeof(t->error));
+	}
+}
+
+bool plan_build(PGconn *src, PGconn *dst, json_t *spec, json_t *requested,
+		const struct plan_ctx *ctx, struct plan *p, struct err *e)
+{
+	struct src_table *tops = NULL;
+	int ntops = 0;
+	memset(p, 0, sizeof(*p));
+	if (!catalog_select(src, spec, requested, &tops, &ntops, e))
+		return false;
+	if (strategy_is_backfill(ctx)) {
+		/* a backfill reloads a cursor window: only incremental tables have one */
+		int kept = 0;
+		for (int i = 0; i < ntops; i++) {
+			if (!strcmp(job_table_mode(spec, tops[i].src.schema, tops[i].src.name), "incremental"))
+				tops[kept++] = tops[i];
+			else
+				free(tops[i].filter);
+		}
+		ntops = kept;
+	}
+	/* every name the catalog prints from here on comes schema-qualified */
+	if (!db_simple(src, "SET LOCAL search_path = pg_catalog", e)) {
+		catalog_free(tops, ntops);
+		return false;
+	}
+	int *idx = xcalloc((size_t)ntops + 1, sizeof(*idx));
+	for (int i = 0; i < ntops; i++) {
+		struct plan_table *t = plan_add(p);
+		t->st = tops[i];
+		tops[i].filter = NULL;
+		str_copy(t->mode, sizeof(t->mode), job_table_mode(spec, t->st.src.schema, t->st.src.name));
+		idx[i] = i;
+	}
+	catalog_free(tops, ntops);
+	describe_tables(src, spec, p, idx, ntops);
+	free(idx);
+	for (int i = 0; i < p->n; i++)
+		p->t[i].leaf = *p->t[i].error || p->t[i].def.relkind != 'p';
+	if (!add_partitions(src, spec, p, e))
+		return false;
+	if (dst)
+		check_targets(dst, spec, p, !(ctx && ctx->skip_target_rows));
+	resolve_loads(src, spec, ctx, p);
+	struct tdef *defs = xcalloc((size_t)p->n + 1, sizeof(*defs));
+	int nd = 0;
+	for (int i = 0; i < p->n; i++)
+		if (!*p->t[i].error && (p->t[i].create || !dst))
+			defs[nd++] = p->t[i].def;
+	p->types = tdef_types(src, defs, nd, e);
+	free(defs);
+	if (!p->types)
+		return false;
+	/* a backfill reloads cursor windows of tables the job's runs made: nothing else is due */
+	if (!job_all_objects(spec) || !p->n || strategy_is_backfill(ctx))
+		return true;
+	p->objects = xcalloc(1, sizeof(*p->objects));
+	if (objects_read(spec, src, dst, ctx ? ctx->snapshot : NULL, p, p->objects, e))
+		return true;
+	free(p->objects);
+	p->objects = NULL;
+	return false;
+}
+
+/* Run sql on the target; on failure keep its message in msg and return false. */
+static bool target_exec(PGconn *dst, const char *sql, char *msg, size_t n)
+{
+	struct err e;
+	err_clear(&e);
+	if (db_simple(dst, sql, &e))
+		return true;
+	const char *m = strstr(e.msg, ": ");
+	str_copy(msg, n, m && !strncmp(e.msg, "database error", 14) ? m + 2 : e.msg);
+	return false;
+}
+
+/* Whether pg_dump's statements bring the objects of schema (the job asks for all objects). */
+static bool objects_cover(const struct plan *p, const char *schema)
+{
+	for (int i = 0; p->objects && i < p->objects->nschemas; i++)
+		if (!strcmp(p->objects->schemas[i], schema))
+			return true;
+	return false;
+}
+
+static void create_types(PGconn *dst, struct plan *p, plan_note_fn note, void *arg)
+{
+	size_t i;
+	json_t *ty;
+	json_array_foreach(p->types, i, ty) {
+		if (objects_cover(p, json_string_value(json_object_get(ty, "schema"))))
+			continue;
+		const char *name = json_string_value(json_object_get(ty, "name"));
+		const char *ext = json_string_value(json_object_get(ty, "extension"));
+		const char *ddl = json_string_value(json_object_get(ty, "ddl"));
+		struct err e;
+		err_clear(&e);
+		const char *q[] = {name};
+		PGresult *res = db_exec(dst, sql_target_type_exists, 1, q, &e);
+		bool exists = res && PQgetvalue(res, 0, 0)[0] == 't';
+		PQclear(res);
+		if (exists)
+			continue;
+		char msg[1024], buf[1200];
+		if (ext || !ddl) {
+			snprintf(buf, sizeof(buf), "type %s comes from extension \"%s\", which the target lacks; install it there",
+				 name, ext ? ext : "?");
+			note(arg, "error", NULL, "type", buf);
+			continue;
+		}
+		char *schema = db_ident(dst, json_string_value(json_object_get(ty, "schema")));
+		char *cs = xasprintf("CREATE SCHEMA IF NOT EXISTS %s", schema);
+		free(schema);
+		int64_t t0 = now_ms();
+		if (target_exec(dst, cs, msg, sizeof(msg)) && target_exec(dst, ddl, msg, sizeof(msg)))
+			snprintf(buf, sizeof(buf), "created type %s in %lld ms", name,
+				 (long long)(now_ms() - t0));
+		else
+			snprintf(buf, sizeof(buf), "could not create type %s: %s", name, msg);
+		note(arg, strncmp(buf, "created", 7) ? "error" : "info", NULL, "type", buf);
+		free(cs);
+	}
+}
+
+/*
+ * The statements that create one target table, in order. cascade: drop
+ * what depends on a table that is dropped (the run creates it again from
+ * the source), telling which objects went in a NOTICE.
+ */
+static void table_ddl(PGconn *dst, const struct plan_table *t, bool cascade, struct sb *out)
+{
+	char *rel = db_qualified(dst, t->st.dst.schema, t->st.dst.name);
+	char *schema = db_ident(dst, t->st.dst.schema);
+	if (!strcmp(t->mode, "drop") && t->target_relkind && t->parent < 0)
+		sb_addf(out, "%sDROP TABLE %s%s;\n", cascade ? "SET LOCAL client_min_messages = notice;\n" : "",
+			rel, cascade ? " CASCADE" : "");
+	sb_addf(out, "CREATE SCHEMA IF NOT EXISTS %s;\n", schema);
+	for (int c = 0; c < t->def.ncols; c++) {
+		const struct tdef_column *col = &t->def.cols[c];
+		if (col->sequence_ddl && !col->identity)
+			sb_addf(out, "%s;\n", col->sequence_ddl);
+		/* sequences a default calls without owning: created once, however many tables share them */
+		for (int u = 0; u < col->nuses; u++) {
+			if (!col->uses[u].ddl)
+				continue;
+			char *ss = db_ident(dst, col->uses[u].schema);
+			sb_addf(out, "CREATE SCHEMA IF NOT EXISTS %s;\n%s;\n", ss, col->uses[u].ddl);
+			free(ss);
+		}
+	}
+	tdef_create_sql(dst, &t->def, out);
+	sb_adds(out, ";\n");
+	for (int c = 0; c < t->def.ncols; c++) {
+		if (!t->def.cols[c].sequence_ddl || t->def.cols[c].identity)
+			continue;
+		char *col = db_ident(dst, t->def.cols[c].target);
+		sb_addf(out, "ALTER SEQUENCE %s OWNED BY %s.%s;\n", t->def.cols[c].sequence, rel, col);
+		free(col);
+	}
+	free(schema);
+	free(rel);
+}
+
+/* A notice receiver that keeps the objects a DROP … CASCADE took with it, one line each. */
+static void keep_cascades(void *arg, const PGresult *res)
+{
+	struct sb *out = arg;
+	const char *prim = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+	const char *list = detail ? detail : prim;
+	if (!list || !strstr(list, "drop cascades to "))
+		return;
+	for (const char *p = list; (p = strstr(p, "drop cascades to ")); ) {
+		p += 17;
+		size_t n = strcspn(p, "\n");
+		sb_addf(out, "%s%.*s", out->len ? ", " : "", (int)n, p);
+		p += n;
+	}
+}
+
+/* Create table i of the plan (its partitioned table first); false when it could not be. */
+static bool create_table(PGconn *dst, json_t *spec, struct plan *p, int i, plan_note_fn note,
+			 void *arg)
+{
+	struct plan_table *t = &p->t[i];
+	if (t->made || !t->create || *t->error)
+		return t->made;
+	if (t->parent >= 0)
+		create_table(dst, spec, p, t->parent, note, arg);
+	if (t->parent >= 0 && *p->t[t->parent].error) {
+		snprintf(t->error, sizeof(t->error), "target: its partitioned table %s could not be created",
+			 p->t[t->parent].st.dst_label);
+		return false;
+	}
+	struct sb ddl, cascaded;
+	sb_init(&ddl);
+	sb_init(&cascaded);
+	sb_adds(&ddl, "BEGIN;\n");
+	table_ddl(dst, t, p->objects != NULL, &ddl);
+	sb_adds(&ddl, "COMMIT;\n");
+	char msg[900];
+	/* libpq's own receiver, put back after, takes no argument of its own */
+	PQnoticeReceiver old = PQsetNoticeReceiver(dst, keep_cascades, &cascaded);
+	bool ran = target_exec(dst, ddl.buf, msg, sizeof(msg));
+	PQsetNoticeReceiver(dst, old, NULL);
+	if (cascaded.len) {
+		char *m = xasprintf("dropping %s also dropped what depended on it on the target (the run creates "
+				    "again what the source has): %s", t->st.dst_label, cascaded.buf);
+		note(arg, "warning", t->st.src_label, "create", m);
+		free(m);
+	}
+	sb_release(&cascaded);
+	if (!ran) {
+		target_exec(dst, "ROLLBACK", msg + strlen(msg), 1);
+		snprintf(t->error, sizeof(t->error), "target: could not create table %s: %s", t->st.dst_label,
+			 msg);
+		note(arg, "error", t->st.src_label, "create", t->error);
+	} else {
+		t->made = true;
+	}
+	sb_release(&ddl);
+	return t->made;
+}
+
+/* What objects_create_before needs to create a table of the plan. */
+struct table_maker {
+	PGconn *dst;
+	json_t *spec;
+	struct plan *p;
+	plan_note_fn note;
+	void *arg;
+	bool types_made;
+};
+
+static bool make_table(void *arg, int i)
+{
+	struct table_maker *m = arg;
+	/* types of schemas pg_dump does not cover, once what they need (an extension) is there */
+	if (!m->types_made)
+		create_types(m->dst, m->p, m->note, m->arg);
+	m->types_made = true;
+	return create_table(m->dst, m->spec, m->p, i, m->note, m->arg);
+}
+
+static void object_note(void *arg, const char *level, const char *kind, const char *msg)
+{
+	struct table_maker *m = arg;
+	m->note(m->arg, level, NULL, kind, msg);
+}
+
+bool plan_create_targets(PGconn *dst, json_t *spec, struct plan *p, plan_note_fn note,
+			 void *arg, struct err *e)
+{
+	(void)e;
+	char why[900];
+	/*
+	 * replace and drop empty the table in the load's transaction, so loading
+	 * it again after a crash gives the same rows; append and fail do not,
+	 * so their loads leave a record of having committed.
+	 */
+	bool needed = false;
+	for (int i = 0; i < p->n; i++)
+		needed = needed || (!*p->t[i].error && p->t[i].leaf &&
+				    (!strcmp(p->t[i].mode, "append") || !strcmp(p->t[i].mode, "fail")));
+	p->mark = needed && target_exec(dst, sql_target_marker_prepare, why, sizeof(why));
+	if (needed && !p->mark) {
+		char buf[1100];
+		snprintf(buf, sizeof(buf),
+			 "cannot keep load records in _ferry.loads on the target (%s): a table whose load is cut short by a crash is reloaded",
+			 why);
+		note(arg, "warning", NULL, "create", buf);
+	}
+	int64_t t0 = now_ms();
+	struct table_maker m = {dst, spec, p, note, arg, false};
+	if (p->objects)
+		objects_create_before(dst, p->objects, make_table, object_note, &m);
+	if (!m.types_made)
+		create_types(dst, p, note, arg);
+	int made = 0;
+	for (int i = 0; i < p->n; i++) {
+		create_table(dst, spec, p, i, note, arg);
+		made += p->t[i].made;
+	}
+	if (made) {
+		char buf[128];
+		snprintf(buf, sizeof(buf), "created %d target tables in %lld ms", made,
+			 (long long)(now_ms() - t0));
+		note(arg, "info", NULL, "create", buf);
+	}
+	return true;
+}
+
+/*
+ * Mark copy to be loaded in parts when the job's load.split_bytes allows it:
+ * the run creates the table, it is a plain table bigger than split_bytes
+ * and load.parallel is 2 or more. streams is load.parallel or fewer, one
+ * part per split_bytes. Whether a load does split is decided when it
+ * starts (see load_run).
+ */
+static void plan_split(PGconn *c, json_t *spec, const struct plan_table *t, json_t *copy)
+{
+	long long limit = job_split_bytes(spec), bytes = t->st.bytes_estimate;
+	int parallel = job_load_parallel(spec);
+	if (limit <= 0 || bytes <= limit || parallel < 2 || !t->create || t->def.relkind != 'r' ||
+	    t->def.extra_select)
+		return;
+	long long parts = (bytes + limit - 1) / limit;
+	int streams = parts < parallel ? (int)parts : parallel;
+	char *rel = db_qualified(c, t->def.src.schema, t->def.src.name);
+	json_object_set_new(copy, "split", json_pack("{s:s,s:b,s:i}", "relation", rel, "filtered",
+						     t->def.filter != NULL, "streams", streams));
+	free(rel);
+}
+
+json_t *plan_copy_spec(PGconn *c, json_t *spec, const struct plan *p, const struct plan_table *t)
+{
+	struct sb select, cols;
+	sb_init(&select);
+	sb_init(&cols);
+	tdef_select_sql(c, &t->def, &select);
+	tdef_column_list(c, &t->def, &cols);
+	/* a partition's sequences belong to the columns of its partitioned table */
+	const struct plan_table *owner = t;
+	while (owner->parent >= 0)
+		owner = &p->t[owner->parent];
+	char *table = db_qualified(c, owner->st.dst.schema, owner->st.dst.name);
+	json_t *seqs = json_array();
+	for (int i = 0; i < owner->def.ncols; i++) {
+		const struct tdef_column *col = &owner->def.cols[i];
+		if (col->sequence)
+			json_array_append_new(seqs, json_pack("{s:s,s:s,s:s}", "source", col->sequence,
+							      "table", table, "column", col->target));
+		/* a sequence the default calls keeps its source name on the target */
+		for (int u = 0; u < col->nuses; u++)
+			json_array_append_new(seqs, json_pack("{s:s,s:s}", "source", col->uses[u].name,
+							      "target", col->uses[u].name));
+	}
+	free(table);
+	char relkind[2] = {t->create ? 'r' : (t->target_relkind ? t->target_relkind : 'r'), 0};
+	bool marked = p->mark && (!strcmp(t->mode, "append") || !strcmp(t->mode, "fail"));
+	json_t *out = json_pack("{s:s,s:s,s:s,s:b,s:s,s:o,s:b}", "select", select.buf, "columns",
+				cols.buf, "format", t->binary ? "binary" : "text", "created",
+				t->create, "relkind", relkind, "sequences", seqs, "mark", marked);
+	if (t->load)
+		json_object_update(out, t->load);
+	struct sb source;
+	sb_init(&source);
+	if (tdef_copy_target(c, &t->def, &source))
+		json_object_set_new(out, "source", json_string(source.buf));
+	plan_split(c, spec, t, out);
+	sb_release(&source);
+	sb_release(&select);
+	sb_release(&cols);
+	return out;
+}

@@ -1,0 +1,83 @@
+/* core/engine/planner.h: turn a job and the live source into a run's plan: tables, target DDL, copy statements, post-load steps */
+#ifndef FERRY_PLANNER_H
+#define FERRY_PLANNER_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "catalog.h"
+#include "err.h"
+#include "objects.h"
+#include "strategy.h"
+#include "tabledef.h"
+
+struct plan_table {
+	struct src_table st;    /* labels, filter and estimates */
+	struct tdef def;        /* valid when !*error */
+	char error[1024];       /* why this table cannot be loaded, or "" */
+	char parent_label[300]; /* the partitioned table a partition belongs to, or "" */
+	int parent;             /* index of that table in the plan, or -1 */
+	bool leaf;              /* holds rows: gets a copy task */
+	char target_relkind;    /* the target table's relkind now, 0 when it does not exist */
+	bool create;            /* this run creates the target table */
+	bool binary;            /* source and target column types agree */
+	long long target_rows;  /* rows the existing target holds (-1 unknown, and for a run: see plan_ctx) */
+	int task_seq;           /* its copy task's seq in the run, once stored (0: none) */
+	char mode[16];          /* its load mode: the table's own, else load.mode */
+	json_t *load;           /* owned: how it loads (see strategy_resolve), merged into its copy description */
+	bool made;              /* plan_create_targets created it */
+};
+
+struct plan {
+	struct plan_table *t; /* owned */
+	int n;
+	json_t *types; /* owned: user types the created tables need (see tdef_types) */
+	bool mark;     /* the target has _ferry.loads, where each load records that it committed */
+	struct objects *objects; /* owned or NULL: the schemas' other objects, when the job asks for all */
+};
+
+/*
+ * Resolve the job against the source (src: inside the run's snapshot
+ * transaction) and, when dst is not NULL, the target: selected tables,
+ * partitions under their parents, columns after transformations, whether
+ * each target exists, whether the copy can be binary, how each table loads
+ * (ctx: the job's high-water marks and the run's params, may be NULL; a
+ * backfill run keeps only the incremental tables) and, when the job's
+ * "objects" is "all", the other objects of the selected schemas (read with
+ * pg_dump in ctx->snapshot; see objects_read). Problems of one
+ * table are kept in its `error`; returns false (e filled) only when the
+ * plan as a whole cannot be made.
+ */
+bool plan_build(PGconn *src, PGconn *dst, json_t *spec, json_t *requested,
+		const struct plan_ctx *ctx, struct plan *p, struct err *e);
+void plan_release(struct plan *p);
+
+/* Reports a step of plan_create_targets: kind, table label or NULL, message. */
+typedef void (*plan_note_fn)(void *arg, const char *level, const char *table, const char *kind,
+			     const char *msg);
+
+/*
+ * Create on the target what the plan says: for load modes append and fail,
+ * the _ferry.loads table in which every load records, in its own
+ * transaction, that it committed (so a load cut short by a crash is known to
+ * have landed or not); schemas, user types, sequences,
+ * tables (dropping them first for load.mode drop), each table in its own
+ * transaction. With the job's "objects": "all", the objects that go before
+ * the data come from pg_dump, in its order, each table of the plan created
+ * where pg_dump would create it. A table whose DDL fails gets its `error`.
+ * False only when the target cannot be worked on at all.
+ */
+bool plan_create_targets(PGconn *dst, json_t *spec, struct plan *p, plan_note_fn note,
+			 void *arg, struct err *e);
+
+/*
+ * The copy description of one table, stored with its task: the source
+ * SELECT (and "source", the plain COPY source, when the table can be read
+ * as it is), the target column list, the COPY format, the sequences to
+ * carry over and, when the job's load.split_bytes has the table loaded in
+ * parts, "split": {"relation", "filtered", "streams"}. New reference.
+ */
+json_t *plan_copy_spec(PGconn *c, json_t *spec, const struct plan *p, const struct plan_table *t);
+
+#endif
