@@ -52,6 +52,7 @@ PGconn *db_connect_password(const char *dsn, const char *password, const char *w
 	char *shown = dsn_redact(dsn);
 	err_set(e, meta ? 503 : 422, meta ? "unavailable" : code, NULL,
 		"could not connect to %s database \"%s\": %s", what, shown, msg);
+	err_detail(e, "08001", msg);
 	free(shown);
 	PQfinish(c);
 	return NULL;
@@ -68,6 +69,30 @@ const char *db_sqlstate(const PGresult *res)
 	return s ? s : "";
 }
 
+bool db_side_error(PGconn *c, const PGresult *res, const char *side, struct err *e)
+{
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	char buf[900];
+	str_copy(buf, sizeof(buf), msg ? msg : PQerrorMessage(c));
+	size_t n = strlen(buf);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	/* where in a COPY: "COPY t, line 7, column c: "…"" names the row and the column */
+	const char *ctx = res ? PQresultErrorField(res, PG_DIAG_CONTEXT) : NULL;
+	if (ctx && !strncmp(ctx, "COPY ", 5) && strlen(buf) + 4 < sizeof(buf)) {
+		size_t at = strlen(buf);
+		snprintf(buf + at, sizeof(buf) - at, " (%.*s)", (int)strcspn(ctx, "\n"), ctx);
+	}
+	/* one line: libpq's connection messages span several */
+	for (char *q = buf; *q; q++)
+		if (*q == '\n' || *q == '\t')
+			*q = ' ';
+	const char *state = db_sqlstate(res);
+	err_set(e, 500, *state ? state : "copy_failed", NULL, "%s: %s", side, buf);
+	err_detail(e, state, buf);
+	return false;
+}
+
 static void map_error(PGconn *c, const PGresult *res, struct err *e)
 {
 	const char *state = db_sqlstate(res);
@@ -80,6 +105,7 @@ static void map_error(PGconn *c, const PGresult *res, struct err *e)
 		err_set(e, 503, "unavailable", NULL, "database unavailable: %s", msg);
 	else
 		err_set(e, 500, "internal", NULL, "database error %s: %s", state, msg);
+	err_detail(e, state, msg);
 }
 
 PGresult *db_checked(PGconn *c, PGresult *res, struct err *e)

@@ -37,6 +37,14 @@ bool db_run(PGconn *c, const char *sql, int nparams, const char *const *params, 
 /* Run a simple (possibly multi-statement) command string without parameters. */
 bool db_simple(PGconn *c, const char *sql, struct err *e);
 
+/*
+ * Fill e from a failed result on one side of a load (res NULL: the
+ * connection's own message): "<side>: <the server's message> (<where in a
+ * COPY>)", on one line, code the SQLSTATE (or "copy_failed"), with the
+ * SQLSTATE and message as e's detail. Always false.
+ */
+bool db_side_error(PGconn *c, const PGresult *res, const char *side, struct err *e);
+
 /* The SQLSTATE of a failed result, or "" (never NULL). */
 const char *db_sqlstate(const PGresult *res);
 

@@ -25,7 +25,17 @@ bool err_set(struct err *e, int status, const char *code, const char *field,
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
+	e->state[0] = '\0';
+	e->cause[0] = '\0';
 	return false;
+}
+
+void err_detail(struct err *e, const char *state, const char *cause)
+{
+	if (!e)
+		return;
+	str_copy(e->state, sizeof(e->state), state ? state : "");
+	str_copy(e->cause, sizeof(e->cause), cause ? cause : "");
 }
 
 bool err_is_set(const struct err *e)

@@ -14,6 +14,8 @@ struct err {
 	char code[48];
 	char field[256];
 	char msg[1024];
+	char state[8];    /* the database's error code: a SQLSTATE, or "MY" and MySQL's error number; or "" */
+	char cause[512];  /* the database's own message, without ferry's words around it; or "" */
 };
 
 void err_clear(struct err *e);
@@ -21,5 +23,7 @@ void err_clear(struct err *e);
 bool err_set(struct err *e, int status, const char *code, const char *field,
 	     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 bool err_is_set(const struct err *e);
+/* Attach the database's error code and message to e (after err_set, which clears them). */
+void err_detail(struct err *e, const char *state, const char *cause);
 
 #endif

@@ -311,6 +311,74 @@ static void test_scrub_without_password(void **state)
 	free(s);
 }
 
+/* A URI of any scheme hides its password, valid or not; what is wrong is said. */
+static void test_unknown_scheme(void **state)
+{
+	(void)state;
+	struct err e;
+	err_clear(&e);
+	assert_false(dsn_validate("postgresq://app:secret@db1/x", "dsn", &e));
+	assert_null(strstr(e.msg, "secret"));
+	assert_non_null(strstr(e.msg, "unknown scheme \"postgresq\""));
+	assert_non_null(strstr(e.msg, "postgresq://app:***@db1/x"));
+	char *r = dsn_redact("ftp://u:pw@h/x?password=other");
+	assert_string_equal(r, "ftp://u:***@h/x?password=***");
+	free(r);
+	assert_null(dsn_kind("postgresq://x"));
+	assert_string_equal(dsn_kind("mariadb://h/db"), "mysql");
+	assert_string_equal(dsn_kind("host=h dbname=x"), "postgresql");
+	assert_string_equal(dsn_kind("postgres://h/x"), "postgresql");
+	/* libpq's "missing "="" is said whole */
+	err_clear(&e);
+	assert_false(dsn_validate("not a dsn", "dsn", &e));
+	assert_non_null(strstr(e.msg, "neither a URI"));
+}
+
+static void test_mysql_uri(void **state)
+{
+	(void)state;
+	struct dsn_mysql d;
+	struct err e;
+	err_clear(&e);
+	assert_true(dsn_mysql_parse("mysql://us%40er:p%3Aw@[::1]:3307/sak%20ila?ssl-mode=VERIFY_CA&ssl-ca=/etc/ca.pem",
+				    &d, "dsn", &e));
+	assert_string_equal(d.user, "us@er");
+	assert_string_equal(d.password, "p:w");
+	assert_string_equal(d.host, "::1");
+	assert_int_equal(d.port, 3307);
+	assert_string_equal(d.database, "sak ila");
+	assert_string_equal(d.ssl_mode, "VERIFY_CA");
+	assert_string_equal(d.ssl_ca, "/etc/ca.pem");
+	dsn_mysql_release(&d);
+	assert_true(dsn_mysql_parse("mariadb://root@/db?socket=/run/mysqld/mysqld.sock", &d, "dsn", &e));
+	assert_string_equal(d.socket, "/run/mysqld/mysqld.sock");
+	assert_int_equal(d.port, 3306);
+	assert_null(d.password);
+	dsn_mysql_release(&d);
+	static const char *const bad[][2] = {
+		{"mysql://u:secret@h:99999/db", "port"},
+		{"mysql://u:secret@h/", "database is missing"},
+		{"mysql://u:secret@h/db?colour=red", "unknown parameter \"colour\""},
+		{"mysql://u:secret@h/db?ssl-mode=SOMETIMES", "ssl-mode must be"},
+		{"mysql://u:sec%zzret@h/db", "broken %-escape"},
+		{"mysql://u:secret@/db", "the host is missing"},
+		{"mysql://u:secret@[::1/db", "closing ']'"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err_clear(&e);
+		assert_false(dsn_validate(bad[i][0], "source.dsn", &e));
+		assert_string_equal(e.field, "source.dsn");
+		if (!strstr(e.msg, bad[i][1]) || strstr(e.msg, "secret"))
+			fail_msg("%s: %s", bad[i][0], e.msg);
+	}
+	char *r = dsn_redact("mysql://u:s3cr%40t@h:3306/db?password=two");
+	assert_string_equal(r, "mysql://u:***@h:3306/db?password=***");
+	free(r);
+	char *sc = dsn_scrub("Access denied for s3cr@t", "mysql://u:s3cr%40t@h/db");
+	assert_string_equal(sc, "Access denied for ***");
+	free(sc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -328,6 +396,8 @@ int main(void)
 		cmocka_unit_test(test_validate_message_hides_password),
 		cmocka_unit_test(test_scrub),
 		cmocka_unit_test(test_scrub_without_password),
+		cmocka_unit_test(test_unknown_scheme),
+		cmocka_unit_test(test_mysql_uri),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
