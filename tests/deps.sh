@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # tests/deps.sh: install what ferry needs that is missing (Debian packages, npm modules).
-#   tests/deps.sh build   compiler, libraries, PostgreSQL
+#   tests/deps.sh build   compiler, libraries (libpq, MariaDB Connector/C), PostgreSQL
 #   tests/deps.sh demo    the above plus curl and jq
-#   tests/deps.sh bench   the above plus the reference tools make bench times
+#   tests/deps.sh bench   the above plus the reference tools make bench times and a MariaDB server
 #   tests/deps.sh loadtest  the above plus wrk
-#   tests/deps.sh test    the above plus what the tests use
+#   tests/deps.sh test    the above plus what the tests use (a MariaDB server among them)
 # As root it installs with apt-get; otherwise it names what to install and fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want=(gcc make pkg-config libmicrohttpd-dev libjansson-dev libpq-dev uuid-dev zlib1g-dev postgresql)
+want=(gcc make pkg-config libmicrohttpd-dev libjansson-dev libpq-dev libmariadb-dev uuid-dev zlib1g-dev
+	postgresql)
 if [ "${1:-build}" = demo ]; then
 	want+=(curl jq)
 fi
@@ -17,11 +18,12 @@ if [ "${1:-build}" = loadtest ]; then
 	want+=(curl jq wrk)
 fi
 if [ "${1:-build}" = bench ]; then
-	want+=(curl jq pgcopydb postgresql-contrib)
+	want+=(curl jq pgcopydb pgloader postgresql-contrib mariadb-server mariadb-client)
 	command -v node >/dev/null 2>&1 || want+=(nodejs)
 fi
 if [ "${1:-build}" = test ]; then
-	want+=(libcmocka-dev curl jq chromium fonts-liberation clang libclang-rt-14-dev)
+	want+=(libcmocka-dev curl jq chromium fonts-liberation clang libclang-rt-14-dev
+		mariadb-server mariadb-client)
 	command -v node >/dev/null 2>&1 || want+=(nodejs)
 	command -v npm >/dev/null 2>&1 || want+=(npm)
 fi

@@ -33,7 +33,8 @@ struct active {
 	long long task_id;
 	char run_id[37];
 	char label[300];
-	PGcancel *src_cancel; /* owned */
+	void *src_cancel;     /* owned: the source connector's (src_ops) */
+	const struct source_ops *src_ops;
 	PGcancel *dst_cancel; /* owned */
 	bool stop;
 	struct engine *en;
@@ -43,7 +44,7 @@ struct active {
 /* A run this process planned: it holds the source snapshot open. */
 struct run_ctx {
 	char run_id[37];
-	PGconn *snap; /* owned: idle in the transaction that exported the snapshot */
+	struct source *snap; /* owned: holds the run's consistent point (see hold_point) */
 	uint64_t gen; /* moves whenever this process has changed the run or one of its tasks */
 	int changing; /* changes of the run or its tasks under way (the final one included) */
 	struct run_ctx *next;
@@ -79,6 +80,8 @@ struct engine {
 	 * claiming and the watcher.
 	 */
 	pthread_mutex_t gen_lock;
+	/* one consistent point is made at a time: tables failing together need one new one */
+	pthread_mutex_t snap_lock;
 	uint64_t gen_seq;
 	int claiming; /* task claims under way: they may change any run's tasks */
 	void (*watch)(void *arg);
@@ -220,13 +223,13 @@ static void engine_release_run(struct engine *en, const char *run_id)
 	pthread_mutex_unlock(&en->gen_lock);
 	pthread_mutex_unlock(&en->lock);
 	if (found) {
-		PQfinish(found->snap);
+		source_close(found->snap);
 		free(found);
 	}
 }
 
 /* Keep the connection that exported a run's snapshot until the run ends, and wake the workers. */
-static void hold_snapshot(struct engine *en, const char *run_id, PGconn *snap)
+static void hold_snapshot(struct engine *en, const char *run_id, struct source *snap)
 {
 	struct run_ctx *rc = xcalloc(1, sizeof(*rc));
 	str_copy(rc->run_id, sizeof(rc->run_id), run_id);
@@ -278,7 +281,7 @@ static void finish_if_done(struct engine *en, const char *run_id)
 	PQclear(res);
 }
 
-static void fail_run(struct engine *en, const char *run_id, PGconn *snap, const char *msg)
+static void fail_run(struct engine *en, const char *run_id, struct source *snap, const char *msg)
 {
 	const char *params[] = {run_id, msg};
 	struct err e;
@@ -286,23 +289,36 @@ static void fail_run(struct engine *en, const char *run_id, PGconn *snap, const 
 	PQclear(meta_exec(en->meta, sql_run_fail, 2, params, &e));
 	/* run_fail.sql recorded the run_finished event */
 	meta_event_log(run_id, "error", NULL, "run failed: %s", msg);
-	PQfinish(snap);
+	source_close(snap);
 }
 
-/* Export a snapshot on a fresh source connection; NULL with e filled on failure. */
-static PGconn *open_snapshot(json_t *spec, char *snap_id, size_t n, struct err *e)
+/*
+ * Open the run's consistent point on a fresh source connection, which holds
+ * it until closed; NULL with e filled on failure. What the connector says of
+ * the point goes to the run's events.
+ */
+static struct source *open_snapshot(struct engine *en, const char *run_id, json_t *spec,
+				    char *snap_id, size_t n, struct err *e)
 {
-	PGconn *c = job_connect(spec, "source", e);
+	struct source *c = source_open(spec, e);
 	if (!c)
 		return NULL;
-	PGresult *res = NULL;
-	if (!db_simple(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", e) ||
-	    !(res = db_exec(c, "SELECT pg_export_snapshot()", 0, NULL, e))) {
-		PQfinish(c);
+	json_t *info = NULL;
+	char *warning = NULL;
+	if (!c->ops->hold_point(c, spec, en->nworkers, snap_id, n, &info, &warning, e)) {
+		source_close(c);
 		return NULL;
 	}
-	str_copy(snap_id, n, PQgetvalue(res, 0, 0));
-	PQclear(res);
+	if (warning)
+		meta_event(en->meta, run_id, "warning", NULL, "snapshot", "%s", warning);
+	if (info) {
+		char *text = json_dumps(info, JSON_COMPACT);
+		meta_event(en->meta, run_id, "info", NULL, "snapshot", "the run reads the source at %s",
+			   text ? text : "?");
+		free(text);
+	}
+	free(warning);
+	json_decref(info);
 	return c;
 }
 
@@ -496,8 +512,8 @@ static bool add_object_steps(json_t *rows, json_t *events, int *seq, struct obje
  * tables, the job's after statements. Events to record go to events. NULL
  * with e filled when a text cannot be stored.
  */
-static json_t *plan_tasks(struct plan *p, json_t *spec, PGconn *quoting, json_t *events,
-			  struct err *e)
+static json_t *plan_tasks(struct plan *p, json_t *spec, struct source *src, PGconn *quoting,
+			  json_t *events, struct err *e)
 {
 	json_t *rows = json_array();
 	int seq = 0;
@@ -506,7 +522,7 @@ static json_t *plan_tasks(struct plan *p, json_t *spec, PGconn *quoting, json_t 
 		struct plan_table *t = &p->t[i];
 		if (!t->leaf && !*t->error)
 			continue;
-		json_t *copy = *t->error ? NULL : plan_copy_spec(quoting, spec, p, t);
+		json_t *copy = *t->error ? NULL : plan_copy_spec(src, quoting, spec, p, t);
 		t->task_seq = ++seq;
 		ok = add_task(rows, seq, t, json_pack("{s:s,s:o?,s:s?,s:i,s:s?,s:s?}", "kind", "copy",
 			"copy", copy, "parent_label", t->parent_label[0] ? t->parent_label : NULL,
@@ -531,10 +547,10 @@ static json_t *plan_tasks(struct plan *p, json_t *spec, PGconn *quoting, json_t 
 
 /* Insert the run's tasks, its events and its snapshot id in one metadata transaction. */
 static bool store_plan(struct engine *en, const char *run_id, json_t *spec, struct plan *p,
-		       PGconn *quoting, const char *snap_id, struct err *e)
+		       struct source *src, PGconn *quoting, const char *snap_id, struct err *e)
 {
 	json_t *events = json_array();
-	json_t *rows = plan_tasks(p, spec, quoting, events, e);
+	json_t *rows = plan_tasks(p, spec, src, quoting, events, e);
 	char *text = rows ? json_dumps(rows, JSON_COMPACT) : NULL;
 	json_decref(rows);
 	PGconn *c = text ? meta_acquire(en->meta, e) : NULL;
@@ -591,7 +607,7 @@ static void plan_run(struct engine *en, const char *run_id, json_t *spec, json_t
 	err_clear(&e);
 	meta_event(en->meta, run_id, "info", NULL, "run_started", "run started on %s", en->instance);
 	int64_t t0 = now_ms();
-	PGconn *snap = open_snapshot(spec, snap_id, sizeof(snap_id), &e);
+	struct source *snap = open_snapshot(en, run_id, spec, snap_id, sizeof(snap_id), &e);
 	ctx->snapshot = snap_id;
 	if (!snap || !(dst = job_connect(spec, "target", &e)) ||
 	    !plan_build(snap, dst, spec, requested, ctx, &plan, &e)) {
@@ -606,8 +622,12 @@ static void plan_run(struct engine *en, const char *run_id, json_t *spec, json_t
 	}
 	struct note_ctx note = {en, run_id};
 	plan_create_targets(dst, spec, &plan, plan_note, &note, &e);
-	if (!store_plan(en, run_id, spec, &plan, dst, snap_id, &e)) {
-		PQfinish(snap);
+	size_t wi;
+	json_t *w;
+	json_array_foreach(plan.warnings, wi, w)
+		meta_event(en->meta, run_id, "warning", NULL, "plan", "%s", json_string_value(w));
+	if (!store_plan(en, run_id, spec, &plan, snap, dst, snap_id, &e)) {
+		source_close(snap);
 		if (e.status == 409)
 			finish_if_done(en, run_id);
 		else
@@ -790,23 +810,27 @@ static bool claim_task(struct engine *en, struct task *t)
 	return claim_end(en, meta_exec(en->meta, sql_task_claim, 1, params, &e), t);
 }
 
-static void hook_connections(void *arg, PGconn *src, PGconn *dst)
+static void hook_connections(void *arg, struct source *src, PGconn *dst)
 {
 	struct active *a = arg;
-	PGcancel *s = src ? PQgetCancel(src) : NULL;
+	void *s = src ? src->ops->cancel_new(src) : NULL;
 	PGcancel *d = dst ? PQgetCancel(dst) : NULL;
 	pthread_mutex_lock(&a->en->lock);
-	PGcancel *old_s = a->src_cancel, *old_d = a->dst_cancel;
+	void *old_s = a->src_cancel;
+	const struct source_ops *old_ops = a->src_ops;
+	PGcancel *old_d = a->dst_cancel;
 	a->src_cancel = s;
+	a->src_ops = src ? src->ops : NULL;
 	a->dst_cancel = d;
 	bool stop = a->stop;
 	pthread_mutex_unlock(&a->en->lock);
-	PQfreeCancel(old_s);
+	if (old_s)
+		old_ops->cancel_free(old_s);
 	PQfreeCancel(old_d);
 	if (stop && (s || d)) {
 		char buf[256];
 		if (s)
-			PQcancel(s, buf, sizeof(buf));
+			src->ops->cancel(s);
 		if (d)
 			PQcancel(d, buf, sizeof(buf));
 	}
@@ -863,7 +887,8 @@ static void active_remove(struct engine *en, struct active *a)
 		}
 	}
 	pthread_mutex_unlock(&en->lock);
-	PQfreeCancel(a->src_cancel);
+	if (a->src_cancel)
+		a->src_ops->cancel_free(a->src_cancel);
 	PQfreeCancel(a->dst_cancel);
 }
 
@@ -987,47 +1012,60 @@ static void move_mark(struct engine *en, struct task *t, const struct load_resul
 static bool transient(const struct err *e)
 {
 	static const char *const codes[] = {"copy_failed", "source_unreachable",
-					    "target_unreachable", "40001", "40P01", "57P01",
-					    "57P02", "57P03", "53300", "55P03", NULL};
-	if (!strncmp(e->code, "08", 2))
+					    "target_unreachable", "unavailable", NULL};
+	/* PostgreSQL's SQLSTATEs and MySQL's error numbers of failures that pass */
+	static const char *const states[] = {"40001", "40P01", "57P01", "57P02", "57P03", "53300",
+					     "55P03", "MY2002", "MY2003", "MY2006", "MY2013",
+					     "MY1053", "MY1205", "MY1213", "MY1927", "MY4031", NULL};
+	const char *state = *e->state ? e->state : e->code;
+	if (!strncmp(state, "08", 2))
 		return true;
 	for (const char *const *c = codes; *c; c++)
 		if (!strcmp(e->code, *c))
+			return true;
+	for (const char *const *c = states; *c; c++)
+		if (!strcmp(state, *c))
 			return true;
 	return false;
 }
 
 /* The source snapshot of a run died with its connection (a source restart): export a new one. */
+static void renew_snapshot(struct engine *en, const char *run_id, json_t *spec);
+
 static void ensure_snapshot(struct engine *en, const char *run_id, json_t *spec)
+{
+	pthread_mutex_lock(&en->snap_lock);
+	renew_snapshot(en, run_id, spec);
+	pthread_mutex_unlock(&en->snap_lock);
+}
+
+static void renew_snapshot(struct engine *en, const char *run_id, json_t *spec)
 {
 	struct run_ctx *rc;
 	bool alive = true;
 	pthread_mutex_lock(&en->lock);
 	rc = run_find(en, run_id);
-	if (rc) {
-		PGresult *res = PQexec(rc->snap, "SELECT 1");
-		alive = PQresultStatus(res) == PGRES_TUPLES_OK;
-		PQclear(res);
-	}
+	if (rc)
+		alive = rc->snap->ops->point_alive(rc->snap);
 	pthread_mutex_unlock(&en->lock);
 	if (!rc || alive)
 		return;
 	struct err e;
 	err_clear(&e);
 	char snap_id[128];
-	PGconn *fresh = open_snapshot(spec, snap_id, sizeof(snap_id), &e);
+	struct source *fresh = open_snapshot(en, run_id, spec, snap_id, sizeof(snap_id), &e);
 	if (!fresh)
 		return; /* the source is still down: the next attempt tries again */
 	const char *p[] = {run_id, snap_id};
 	PQclear(meta_exec(en->meta, sql_run_set_snapshot, 2, p, &e));
 	pthread_mutex_lock(&en->lock);
 	if ((rc = run_find(en, run_id))) {
-		PQfinish(rc->snap);
+		source_close(rc->snap);
 		rc->snap = fresh;
 		fresh = NULL;
 	}
 	pthread_mutex_unlock(&en->lock);
-	PQfinish(fresh);
+	source_close(fresh);
 	meta_event(en->meta, run_id, "warning", NULL, "snapshot",
 		   "the source snapshot was lost with its connection; tables loaded from now on read a new one (%s)",
 		   snap_id);
@@ -1467,7 +1505,7 @@ static void resume_run(struct engine *en, const char *run_id, const char *state,
 		return;
 	}
 	char snap_id[128];
-	PGconn *snap = open_snapshot(spec, snap_id, sizeof(snap_id), &e);
+	struct source *snap = open_snapshot(en, run_id, spec, snap_id, sizeof(snap_id), &e);
 	if (!snap) {
 		fail_run(en, run_id, NULL, e.msg);
 		PQclear(meta_exec(en->meta, sql_run_cancel_inflight, 2, p, &e));
@@ -1549,6 +1587,7 @@ struct engine *engine_start(struct meta *m, int workers, struct err *e)
 	pthread_mutex_init(&en->lock, NULL);
 	pthread_mutex_init(&en->claim_lock, NULL);
 	pthread_mutex_init(&en->gen_lock, NULL);
+	pthread_mutex_init(&en->snap_lock, NULL);
 	pthread_cond_init(&en->wake, NULL);
 	pthread_cond_init(&en->tick, NULL);
 	en->threads = xcalloc((size_t)workers, sizeof(pthread_t));
@@ -1579,7 +1618,7 @@ static void stop_active(struct engine *en, const char *run_id)
 			continue;
 		a->stop = true;
 		if (a->src_cancel)
-			PQcancel(a->src_cancel, buf, sizeof(buf));
+			a->src_ops->cancel(a->src_cancel);
 		if (a->dst_cancel)
 			PQcancel(a->dst_cancel, buf, sizeof(buf));
 	}
@@ -1667,6 +1706,7 @@ void engine_free(struct engine *en)
 	pthread_mutex_destroy(&en->lock);
 	pthread_mutex_destroy(&en->claim_lock);
 	pthread_mutex_destroy(&en->gen_lock);
+	pthread_mutex_destroy(&en->snap_lock);
 	pthread_cond_destroy(&en->wake);
 	pthread_cond_destroy(&en->tick);
 	free(en->threads);

@@ -88,6 +88,10 @@ static bool endpoint_normalize(json_t *in, const char *key, json_t *out, struct 
 		return type_error(field, "a string", e);
 	if (!dsn_validate(json_string_value(dsn), field, e))
 		return false;
+	if (!strcmp(key, "target") && strcmp(dsn_kind(json_string_value(dsn)), "postgresql"))
+		return err_set(e, 400, "invalid_field", field,
+			       "\"%s\" must be a PostgreSQL connection string: ferry loads into PostgreSQL",
+			       field);
 	json_t *norm = json_pack("{s:O}", "dsn", dsn);
 	if (penv)
 		json_object_set(norm, "password_env", penv);
@@ -492,10 +496,73 @@ static bool objects_normalize(json_t *in, json_t *out, struct err *e)
 	return true;
 }
 
+/* "schemas": {"source schema": "target schema", …}: where each schema's tables go. */
+static bool schemas_normalize(json_t *in, json_t *out, struct err *e)
+{
+	json_t *v = json_object_get(in, "schemas");
+	if (!v) {
+		json_object_set_new(out, "schemas", json_object());
+		return true;
+	}
+	if (!json_is_object(v))
+		return type_error("schemas", "an object mapping source schemas to target schemas", e);
+	const char *k;
+	json_t *to;
+	json_object_foreach(v, k, to) {
+		char field[300];
+		snprintf(field, sizeof(field), "schemas.%s", k);
+		const char *name = json_string_value(to);
+		if (!*k || strlen(k) > 127)
+			return err_set(e, 400, "invalid_field", field, "a schema name has 1 to 127 bytes");
+		if (!name || !*name || strlen(name) > 63)
+			return type_error(field, "a target schema name of 1 to 63 bytes", e);
+	}
+	json_object_set(out, "schemas", v);
+	return true;
+}
+
+/*
+ * "values": what to do with source values the target cannot hold:
+ * {"zero_dates": "null"|"fail", "nul_characters": "fail"|"strip"}.
+ */
+static bool values_normalize(json_t *in, json_t *out, struct err *e)
+{
+	static const char *const rules[][3] = {{"zero_dates", "null", "fail"},
+					       {"nul_characters", "fail", "strip"}};
+	json_t *v = json_object_get(in, "values");
+	if (v && !json_is_object(v))
+		return type_error("values", "an object", e);
+	const char *k;
+	json_t *x;
+	json_object_foreach(v, k, x) {
+		bool known = false;
+		for (size_t i = 0; i < 2; i++)
+			known = known || !strcmp(k, rules[i][0]);
+		if (!known)
+			return err_set(e, 400, "unknown_field", k, "unknown field \"values.%s\"", k);
+	}
+	json_t *norm = json_object();
+	for (size_t i = 0; i < 2; i++) {
+		json_t *given = json_object_get(v, rules[i][0]);
+		const char *s = given ? json_string_value(given) : rules[i][1];
+		if (!s || (strcmp(s, rules[i][1]) && strcmp(s, rules[i][2]))) {
+			json_decref(norm);
+			char field[64];
+			snprintf(field, sizeof(field), "values.%s", rules[i][0]);
+			return err_set(e, 400, "invalid_field", field, "\"%s\" must be \"%s\" or \"%s\"",
+				       field, rules[i][1], rules[i][2]);
+		}
+		json_object_set_new(norm, rules[i][0], json_string(s));
+	}
+	json_object_set_new(out, "values", norm);
+	return true;
+}
+
 json_t *job_normalize(json_t *in, int default_parallel, struct err *e)
 {
 	static const char *const keys[] = {"name", "source", "target", "include", "exclude",
-					   "tables", "objects", "load", "retry", "after", "schedule", "id",
+					   "tables", "objects", "schemas", "values", "load", "retry",
+					   "after", "schedule", "id",
 					   "created_at", "updated_at", "last_run", "paused",
 					   "next_run_at", NULL};
 	json_t *out = NULL, *globs = NULL;
@@ -528,7 +595,8 @@ json_t *job_normalize(json_t *in, int default_parallel, struct err *e)
 	    !tables_agree_with_mode(out, e) || !retry_normalize(in, out, e) ||
 	    !after_normalize(in, out, e))
 		goto fail;
-	if (!schedule_normalize(in, out, e) || !objects_normalize(in, out, e))
+	if (!schedule_normalize(in, out, e) || !objects_normalize(in, out, e) ||
+	    !schemas_normalize(in, out, e) || !values_normalize(in, out, e))
 		goto fail;
 	return out;
 fail:
@@ -550,7 +618,8 @@ static void redact_endpoint(json_t *spec, const char *key)
 json_t *job_render(json_t *doc)
 {
 	static const char *const order[] = {"id", "name", "source", "target", "include",
-					    "exclude", "tables", "objects", "load", "retry", "after", "schedule",
+					    "exclude", "tables", "objects", "schemas", "values", "load", "retry",
+					    "after", "schedule",
 					    "paused", "next_run_at", "created_at", "updated_at",
 					    "last_run", NULL};
 	json_t *out = json_object();
@@ -654,6 +723,22 @@ static bool any_glob(json_t *arr, const char *schema, const char *name)
 			return true;
 	}
 	return false;
+}
+
+const char *job_schema_target(json_t *spec, const char *schema)
+{
+	const char *to = json_string_value(json_object_get(json_object_get(spec, "schemas"), schema));
+	return to ? to : schema;
+}
+
+const char *job_value_rule(json_t *spec, const char *what)
+{
+	static const char *const defaults[][2] = {{"zero_dates", "null"}, {"nul_characters", "fail"}};
+	const char *v = json_string_value(json_object_get(json_object_get(spec, "values"), what));
+	for (size_t i = 0; !v && i < sizeof(defaults) / sizeof(defaults[0]); i++)
+		if (!strcmp(defaults[i][0], what))
+			v = defaults[i][1];
+	return v ? v : "";
 }
 
 bool job_selects(json_t *spec, const char *schema, const char *name)

@@ -53,6 +53,14 @@ const char *job_validate_mode(json_t *spec);
 json_t *job_table_options(json_t *spec, const char *schema, const char *name);
 /* The load mode of one source table: its own "mode", else load.mode. */
 const char *job_table_mode(json_t *spec, const char *schema, const char *name);
+/* Where the tables of source schema `schema` go: the job's "schemas" map, else the same name. */
+const char *job_schema_target(json_t *spec, const char *schema);
+/*
+ * What the job's "values" says to do with source values the target cannot
+ * hold: "zero_dates" ("null" by default, or "fail"), "nul_characters"
+ * ("fail" by default, or "strip").
+ */
+const char *job_value_rule(json_t *spec, const char *what);
 /* True when the include/exclude globs select the table. */
 bool job_selects(json_t *spec, const char *schema, const char *name);
 

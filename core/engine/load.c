@@ -11,6 +11,8 @@
 #include "log.h"
 #include "sb.h"
 #include "sql.h"
+#include "rowhash.h"
+#include "source.h"
 #include "util.h"
 #include "banned.h"
 
@@ -33,12 +35,12 @@ enum strategy {
 struct load_ctx {
 	const struct load_table *t;
 	const struct load_hooks *h;
-	PGconn *src; /* owned */
+	struct source *src; /* owned */
 	PGconn *dst; /* owned */
+	struct source_read rd; /* what the source reads */
 	char *dst_rel; /* owned, quoted: where COPY writes (the table, its staging or shadow table) */
 	char *table_rel; /* owned, quoted: the target table itself */
 	const char *select; /* borrowed from the copy description */
-	const char *source; /* the plain COPY source, or NULL: read with select */
 	const char *columns;
 	char *copy_columns; /* owned: the COPY column list (columns, and the delete flag) */
 	bool binary;
@@ -48,11 +50,12 @@ struct load_ctx {
 	char *window_sql; /* owned or NULL: the cursor window as a condition on the target */
 	char before_rows[32]; /* append mode: what the target held before, for validation */
 	char before_sum[64];
+	bool stream_sum;      /* the checksum is the rows' hashes (rowhash.h) summed on both sides by ferry */
 	struct swap *swap;    /* owned: swap mode's shadow table */
 	bool kept;            /* the load committed: its connections may serve the next table */
 	bool reused[2];       /* [SOURCE], [TARGET]: the connection served an earlier table */
 	int streams;          /* parts copied at once into the empty table (see split_wanted), or 1 */
-	char *part_select;    /* owned or NULL: this connection pair's part of the rows */
+	char *part;           /* owned or NULL: the condition selecting this connection pair's part */
 	bool parts_committed; /* the other parts committed: a failure must empty the table */
 	bool started;         /* both COPYs are under way */
 	bool commit_in_copy;  /* nothing runs between the COPYs' end and the commits: each side's
@@ -62,18 +65,7 @@ struct load_ctx {
 /* Set e from a failed result on one side, prefixing the side's name. */
 static bool side_error(PGconn *c, PGresult *res, const char *side, struct err *e)
 {
-	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-	char buf[900];
-	str_copy(buf, sizeof(buf), msg ? msg : PQerrorMessage(c));
-	size_t n = strlen(buf);
-	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
-	/* one line: libpq's connection messages span several */
-	for (char *q = buf; *q; q++)
-		if (*q == '\n' || *q == '\t')
-			*q = ' ';
-	const char *state = db_sqlstate(res);
-	return err_set(e, 500, *state ? state : "copy_failed", NULL, "%s: %s", side, buf);
+	return db_side_error(c, res, side, e);
 }
 
 /* Run sql on one side of the load; false with e prefixed by the side on failure. */
@@ -99,10 +91,12 @@ static const char *const side_names[] = {"source", "target"};
 
 void load_session_close(struct load_session *s)
 {
+	source_close(s->src);
+	PQfinish(s->dst);
+	s->src = NULL;
+	s->dst = NULL;
 	for (int i = SOURCE; i <= TARGET; i++) {
-		PQfinish(s->conn[i]);
 		json_decref(s->key[i]);
-		s->conn[i] = NULL;
 		s->key[i] = NULL;
 	}
 }
@@ -113,22 +107,44 @@ void load_session_close(struct load_session *s)
  * of it until give_back. A kept connection is not asked whether it still
  * answers: the first statement on it tells (again), which saves a round trip.
  */
-static PGconn *take_connection(const struct load_table *t, int side, bool *reused,
-			       struct err *e)
+static PGconn *take_target(const struct load_table *t, bool *reused, struct err *e)
 {
 	struct load_session *s = t->session;
 	*reused = false;
-	if (s && s->conn[side]) {
-		PGconn *c = s->conn[side];
-		bool same = json_equal(s->key[side], json_object_get(t->spec, side_names[side]));
-		s->conn[side] = NULL;
+	if (s && s->dst) {
+		PGconn *c = s->dst;
+		bool same = json_equal(s->key[TARGET], json_object_get(t->spec, "target"));
+		s->dst = NULL;
 		if (same && PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE) {
 			*reused = true;
 			return c;
 		}
 		PQfinish(c);
 	}
-	return job_connect(t->spec, side_names[side], e);
+	return job_connect(t->spec, "target", e);
+}
+
+static struct source *take_source(const struct load_table *t, bool *reused, struct err *e)
+{
+	struct load_session *s = t->session;
+	*reused = false;
+	if (s && s->src) {
+		struct source *c = s->src;
+		bool same = json_equal(s->key[SOURCE], json_object_get(t->spec, "source"));
+		s->src = NULL;
+		if (same && c->ops->idle(c)) {
+			*reused = true;
+			return c;
+		}
+		source_close(c);
+	}
+	return source_open(t->spec, e);
+}
+
+static void hook_connections(struct load_ctx *x)
+{
+	if (x->h->connections)
+		x->h->connections(x->h->arg, x->src, x->dst);
 }
 
 /*
@@ -138,19 +154,26 @@ static PGconn *take_connection(const struct load_table *t, int side, bool *reuse
  */
 static bool reconnect(struct load_ctx *x, int side, struct err *e)
 {
-	PGconn **c = side == SOURCE ? &x->src : &x->dst;
-	if (!x->reused[side] || PQstatus(*c) != CONNECTION_BAD)
+	bool lost = side == SOURCE ? x->src->ops->lost(x->src) : PQstatus(x->dst) == CONNECTION_BAD;
+	if (!x->reused[side] || !lost)
 		return false;
 	x->reused[side] = false;
-	PQfinish(*c);
 	log_info("run %s table %s: the %s connection kept from the table before was closed; connecting again",
 		 x->t->run_id, x->t->dst_label, side_names[side]);
 	struct err ce;
 	err_clear(&ce);
-	*c = job_connect(x->t->spec, side_names[side], &ce);
-	if (x->h->connections)
-		x->h->connections(x->h->arg, x->src, x->dst);
-	if (!*c) {
+	bool ok;
+	if (side == SOURCE) {
+		source_close(x->src);
+		x->src = source_open(x->t->spec, &ce);
+		ok = x->src != NULL;
+	} else {
+		PQfinish(x->dst);
+		x->dst = job_connect(x->t->spec, "target", &ce);
+		ok = x->dst != NULL;
+	}
+	hook_connections(x);
+	if (!ok) {
 		*e = ce;
 		return false;
 	}
@@ -159,7 +182,7 @@ static bool reconnect(struct load_ctx *x, int side, struct err *e)
 }
 
 /* Keep an idle connection in the session for the next table, or close it. */
-static void give_back(const struct load_table *t, int side, PGconn *c)
+static void give_back_target(const struct load_table *t, PGconn *c)
 {
 	struct load_session *s = t->session;
 	if (!c)
@@ -168,27 +191,25 @@ static void give_back(const struct load_table *t, int side, PGconn *c)
 		PQfinish(c);
 		return;
 	}
-	PQfinish(s->conn[side]);
-	json_decref(s->key[side]);
-	s->conn[side] = c;
-	s->key[side] = json_incref(json_object_get(t->spec, side_names[side]));
+	PQfinish(s->dst);
+	json_decref(s->key[TARGET]);
+	s->dst = c;
+	s->key[TARGET] = json_incref(json_object_get(t->spec, "target"));
 }
 
-/*
- * Send the start of the source's transaction in the run's snapshot, and
- * `then` (a statement, or NULL) in the same message; source_begun or
- * copy_started reads the answer.
- */
-static bool send_source_begin(struct load_ctx *x, const char *then)
+static void give_back_source(const struct load_table *t, struct source *c)
 {
-	char *snap = PQescapeLiteral(x->src, x->t->snapshot, strlen(x->t->snapshot));
-	/* the simple protocol takes all the statements in one message */
-	char *sql = xasprintf("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT %s%s%s",
-			      snap ? snap : "''", then ? "; " : "", then ? then : "");
-	PQfreemem(snap);
-	bool sent = PQsendQuery(x->src, sql);
-	free(sql);
-	return sent;
+	struct load_session *s = t->session;
+	if (!c)
+		return;
+	if (!s || !c->ops->idle(c)) {
+		source_close(c);
+		return;
+	}
+	source_close(s->src);
+	json_decref(s->key[SOURCE]);
+	s->src = c;
+	s->key[SOURCE] = json_incref(json_object_get(t->spec, "source"));
 }
 
 /* The last result of what was sent on one side; false with e set when any failed. */
@@ -211,13 +232,15 @@ static bool side_collect(PGconn *c, const char *side, struct err *e)
 	return false;
 }
 
+/* Read the answer to the source's begin, connecting again once when a kept connection was closed. */
 static bool source_begun(struct load_ctx *x, bool sent, struct err *e)
 {
-	if (sent && side_collect(x->src, "source", e))
+	if (sent && x->src->ops->begun(x->src, false, e))
 		return true;
 	if (!sent)
-		side_error(x->src, NULL, "source", e);
-	return reconnect(x, SOURCE, e) && send_source_begin(x, NULL) && side_collect(x->src, "source", e);
+		err_set(e, 500, "copy_failed", NULL, "source: the connection is closed");
+	return reconnect(x, SOURCE, e) && x->src->ops->begin(x->src, x->t->snapshot, NULL) &&
+	       x->src->ops->begun(x->src, false, e);
 }
 
 static bool prepare_target(struct load_ctx *x, struct err *e);
@@ -228,7 +251,7 @@ static bool prepare_target(struct load_ctx *x, struct err *e);
  */
 static bool begin_load(struct load_ctx *x, struct err *e)
 {
-	bool sent = send_source_begin(x, NULL);
+	bool sent = x->src->ops->begin(x->src, x->t->snapshot, NULL);
 	bool ok = prepare_target(x, e) || (reconnect(x, TARGET, e) && prepare_target(x, e));
 	struct err se;
 	err_clear(&se);
@@ -337,6 +360,55 @@ static bool prepare_parts(struct load_ctx *x, struct err *e)
 	return x->emptied;
 }
 
+/*
+ * The target's rows (in the cursor window) read back with COPY and hashed
+ * as the source connector hashed them while streaming: their count and sum.
+ */
+static bool target_hash(struct load_ctx *x, long long *rows, unsigned long long *sum,
+			struct err *e)
+{
+	json_t *jk = json_object_get(x->t->copy, "kinds");
+	int n = (int)json_array_size(jk);
+	enum rh_kind *kinds = xcalloc((size_t)n + 1, sizeof(*kinds));
+	for (int i = 0; i < n; i++)
+		kinds[i] = rh_kind_parse(json_string_value(json_array_get(jk, (size_t)i)));
+	char *from = target_rows_sql(x);
+	char *sql = xasprintf("COPY (%s) TO STDOUT", from);
+	free(from);
+	PGresult *res = PQexec(x->dst, sql);
+	free(sql);
+	bool ok = PQresultStatus(res) == PGRES_COPY_OUT;
+	if (!ok)
+		side_error(x->dst, res, "target", e);
+	PQclear(res);
+	struct sb scratch;
+	sb_init(&scratch);
+	*rows = 0;
+	*sum = 0;
+	char *buf = NULL;
+	int len;
+	while (ok && (len = PQgetCopyData(x->dst, &buf, 0)) > 0) {
+		size_t l = (size_t)len;
+		if (l && buf[l - 1] == '\n')
+			l--;
+		*sum += rh_row(buf, l, kinds, n, &scratch);
+		(*rows)++;
+		PQfreemem(buf);
+	}
+	if (ok) {
+		res = PQgetResult(x->dst);
+		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+		if (!ok)
+			side_error(x->dst, res, "target", e);
+		PQclear(res);
+		while ((res = PQgetResult(x->dst)))
+			PQclear(res);
+	}
+	sb_release(&scratch);
+	free(kinds);
+	return ok;
+}
+
 /* Bring the target table into the state its load mode asks for, inside the open transaction. */
 static bool prepare_target(struct load_ctx *x, struct err *e)
 {
@@ -373,7 +445,13 @@ static bool prepare_target(struct load_ctx *x, struct err *e)
 			       x->t->dst_label, n);
 	}
 	const char *vmode = job_validate_mode(x->t->spec);
-	if (strcmp(vmode, "none") && has_rows) {
+	if (x->stream_sum && has_rows) {
+		long long n = 0;
+		unsigned long long sum = 0;
+		ok = target_hash(x, &n, &sum, e);
+		snprintf(x->before_rows, sizeof(x->before_rows), "%lld", n);
+		snprintf(x->before_sum, sizeof(x->before_sum), "%llu", sum);
+	} else if (strcmp(vmode, "none") && has_rows) {
 		char *rows = target_rows_sql(x);
 		char *v = validation_sql(!strcmp(vmode, "checksum"), rows);
 		ok = side_exec(x->dst, "target", v, 0, NULL, &res, e);
@@ -397,28 +475,6 @@ static void abort_copy_in(PGconn *dst, const char *why)
 		PQclear(res);
 }
 
-static bool finish_source_copy(struct load_ctx *x, struct err *e)
-{
-	PGresult *res = PQgetResult(x->src);
-	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-	if (!ok)
-		side_error(x->src, res, "source", e);
-	PQclear(res);
-	while ((res = PQgetResult(x->src)))
-		PQclear(res);
-	return ok;
-}
-
-/* The source's COPY statement (new string). */
-static char *copy_out_sql(const struct load_ctx *x)
-{
-	const char *fmt = x->binary ? "binary" : "text";
-	/* a plain table COPY skips the executor; older copy descriptions have only the select */
-	return x->part_select ? xasprintf("COPY (%s) TO STDOUT (FORMAT %s)", x->part_select, fmt)
-	       : x->source    ? xasprintf("COPY %s TO STDOUT (FORMAT %s)", x->source, fmt)
-			      : xasprintf("COPY (%s) TO STDOUT (FORMAT %s)", x->select, fmt);
-}
-
 /* The target's COPY statement (new string); FREEZE once the table was emptied in this transaction. */
 static char *copy_in_sql(const struct load_ctx *x)
 {
@@ -428,28 +484,22 @@ static char *copy_in_sql(const struct load_ctx *x)
 
 static bool start_copies(struct load_ctx *x, struct err *e)
 {
-	char *src_sql = copy_out_sql(x);
 	char *dst_sql = copy_in_sql(x);
 	/* both sides start at once: the source's answer is read once the target's is in */
-	bool sent = PQsendQuery(x->src, src_sql);
+	bool sent = x->src->ops->stream(x->src, &x->rd);
 	PGresult *res = PQexec(x->dst, dst_sql);
 	bool in = PQresultStatus(res) == PGRES_COPY_IN;
 	if (!in)
 		side_error(x->dst, res, "target", e);
 	PQclear(res);
-	bool out = false;
-	if (sent) {
-		res = PQgetResult(x->src);
-		out = PQresultStatus(res) == PGRES_COPY_OUT;
-		if (!out && in)
-			side_error(x->src, res, "source", e);
-		PQclear(res);
-	} else if (in) {
-		side_error(x->src, NULL, "source", e);
-	}
+	struct err se;
+	err_clear(&se);
+	bool out = sent ? x->src->ops->begun(x->src, true, &se)
+			: err_set(&se, 500, "copy_failed", NULL, "source: the connection is closed");
+	if (in && !out)
+		*e = se;
 	if (in && !out)
 		abort_copy_in(x->dst, "source failed");
-	free(src_sql);
 	free(dst_sql);
 	x->started = in && out;
 	return in && out;
@@ -494,27 +544,26 @@ static bool direct_start(struct load_ctx *x, struct err *e)
 {
 	x->emptied = true;
 	const char *end = x->commit_in_copy ? "; COMMIT" : "";
-	char *out_sql = copy_out_sql(x), *in_sql = copy_in_sql(x);
-	char *src_copy = xasprintf("%s%s", out_sql, end);
+	char *in_sql = copy_in_sql(x);
 	char *dst_sql = xasprintf("BEGIN; TRUNCATE %s; %s%s", x->dst_rel, in_sql, end);
-	free(out_sql);
-	bool sent = send_source_begin(x, src_copy);
+	x->rd.last = x->commit_in_copy;
+	bool sent = x->src->ops->begin(x->src, x->t->snapshot, &x->rd);
 	bool in = PQsendQuery(x->dst, dst_sql) && copy_started(x->dst, PGRES_COPY_IN, "target", e);
 	if (!in && reconnect(x, TARGET, e))
 		in = PQsendQuery(x->dst, dst_sql) && copy_started(x->dst, PGRES_COPY_IN, "target", e);
 	struct err se;
 	err_clear(&se);
 	/* always read the source's answer, so that what it says is known */
-	bool out = sent ? copy_started(x->src, PGRES_COPY_OUT, "source", &se)
-			: side_error(x->src, NULL, "source", &se);
+	bool out = sent ? x->src->ops->begun(x->src, true, &se)
+			: err_set(&se, 500, "copy_failed", NULL, "source: the connection is closed");
 	if (!out && reconnect(x, SOURCE, &se))
-		out = send_source_begin(x, src_copy) && copy_started(x->src, PGRES_COPY_OUT, "source", &se);
+		out = x->src->ops->begin(x->src, x->t->snapshot, &x->rd) &&
+		      x->src->ops->begun(x->src, true, &se);
 	if (in && !out) {
 		*e = se;
 		abort_copy_in(x->dst, "source failed");
 	}
 	/* when only the source started, its connection streams on: it is closed, never kept */
-	free(src_copy);
 	free(in_sql);
 	free(dst_sql);
 	x->emptied = in;
@@ -548,12 +597,17 @@ static bool stream(struct load_ctx *x, struct load_result *r, struct err *e)
 		return false;
 	long long msgs = 0, bytes = 0;
 	int64_t last = now_ms();
-	char *buf = NULL, *chunk = xmalloc(COPY_CHUNK);
+	const char *buf = NULL;
+	char *chunk = xmalloc(COPY_CHUNK);
 	size_t fill = 0;
 	int n;
 	PGresult *res;
 	bool ok = true;
-	while (ok && (n = PQgetCopyData(x->src, &buf, 0)) > 0) {
+	struct err se;
+	err_clear(&se);
+	long long reads = 0;
+	int nrows = 0;
+	while (ok && (n = x->src->ops->read(x->src, &buf, &nrows, &se)) > 0) {
 		bool big = (size_t)n > COPY_CHUNK / 2; /* goes on its own, after what is gathered */
 		if (fill && (big || fill + (size_t)n > COPY_CHUNK)) {
 			ok = put_copy(x, chunk, fill, e);
@@ -565,10 +619,10 @@ static bool stream(struct load_ctx *x, struct load_result *r, struct err *e)
 			memcpy(chunk + fill, buf, (size_t)n);
 			fill += (size_t)n;
 		}
-		PQfreemem(buf);
-		msgs++;
+		msgs += nrows;
 		bytes += n;
-		if (ok && (msgs & 255) == 0 && now_ms() - last >= PROGRESS_EVERY_MS) {
+		/* a message a row (PostgreSQL) is looked at every 256; a chunk of rows each time */
+		if (ok && (nrows > 1 || (++reads & 255) == 0) && now_ms() - last >= PROGRESS_EVERY_MS) {
 			last = now_ms();
 			/* notice an error the target sent mid-copy without waiting for the end */
 			PQconsumeInput(x->dst);
@@ -585,12 +639,15 @@ static bool stream(struct load_ctx *x, struct load_result *r, struct err *e)
 	if (!ok)
 		return false;
 	r->bytes = bytes;
-	if (n == -2 || !finish_source_copy(x, e)) {
-		if (n == -2)
-			side_error(x->src, NULL, "source", e);
+	if (n < 0 || !x->src->ops->read_end(x->src, &se)) {
+		*e = se;
 		abort_copy_in(x->dst, "source failed");
 		return false;
 	}
+	char *note = x->src->ops->read_note ? x->src->ops->read_note(x->src) : NULL;
+	if (note && x->h->step)
+		x->h->step(x->h->arg, "values", "%s", note);
+	free(note);
 	if (PQputCopyEnd(x->dst, NULL) != 1)
 		return side_error(x->dst, NULL, "target", e);
 	res = PQgetResult(x->dst);
@@ -685,43 +742,16 @@ static void *part_main(void *arg)
 {
 	struct part *pt = arg;
 	struct load_ctx *x = &pt->x;
-	x->src = job_connect(x->t->spec, "source", &pt->e);
+	x->src = source_open(x->t->spec, &pt->e);
 	x->dst = x->src ? job_connect(x->t->spec, "target", &pt->e) : NULL;
-	pt->ok = x->dst && send_source_begin(x, NULL) && side_collect(x->src, "source", &pt->e) &&
+	pt->ok = x->dst && x->src->ops->begin(x->src, x->t->snapshot, NULL) &&
+		 x->src->ops->begun(x->src, false, &pt->e) &&
 		 side_exec(x->dst, "target", "BEGIN", 0, NULL, NULL, &pt->e) && stream(x, &pt->r, &pt->e);
 	if (x->src && !pt->ok && !pt->e.msg[0])
-		side_error(x->src, NULL, "source", &pt->e);
+		err_set(&pt->e, 500, "copy_failed", NULL, "source: the connection is closed");
 	if (!pt->ok)
 		split_stop(pt->sp);
 	return NULL;
-}
-
-/* The rows of part i of n: the select with a condition on the page each row is on. */
-static char *part_select(const struct load_ctx *x, long long pages, int i, int n)
-{
-	json_t *sp = json_object_get(x->t->copy, "split");
-	bool filtered = json_is_true(json_object_get(sp, "filtered"));
-	long long from = pages * i / n, to = pages * (i + 1) / n;
-	/* the last part has no end: pages added since the size was read are read too */
-	if (i == n - 1)
-		return xasprintf("%s %s ctid >= '(%lld,0)'::tid", x->select, filtered ? "AND" : "WHERE", from);
-	return xasprintf("%s %s ctid >= '(%lld,0)'::tid AND ctid < '(%lld,0)'::tid", x->select,
-			 filtered ? "AND" : "WHERE", from, to);
-}
-
-/* The number of pages of the source table, read on the load's source connection; -1 on failure. */
-static long long source_pages(struct load_ctx *x, struct err *e)
-{
-	json_t *sp = json_object_get(x->t->copy, "split");
-	const char *p[] = {json_string_value(json_object_get(sp, "relation"))};
-	PGresult *res = NULL;
-	if (!side_exec(x->src, "source",
-		       "SELECT pg_relation_size($1::regclass) / current_setting('block_size')::bigint", 1,
-		       p, &res, e))
-		return -1;
-	long long pages = atoll(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return pages;
 }
 
 /*
@@ -737,9 +767,9 @@ static bool parts_end(struct part *parts, int n, bool ok, bool *committed, struc
 			ok = false;
 		else if (ok)
 			*committed = true;
-		PQfinish(px->src);
+		source_close(px->src);
 		PQfinish(px->dst);
-		free(px->part_select);
+		free(px->part);
 	}
 	return ok;
 }
@@ -751,10 +781,12 @@ static bool parts_end(struct part *parts, int n, bool ok, bool *committed, struc
  */
 static bool split_stream(struct load_ctx *x, struct load_result *r, struct err *e)
 {
-	long long pages = source_pages(x, e);
-	if (pages < 0)
-		return false;
 	int n = x->streams, others = n - 1;
+	char **conds = xcalloc((size_t)n, sizeof(*conds));
+	if (!x->src->ops->split(x->src, json_object_get(x->t->copy, "split"), n, conds, e)) {
+		free(conds);
+		return false;
+	}
 	struct split sp = {.outer = x->h};
 	pthread_mutex_init(&sp.lock, NULL);
 	struct part *parts = xcalloc((size_t)others, sizeof(*parts));
@@ -763,15 +795,18 @@ static bool split_stream(struct load_ctx *x, struct load_result *r, struct err *
 		struct part *pt = &parts[i];
 		pt->sp = &sp;
 		pt->x = *x;
-		pt->x.src = pt->x.dst = NULL;
-		pt->x.part_select = part_select(x, pages, i + 1, n);
+		pt->x.src = NULL;
+		pt->x.dst = NULL;
+		pt->x.part = conds[i + 1];
+		conds[i + 1] = NULL;
+		pt->x.rd.part = pt->x.part;
 		pt->x.emptied = false;
 		pt->hooks = (struct load_hooks){NULL, part_progress, NULL, pt};
 		pt->x.h = &pt->hooks;
 		err_clear(&pt->e);
 		if (pthread_create(&pt->thread, NULL, part_main, pt) != 0) {
-			free(pt->x.part_select);
-			pt->x.part_select = NULL;
+			free(pt->x.part);
+			pt->x.part = NULL;
 			break;
 		}
 		started++;
@@ -779,7 +814,12 @@ static bool split_stream(struct load_ctx *x, struct load_result *r, struct err *
 	struct load_hooks first = {NULL, first_part_progress, NULL, &sp};
 	const struct load_hooks *own = x->h;
 	x->h = &first;
-	x->part_select = part_select(x, pages, 0, n);
+	x->part = conds[0];
+	conds[0] = NULL;
+	x->rd.part = x->part;
+	for (int i = 0; i < n; i++)
+		free(conds[i]);
+	free(conds);
 	bool ok = started == others;
 	if (!ok)
 		err_set(e, 500, "internal", NULL, "could not start a thread for a part of the table");
@@ -834,19 +874,20 @@ static bool carry_sequences(struct load_ctx *x, struct err *e)
 	json_array_foreach(json_object_get(x->t->copy, "sequences"), i, s) {
 		char *sql = xasprintf("SELECT last_value, is_called FROM %s",
 				      json_string_value(json_object_get(s, "source")));
-		PGresult *res = NULL;
-		bool ok = side_exec(x->src, "source", sql, 0, NULL, &res, e);
+		char *v[2] = {NULL, NULL};
+		bool ok = x->src->ops->query(x->src, sql) && x->src->ops->row(x->src, v, 2, e);
 		free(sql);
 		if (!ok)
 			return false;
 		const char *table = json_string_value(json_object_get(s, "table"));
 		const char *target = json_string_value(json_object_get(s, "target"));
 		const char *p[] = {table ? table : x->dst_rel, json_string_value(json_object_get(s, "column")),
-				   PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1)};
-		const char *pn[] = {target, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1)};
+				   v[0], v[1]};
+		const char *pn[] = {target, v[0], v[1]};
 		ok = target ? side_exec(x->dst, "target", sql_target_sequence_setval, 3, pn, NULL, e)
 			    : side_exec(x->dst, "target", sql_target_sequence_set, 4, p, NULL, e);
-		PQclear(res);
+		free(v[0]);
+		free(v[1]);
 		if (!ok)
 			return false;
 	}
@@ -869,38 +910,10 @@ static PGresult *collect(PGconn *c, const char *side, struct err *e)
 	return last;
 }
 
-/* Validate: the same count (and hash) on both sides, computed by both databases at once. */
-static bool validate(struct load_ctx *x, struct load_result *r, struct err *e)
+static bool validation_outcome(struct load_ctx *x, struct load_result *r, long long src_rows,
+			       long long dst_rows, bool same_sum, int64_t t0, struct err *e)
 {
 	const char *vmode = job_validate_mode(x->t->spec);
-	bool checksum = !strcmp(vmode, "checksum");
-	char *rows = target_rows_sql(x);
-	char *sq = validation_sql(checksum, x->select);
-	char *dq = validation_sql(checksum, rows);
-	int64_t t0 = now_ms();
-	bool sent = PQsendQuery(x->src, sq) && PQsendQuery(x->dst, dq);
-	free(rows);
-	free(sq);
-	free(dq);
-	if (!sent)
-		return side_error(x->src, NULL, "validation", e);
-	PGresult *rs = collect(x->src, "source", e);
-	PGresult *rd = collect(x->dst, "target", e);
-	if (!rs || !rd) {
-		PQclear(rs);
-		PQclear(rd);
-		return false;
-	}
-	long long src_rows = atoll(PQgetvalue(rs, 0, 0));
-	long long dst_rows = atoll(PQgetvalue(rd, 0, 0)) - atoll(x->before_rows);
-	const char *p[] = {PQgetvalue(rd, 0, 1), *x->before_sum ? x->before_sum : "0",
-			   PQgetvalue(rs, 0, 1)};
-	PGresult *cmp = NULL;
-	bool same_sum = side_exec(x->dst, "target", "SELECT $1::numeric - $2::numeric = $3::numeric",
-				  3, p, &cmp, e) && PQgetvalue(cmp, 0, 0)[0] == 't';
-	PQclear(cmp);
-	PQclear(rs);
-	PQclear(rd);
 	bool passed = src_rows == dst_rows && same_sum;
 	json_decref(r->validation);
 	r->validation = json_pack("{s:s,s:I,s:I}", "state", passed ? "passed" : "failed",
@@ -917,6 +930,71 @@ static bool validate(struct load_ctx *x, struct load_result *r, struct err *e)
 				       : "validation failed: %lld rows on each side, but their checksums differ",
 			       src_rows, dst_rows);
 	return true;
+}
+
+/*
+ * Validate a checksum the source's database cannot compute as the target's
+ * does: the source connector summed the rows' hashes as they streamed; the
+ * target's rows are read back and hashed alike (see rowhash.h).
+ */
+static bool validate_stream(struct load_ctx *x, struct load_result *r, struct err *e)
+{
+	int64_t t0 = now_ms();
+	long long src_rows = 0, dst_rows = 0;
+	unsigned long long src_sum = 0, dst_sum = 0;
+	x->src->ops->checksum(x->src, &src_rows, &src_sum);
+	if (!target_hash(x, &dst_rows, &dst_sum, e))
+		return false;
+	dst_rows -= atoll(x->before_rows);
+	dst_sum -= strtoull(x->before_sum[0] ? x->before_sum : "0", NULL, 10);
+	return validation_outcome(x, r, src_rows, dst_rows, src_sum == dst_sum, t0, e);
+}
+
+/* Validate: the same count (and hash) on both sides, computed by both databases at once. */
+static bool validate(struct load_ctx *x, struct load_result *r, struct err *e)
+{
+	const char *vmode = job_validate_mode(x->t->spec);
+	bool checksum = !strcmp(vmode, "checksum");
+	if (x->stream_sum)
+		return validate_stream(x, r, e);
+	char *rows = target_rows_sql(x);
+	char *sq = x->src->ops->validation_sql(x->src, checksum, x->select);
+	char *dq = validation_sql(checksum, rows);
+	int64_t t0 = now_ms();
+	bool sent = x->src->ops->query(x->src, sq);
+	bool dsent = PQsendQuery(x->dst, dq);
+	free(rows);
+	free(sq);
+	free(dq);
+	char *sv[2] = {NULL, NULL};
+	struct err se;
+	err_clear(&se);
+	/* both answers are read, so that both connections stay usable */
+	bool src_ok = sent ? x->src->ops->row(x->src, sv, 2, &se)
+			   : err_set(&se, 500, "copy_failed", NULL, "source: the connection is closed");
+	PGresult *rd = dsent ? collect(x->dst, "target", e) : NULL;
+	if (!dsent)
+		side_error(x->dst, NULL, "target", e);
+	if (!src_ok || !rd) {
+		if (!src_ok)
+			*e = se;
+		free(sv[0]);
+		free(sv[1]);
+		PQclear(rd);
+		return false;
+	}
+	long long src_rows = atoll(sv[0] ? sv[0] : "0");
+	long long dst_rows = atoll(PQgetvalue(rd, 0, 0)) - atoll(x->before_rows);
+	const char *p[] = {PQgetvalue(rd, 0, 1), *x->before_sum ? x->before_sum : "0",
+			   sv[1] ? sv[1] : "0"};
+	PGresult *cmp = NULL;
+	bool same_sum = side_exec(x->dst, "target", "SELECT $1::numeric - $2::numeric = $3::numeric",
+				  3, p, &cmp, e) && PQgetvalue(cmp, 0, 0)[0] == 't';
+	PQclear(cmp);
+	free(sv[0]);
+	free(sv[1]);
+	PQclear(rd);
+	return validation_outcome(x, r, src_rows, dst_rows, same_sum, t0, e);
 }
 
 /* Record, in the load's own transaction, that this task's rows are in. */
@@ -1018,25 +1096,26 @@ static bool validate_merge(struct load_ctx *x, struct load_result *r, json_t *co
 		"SELECT count(*), count(*) FILTER (WHERE NOT %s AND EXISTS (SELECT 1 FROM %s t WHERE %s AND ROW(%s)::text IS NOT DISTINCT FROM ROW(%s)::text)), "
 		"count(*) FILTER (WHERE %s AND NOT EXISTS (SELECT 1 FROM %s t WHERE %s)) FROM pg_temp." STAGE " s",
 		del, x->table_rel, on.buf, tc.buf, sc.buf, del, x->table_rel, on.buf);
-	char *count = xasprintf("SELECT count(*) FROM (%s) s", x->select);
+	char *count = x->src->ops->validation_sql(x->src, false, x->select);
 	int64_t t0 = now_ms();
-	PGresult *rs = NULL, *rd = NULL;
-	bool ok = side_exec(x->src, "source", count, 0, NULL, &rs, e) &&
+	PGresult *rd = NULL;
+	char *sv[2] = {NULL, NULL};
+	bool ok = x->src->ops->query(x->src, count) && x->src->ops->row(x->src, sv, 2, e) &&
 		  side_exec(x->dst, "target", sql.buf, 0, NULL, &rd, e);
 	free(count);
 	sb_release(&on);
 	sb_release(&tc);
 	sb_release(&sc);
 	sb_release(&sql);
+	long long src_rows = atoll(sv[0] ? sv[0] : "0");
+	free(sv[0]);
+	free(sv[1]);
 	if (!ok) {
-		PQclear(rs);
 		PQclear(rd);
 		return false;
 	}
-	long long src_rows = atoll(PQgetvalue(rs, 0, 0));
 	long long staged = atoll(PQgetvalue(rd, 0, 0));
 	long long dst_rows = atoll(PQgetvalue(rd, 0, 1)) + atoll(PQgetvalue(rd, 0, 2));
-	PQclear(rs);
 	PQclear(rd);
 	bool passed = src_rows == staged && dst_rows == staged;
 	json_decref(r->validation);
@@ -1285,12 +1364,13 @@ static bool read_mark(struct load_ctx *x, struct load_result *r, struct err *e)
 	const char *sql = json_string_value(json_object_get(x->t->copy, "mark_sql"));
 	if (!sql || !json_is_true(json_object_get(x->t->copy, "track")))
 		return true;
-	PGresult *res = NULL;
-	if (!side_exec(x->src, "source", sql, 0, NULL, &res, e))
+	char *v = NULL;
+	if (!x->src->ops->query(x->src, sql) || !x->src->ops->row(x->src, &v, 1, e))
 		return false;
-	if (!PQgetisnull(res, 0, 0) && *PQgetvalue(res, 0, 0))
-		r->mark = xstrdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
+	if (v && *v)
+		r->mark = v;
+	else
+		free(v);
 	return true;
 }
 
@@ -1317,17 +1397,17 @@ static void ctx_release(struct load_ctx *x)
 	if (x->h->connections)
 		x->h->connections(x->h->arg, NULL, NULL);
 	if (x->kept) {
-		give_back(x->t, SOURCE, x->src);
-		give_back(x->t, TARGET, x->dst);
+		give_back_source(x->t, x->src);
+		give_back_target(x->t, x->dst);
 	} else { /* after a failure a side may be in the middle of something: never keep it */
-		PQfinish(x->src);
+		source_close(x->src);
 		PQfinish(x->dst);
 	}
 	free(x->dst_rel);
 	free(x->table_rel);
 	free(x->copy_columns);
 	free(x->window_sql);
-	free(x->part_select);
+	free(x->part);
 	swap_release(x->swap);
 }
 
@@ -1340,16 +1420,28 @@ bool load_run(const struct load_table *t, const struct load_hooks *h, struct loa
 	r->mark = NULL;
 	r->validation = json_pack("{s:s,s:n,s:n}", "state", "skipped", "source_rows", "target_rows");
 	x.select = json_string_value(json_object_get(t->copy, "select"));
-	x.source = json_string_value(json_object_get(t->copy, "source"));
 	x.columns = json_string_value(json_object_get(t->copy, "columns"));
 	x.binary = !strcmp(json_string_value(json_object_get(t->copy, "format")), "binary");
 	x.relkind = json_string_value(json_object_get(t->copy, "relkind"))[0];
+	x.rd = (struct source_read){
+		.select = x.select,
+		.plain = json_string_value(json_object_get(t->copy, "source")),
+		.binary = x.binary,
+		.filtered = json_is_true(json_object_get(json_object_get(t->copy, "split"), "filtered")),
+		.conv = json_object_get(t->copy, "conv"),
+		.spec = t->spec,
+	};
+
 	str_copy(x.before_rows, sizeof(x.before_rows), "0");
-	if (!(x.src = take_connection(t, SOURCE, &x.reused[SOURCE], e)) ||
-	    !(x.dst = take_connection(t, TARGET, &x.reused[TARGET], e)))
+	if (!(x.src = take_source(t, &x.reused[SOURCE], e)) ||
+	    !(x.dst = take_target(t, &x.reused[TARGET], e)))
 		goto out;
-	if (h->connections)
-		h->connections(h->arg, x.src, x.dst);
+	/* a source that sums its rows' hashes as they stream validates a checksum so */
+	x.stream_sum = x.src->ops->checksum && !strcmp(job_validate_mode(t->spec), "checksum") &&
+		       json_object_get(t->copy, "kinds");
+	if (x.stream_sum)
+		x.rd.kinds = json_object_get(t->copy, "kinds");
+	hook_connections(&x);
 	x.dst_rel = db_qualified(x.dst, t->dst.schema, t->dst.name);
 	x.table_rel = xstrdup(x.dst_rel);
 	x.copy_columns = xstrdup(x.columns);
@@ -1386,10 +1478,12 @@ bool load_run(const struct load_table *t, const struct load_hooks *h, struct loa
 		goto out;
 	}
 	/* the source's read-only transaction ends while the target commits */
-	bool src_sent = PQsendQuery(x.src, "COMMIT");
+	bool src_sent = x.src->ops->end(x.src);
 	if (!side_exec(x.dst, "target", "COMMIT", 0, NULL, NULL, e))
 		goto out;
-	x.kept = src_sent && side_collect(x.src, "source", NULL);
+	struct err ee;
+	err_clear(&ee);
+	x.kept = src_sent && x.src->ops->ended(x.src, &ee);
 	ok = true;
 out:
 	if (!ok) {
@@ -1407,7 +1501,7 @@ bool load_step(json_t *spec, const char *sql, const struct load_hooks *h,
 {
 	struct load_table t = {.spec = spec, .session = session};
 	bool reused;
-	PGconn *dst = take_connection(&t, TARGET, &reused, e);
+	PGconn *dst = take_target(&t, &reused, e);
 	if (!dst)
 		return false;
 	if (h->connections)
@@ -1436,6 +1530,6 @@ bool load_step(json_t *spec, const char *sql, const struct load_hooks *h,
 	if (h->connections)
 		h->connections(h->arg, NULL, NULL);
 	/* a statement that left a transaction open (an after step's BEGIN) closes the connection */
-	give_back(&t, TARGET, dst);
+	give_back_target(&t, dst);
 	return ok;
 }

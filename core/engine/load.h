@@ -8,6 +8,7 @@
 
 #include "err.h"
 #include "names.h"
+#include "source.h"
 
 /*
  * The connections a worker keeps from one table to the next, so that a run
@@ -17,8 +18,9 @@
  * database (the job's source or target object) and is checked first.
  */
 struct load_session {
-	PGconn *conn[2]; /* owned: source, target */
-	json_t *key[2];  /* owned: the job's source and target objects they were opened for */
+	struct source *src; /* owned */
+	PGconn *dst;        /* owned */
+	json_t *key[2];     /* owned: the job's source and target objects they were opened for */
 };
 
 /* Close what the session keeps. */
@@ -38,7 +40,7 @@ struct load_table {
 
 struct load_hooks {
 	/* Called with both connections once they are open, and with NULLs before they close. */
-	void (*connections)(void *arg, PGconn *src, PGconn *dst);
+	void (*connections)(void *arg, struct source *src, PGconn *dst);
 	/* Called at most a few times a second; return false to stop the load. */
 	bool (*progress)(void *arg, long long rows, long long bytes);
 	/* A step worth recording in the run's events. */

@@ -8,30 +8,13 @@
 
 #include "db.h"
 #include "job.h"
+#include "rowhash.h"
 #include "sb.h"
 #include "sql.h"
 #include "util.h"
 #include "banned.h"
 
-/*
- * tdef_load inside a savepoint: a table the catalog cannot describe gets an
- * error of its own and leaves the (snapshot) transaction usable for the rest.
- */
-static bool load_def(PGconn *src, struct plan_table *t, json_t *opts, char *error, size_t n)
-{
-	struct err e;
-	err_clear(&e);
-	db_simple(src, "SAVEPOINT ferry_table", NULL);
-	if (tdef_load(src, &t->st.src, &t->st.dst, opts, &t->def, &e)) {
-		db_simple(src, "RELEASE SAVEPOINT ferry_table", NULL);
-		return true;
-	}
-	db_simple(src, "ROLLBACK TO SAVEPOINT ferry_table; RELEASE SAVEPOINT ferry_table", NULL);
-	str_copy(error, n, e.msg);
-	return false;
-}
-
-static struct plan_table *plan_add(struct plan *p)
+struct plan_table *plan_add(struct plan *p)
 {
 	p->t = xrealloc(p->t, sizeof(*p->t) * (size_t)(p->n + 1));
 	struct plan_table *t = &p->t[p->n++];
@@ -50,6 +33,8 @@ void plan_release(struct plan *p)
 	}
 	free(p->t);
 	json_decref(p->types);
+	json_decref(p->warnings);
+	json_decref(p->point_info);
 	if (p->objects)
 		objects_release(p->objects);
 	free(p->objects);
@@ -76,50 +61,10 @@ static const struct plan_table *plan_root(const struct plan *p, const struct pla
 }
 
 /* The job's options for table t: those of its tree's top table. */
-static json_t *plan_options(json_t *spec, const struct plan *p, const struct plan_table *t)
+json_t *plan_options(json_t *spec, const struct plan *p, const struct plan_table *t)
 {
 	const struct plan_table *root = plan_root(p, t);
 	return job_table_options(spec, root->st.src.schema, root->st.src.name);
-}
-
-#define DESCRIBE_BATCH 1000
-
-/*
- * Read the tables idx[0..n) of the plan from the source catalog, a thousand
- * at a time; when a batch cannot be read together (a table in it breaks a
- * catalog query), its tables are read one by one, so that only the one
- * that breaks gets an error.
- */
-static void describe_tables(PGconn *src, json_t *spec, struct plan *p, const int *idx, int n)
-{
-	struct tdef_item *items = xcalloc(n < DESCRIBE_BATCH ? (size_t)n + 1 : DESCRIBE_BATCH,
-					  sizeof(*items));
-	for (int at = 0; at < n; at += DESCRIBE_BATCH) {
-		int k = n - at < DESCRIBE_BATCH ? n - at : DESCRIBE_BATCH;
-		for (int j = 0; j < k; j++) {
-			struct plan_table *t = &p->t[idx[at + j]];
-			items[j].src = t->st.src;
-			items[j].dst = t->st.dst;
-			items[j].opts = plan_options(spec, p, t);
-		}
-		struct err e;
-		err_clear(&e);
-		db_simple(src, "SAVEPOINT ferry_tables", NULL);
-		bool together = tdef_load_all(src, items, k, &e);
-		db_simple(src, together ? "RELEASE SAVEPOINT ferry_tables"
-					: "ROLLBACK TO SAVEPOINT ferry_tables; RELEASE SAVEPOINT ferry_tables",
-			  NULL);
-		for (int j = 0; j < k; j++) {
-			struct plan_table *t = &p->t[idx[at + j]];
-			if (!together)
-				load_def(src, t, items[j].opts, t->error, sizeof(t->error));
-			else if (items[j].ok)
-				t->def = items[j].def;
-			else
-				str_copy(t->error, sizeof(t->error), items[j].err.msg);
-		}
-	}
-	free(items);
 }
 
 /*
@@ -233,107 +178,8 @@ out:
 	free(idx);
 }
 
-/*
- * Add the partition in row r of a tdef_partitions result to the plan, under
- * the partitioned table at index top (the partitions before it in the plan
- * are those of the same tree). True when its rows are to be counted.
- */
-static bool add_partition(struct plan *p, int top, PGresult *res, int r)
-{
-	struct plan_table *t = plan_add(p);
-	const struct plan_table *root = &p->t[top];
-	str_copy(t->st.src.schema, sizeof(t->st.src.schema), PQgetvalue(res, r, 1));
-	str_copy(t->st.src.name, sizeof(t->st.src.name), PQgetvalue(res, r, 2));
-	memcpy(t->st.dst.schema, root->st.dst.schema, sizeof(t->st.dst.schema));
-	str_copy(t->st.dst.name, sizeof(t->st.dst.name), PQgetvalue(res, r, 2));
-	qualname_format(&t->st.src, t->st.src_label, sizeof(t->st.src_label));
-	qualname_format(&t->st.dst, t->st.dst_label, sizeof(t->st.dst_label));
-	t->leaf = PQgetvalue(res, r, 5)[0] == 't';
-	t->st.rows_estimate = atoll(PQgetvalue(res, r, 6));
-	t->st.bytes_estimate = atoll(PQgetvalue(res, r, 7));
-	t->st.filter = root->st.filter ? xstrdup(root->st.filter) : NULL;
-	t->st.has_pk = root->st.has_pk;
-	memcpy(t->parent_label, root->st.src_label, sizeof(t->parent_label));
-	memcpy(t->mode, root->mode, sizeof(t->mode));
-	for (int k = top; k < p->n - 1; k++)
-		if (!strcmp(p->t[k].st.src.schema, PQgetvalue(res, r, 9)) &&
-		    !strcmp(p->t[k].st.src.name, PQgetvalue(res, r, 10)))
-			t->parent = k;
-	return t->leaf && PQgetvalue(res, r, 8)[0] != 't';
-}
-
-/*
- * Add the partitions of the partitioned tables among the plan's tables,
- * each right after its table, level by level, and read them.
- */
-static bool add_partitions(PGconn *src, json_t *spec, struct plan *p, struct err *e)
-{
-	struct sb schemas, names;
-	sb_init(&schemas);
-	sb_init(&names);
-	int ntops = p->n, nparted = 0;
-	/* pos[i]: table i's position among the partitioned tables asked about (from 1), or 0 */
-	int *pos = xcalloc((size_t)ntops + 1, sizeof(*pos));
-	for (int i = 0; i < ntops; i++) {
-		if (*p->t[i].error || p->t[i].def.relkind != 'p')
-			continue;
-		pos[i] = ++nparted;
-		db_array_add(&schemas, p->t[i].st.src.schema);
-		db_array_add(&names, p->t[i].st.src.name);
-	}
-	db_array_end(&schemas);
-	db_array_end(&names);
-	const char *q[] = {schemas.buf, names.buf};
-	PGresult *res = nparted ? db_exec(src, sql_tdef_partitions, 2, q, e) : NULL;
-	sb_release(&schemas);
-	sb_release(&names);
-	int rows = res ? PQntuples(res) : 0;
-	if (rows == 0) {
-		PQclear(res);
-		free(pos);
-		return !nparted || res;
-	}
-	struct plan_table *tops = p->t;
-	p->t = NULL;
-	p->n = 0;
-	int *added = xcalloc((size_t)rows + 1, sizeof(*added));
-	int *uncounted = xcalloc((size_t)rows + 1, sizeof(*uncounted));
-	const struct qualname **unames = xcalloc((size_t)rows + 1, sizeof(*unames));
-	long long *counts = xcalloc((size_t)rows + 1, sizeof(*counts));
-	int nu = 0, r = 0;
-	for (int i = 0; i < ntops; i++) {
-		int top = p->n;
-		*plan_add(p) = tops[i];
-		for (; pos[i] && r < rows && atoi(PQgetvalue(res, r, 0)) == pos[i]; r++) {
-			added[r] = p->n;
-			if (add_partition(p, top, res, r))
-				uncounted[nu++] = p->n - 1;
-		}
-	}
-	free(tops);
-	free(pos);
-	PQclear(res);
-	for (int i = 0; i < nu; i++)
-		unames[i] = &p->t[uncounted[i]].st.src;
-	bool ok = catalog_count_rows(src, unames, nu, 0, counts, e);
-	for (int i = 0; ok && i < nu; i++)
-		p->t[uncounted[i]].st.rows_estimate = counts[i];
-	if (ok)
-		describe_tables(src, spec, p, added, rows);
-	for (int i = 0; ok && i < rows; i++) {
-		struct plan_table *t = &p->t[added[i]];
-		if (!*t->error && t->parent >= 0)
-			t->def.parent = p->t[t->parent].st.dst;
-	}
-	free(counts);
-	free(unames);
-	free(uncounted);
-	free(added);
-	return ok;
-}
-
 /* Decide how each table that holds rows loads; a table that cannot load so gets its error. */
-static void resolve_loads(PGconn *src, json_t *spec, const struct plan_ctx *ctx, struct plan *p)
+static void resolve_loads(struct source *src, json_t *spec, const struct plan_ctx *ctx, struct plan *p)
 {
 	for (int i = 0; i < p->n; i++) {
 		struct plan_table *t = &p->t[i];
@@ -344,66 +190,35 @@ static void resolve_loads(PGconn *src, json_t *spec, const struct plan_ctx *ctx,
 	}
 }
 
-bool plan_build(PGconn *src, PGconn *dst, json_t *spec, json_t *requested,
+bool plan_build(struct source *src, PGconn *dst, json_t *spec, json_t *requested,
 		const struct plan_ctx *ctx, struct plan *p, struct err *e)
 {
-	struct src_table *tops = NULL;
-	int ntops = 0;
 	memset(p, 0, sizeof(*p));
-	if (!catalog_select(src, spec, requested, &tops, &ntops, e))
-		return false;
-	if (strategy_is_backfill(ctx)) {
-		/* a backfill reloads a cursor window: only incremental tables have one */
-		int kept = 0;
-		for (int i = 0; i < ntops; i++) {
-			if (!strcmp(job_table_mode(spec, tops[i].src.schema, tops[i].src.name), "incremental"))
-				tops[kept++] = tops[i];
-			else
-				free(tops[i].filter);
-		}
-		ntops = kept;
-	}
-	/* every name the catalog prints from here on comes schema-qualified */
-	if (!db_simple(src, "SET LOCAL search_path = pg_catalog", e)) {
-		catalog_free(tops, ntops);
-		return false;
-	}
-	int *idx = xcalloc((size_t)ntops + 1, sizeof(*idx));
-	for (int i = 0; i < ntops; i++) {
-		struct plan_table *t = plan_add(p);
-		t->st = tops[i];
-		tops[i].filter = NULL;
-		str_copy(t->mode, sizeof(t->mode), job_table_mode(spec, t->st.src.schema, t->st.src.name));
-		idx[i] = i;
-	}
-	catalog_free(tops, ntops);
-	describe_tables(src, spec, p, idx, ntops);
-	free(idx);
-	for (int i = 0; i < p->n; i++)
-		p->t[i].leaf = *p->t[i].error || p->t[i].def.relkind != 'p';
-	if (!add_partitions(src, spec, p, e))
+	if (job_all_objects(spec) && !src->ops->objects)
+		return err_set(e, 400, "invalid_field", "objects",
+			       "objects \"all\" needs a PostgreSQL source: a %s source carries its tables only",
+			       src->ops->kind);
+	if (!src->ops->plan(src, spec, requested, ctx, p, e))
 		return false;
 	if (dst)
 		check_targets(dst, spec, p, !(ctx && ctx->skip_target_rows));
+	if (!src->ops->pg_binary)
+		for (int i = 0; i < p->n; i++)
+			p->t[i].binary = false;
 	resolve_loads(src, spec, ctx, p);
 	struct tdef *defs = xcalloc((size_t)p->n + 1, sizeof(*defs));
 	int nd = 0;
 	for (int i = 0; i < p->n; i++)
 		if (!*p->t[i].error && (p->t[i].create || !dst))
 			defs[nd++] = p->t[i].def;
-	p->types = tdef_types(src, defs, nd, e);
+	bool typed = src->ops->types(src, p, defs, nd, e);
 	free(defs);
-	if (!p->types)
+	if (!typed)
 		return false;
 	/* a backfill reloads cursor windows of tables the job's runs made: nothing else is due */
 	if (!job_all_objects(spec) || !p->n || strategy_is_backfill(ctx))
 		return true;
-	p->objects = xcalloc(1, sizeof(*p->objects));
-	if (objects_read(spec, src, dst, ctx ? ctx->snapshot : NULL, p, p->objects, e))
-		return true;
-	free(p->objects);
-	p->objects = NULL;
-	return false;
+	return src->ops->objects(src, spec, dst, ctx ? ctx->snapshot : NULL, p, e);
 }
 
 /* Run sql on the target; on failure keep its message in msg and return false. */
@@ -641,7 +456,7 @@ bool plan_create_targets(PGconn *dst, json_t *spec, struct plan *p, plan_note_fn
  * part per split_bytes. Whether a load does split is decided when it
  * starts (see load_run).
  */
-static void plan_split(PGconn *c, json_t *spec, const struct plan_table *t, json_t *copy)
+static void plan_split(struct source *src, json_t *spec, const struct plan_table *t, json_t *copy)
 {
 	long long limit = job_split_bytes(spec), bytes = t->st.bytes_estimate;
 	int parallel = job_load_parallel(spec);
@@ -650,18 +465,19 @@ static void plan_split(PGconn *c, json_t *spec, const struct plan_table *t, json
 		return;
 	long long parts = (bytes + limit - 1) / limit;
 	int streams = parts < parallel ? (int)parts : parallel;
-	char *rel = db_qualified(c, t->def.src.schema, t->def.src.name);
+	char *rel = src->ops->qualified(src, t->def.src.schema, t->def.src.name);
 	json_object_set_new(copy, "split", json_pack("{s:s,s:b,s:i}", "relation", rel, "filtered",
 						     t->def.filter != NULL, "streams", streams));
 	free(rel);
 }
 
-json_t *plan_copy_spec(PGconn *c, json_t *spec, const struct plan *p, const struct plan_table *t)
+json_t *plan_copy_spec(struct source *src, PGconn *c, json_t *spec, const struct plan *p,
+		       const struct plan_table *t)
 {
 	struct sb select, cols;
 	sb_init(&select);
 	sb_init(&cols);
-	tdef_select_sql(c, &t->def, &select);
+	src->ops->select_sql(src, &t->def, &select);
 	tdef_column_list(c, &t->def, &cols);
 	/* a partition's sequences belong to the columns of its partitioned table */
 	const struct plan_table *owner = t;
@@ -689,9 +505,33 @@ json_t *plan_copy_spec(PGconn *c, json_t *spec, const struct plan *p, const stru
 		json_object_update(out, t->load);
 	struct sb source;
 	sb_init(&source);
-	if (tdef_copy_target(c, &t->def, &source))
+	if (src->ops->plain_sql(src, &t->def, &source))
 		json_object_set_new(out, "source", json_string(source.buf));
-	plan_split(c, spec, t, out);
+	json_t *conv = NULL;
+	for (int i = 0; i < t->def.ncols; i++) {
+		if (t->def.cols[i].generated)
+			continue;
+		if (*t->def.cols[i].conv && !conv) {
+			conv = json_array();
+			for (int k = 0; k < i; k++)
+				if (!t->def.cols[k].generated)
+					json_array_append_new(conv, json_string(""));
+		}
+		if (conv)
+			json_array_append_new(conv, json_string(t->def.cols[i].conv));
+	}
+	if (conv)
+		json_object_set_new(out, "conv", conv);
+	if (src->ops->checksum) {
+		/* how each column's text is read for the checksum both sides compute alike */
+		json_t *kinds = json_array();
+		for (int i = 0; i < t->def.ncols; i++)
+			if (!t->def.cols[i].generated)
+				json_array_append_new(kinds, json_string(rh_kind_name(rh_kind_of(t->def.cols[i].type))));
+		json_object_set_new(out, "kinds", kinds);
+	}
+	if (src->ops->split)
+		plan_split(src, spec, t, out);
 	sb_release(&source);
 	sb_release(&select);
 	sb_release(&cols);

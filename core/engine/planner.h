@@ -9,6 +9,7 @@
 #include "catalog.h"
 #include "err.h"
 #include "objects.h"
+#include "source.h"
 #include "strategy.h"
 #include "tabledef.h"
 
@@ -35,7 +36,14 @@ struct plan {
 	json_t *types; /* owned: user types the created tables need (see tdef_types) */
 	bool mark;     /* the target has _ferry.loads, where each load records that it committed */
 	struct objects *objects; /* owned or NULL: the schemas' other objects, when the job asks for all */
+	json_t *warnings; /* owned or NULL: what the source connector says will not carry over (strings) */
+	json_t *point_info; /* owned or NULL: what the run's consistent point is (a binary log position) */
 };
+
+/* Add an empty table to the plan (no parent, target rows unknown); for source connectors. */
+struct plan_table *plan_add(struct plan *p);
+/* The job's options for table t: those of its tree's top table. */
+json_t *plan_options(json_t *spec, const struct plan *p, const struct plan_table *t);
 
 /*
  * Resolve the job against the source (src: inside the run's snapshot
@@ -49,7 +57,7 @@ struct plan {
  * table are kept in its `error`; returns false (e filled) only when the
  * plan as a whole cannot be made.
  */
-bool plan_build(PGconn *src, PGconn *dst, json_t *spec, json_t *requested,
+bool plan_build(struct source *src, PGconn *dst, json_t *spec, json_t *requested,
 		const struct plan_ctx *ctx, struct plan *p, struct err *e);
 void plan_release(struct plan *p);
 
@@ -78,6 +86,7 @@ bool plan_create_targets(PGconn *dst, json_t *spec, struct plan *p, plan_note_fn
  * carry over and, when the job's load.split_bytes has the table loaded in
  * parts, "split": {"relation", "filtered", "streams"}. New reference.
  */
-json_t *plan_copy_spec(PGconn *c, json_t *spec, const struct plan *p, const struct plan_table *t);
+json_t *plan_copy_spec(struct source *src, PGconn *c, json_t *spec, const struct plan *p,
+		       const struct plan_table *t);
 
 #endif

@@ -10,6 +10,7 @@
 #include "catalog.h"
 #include "cron.h"
 #include "planner.h"
+#include "source.h"
 #include "db.h"
 #include "dsn.h"
 #include "job.h"
@@ -232,31 +233,10 @@ static bool lossy_type(const char *type)
 	return false;
 }
 
-/*
- * A table the run creates whose defaults, generated columns or checks call
- * functions of the source's own: with objects "tables" the target must have
- * them already. A warning for each, appended to w.
- */
-static void function_warnings(PGconn *src, const struct plan_table *t, json_t *w)
-{
-	char *rel = db_qualified(src, t->st.src.schema, t->st.src.name);
-	const char *p[] = {rel};
-	struct err e;
-	err_clear(&e);
-	PGresult *res = db_exec(src, sql_source_table_functions, 1, p, &e);
-	for (int r = 0; res && r < PQntuples(res); r++)
-		json_array_append_new(w, json_sprintf("its defaults, generated columns or checks call function %s, which a job with objects \"tables\" does not create: the target must have it, or set objects to \"all\"",
-						      PQgetvalue(res, r, 0)));
-	if (!res)
-		db_simple(src, "ROLLBACK TO SAVEPOINT plan", NULL);
-	PQclear(res);
-	free(rel);
-}
-
 /* Warnings for one planned table: the pre-migration assessment. */
-static json_t *plan_warnings(PGconn *src, json_t *spec, const struct plan *p,
-			     const struct plan_table *t)
+static json_t *plan_warnings(struct source *src, json_t *spec, const struct plan *p, int ti)
 {
+	const struct plan_table *t = &p->t[ti];
 	json_t *w = json_array();
 	struct err e;
 	err_clear(&e);
@@ -280,20 +260,7 @@ static json_t *plan_warnings(PGconn *src, json_t *spec, const struct plan *p,
 				json_array_append_new(w, json_sprintf("column \"%s\" needs extension \"%s\" on the target",
 								      t->def.cols[c].target, ext));
 	}
-	if (!job_all_objects(spec) && (t->create || !t->target_relkind) && !*t->error)
-		function_warnings(src, t, w);
-	if (t->st.filter && t->parent < 0) {
-		char *rel = db_qualified(src, t->st.src.schema, t->st.src.name);
-		char *sql = xasprintf("EXPLAIN SELECT * FROM %s WHERE (%s)", rel, t->st.filter);
-		if (!db_run(src, sql, 0, NULL, &e)) {
-			const char *m = strchr(e.msg, ':');
-			json_array_append_new(w, json_sprintf("\"where\" is not valid on the source:%s",
-							      m ? m + 1 : e.msg));
-			db_simple(src, "ROLLBACK TO SAVEPOINT plan", NULL);
-		}
-		free(sql);
-		free(rel);
-	}
+	src->ops->table_warnings(src, spec, p, ti, w);
 	const char *mode = job_load_mode(spec);
 	if (t->target_relkind && t->leaf) {
 		const char *what = !strcmp(mode, "replace") ? "its rows will be replaced"
@@ -304,7 +271,7 @@ static json_t *plan_warnings(PGconn *src, json_t *spec, const struct plan *p,
 						      t->st.dst_label,
 						      t->target_rows > 0 ? " and holds rows" : "", what, mode));
 	}
-	if (!t->binary && t->leaf && !*t->error)
+	if (!t->binary && t->leaf && !*t->error && src->ops->pg_binary)
 		json_array_append_new(w, json_string("target column types differ from the source: the copy uses text format"));
 	return w;
 }
@@ -313,13 +280,14 @@ json_t *svc_job_plan(struct service *s, const char *ref, struct err *e)
 {
 	char id[37];
 	json_t *spec = job_spec(s, ref, id, e), *out = NULL;
-	PGconn *src = NULL, *dst = NULL;
+	struct source *src = NULL;
+	PGconn *dst = NULL;
 	struct plan p = {0};
 	if (!spec)
 		return NULL;
-	if (!(src = job_connect(spec, "source", e)))
+	if (!(src = source_open(spec, e)))
 		goto done;
-	if (!db_simple(src, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", e))
+	if (!src->ops->plan_begin(src, e))
 		goto done;
 	struct err de;
 	err_clear(&de);
@@ -330,14 +298,12 @@ json_t *svc_job_plan(struct service *s, const char *ref, struct err *e)
 		json_decref(warnings);
 		goto done;
 	}
-	/* user SQL (where) is checked under the session's own search_path */
-	db_simple(src, "SET LOCAL search_path TO DEFAULT; SAVEPOINT plan", NULL);
 	json_t *tables = json_array();
 	long long rows = 0, bytes = 0;
 	int n = 0;
 	for (int i = 0; i < p.n; i++) {
 		const struct plan_table *t = &p.t[i];
-		json_t *w = plan_warnings(src, spec, &p, t);
+		json_t *w = plan_warnings(src, spec, &p, i);
 		json_array_append_new(tables, json_pack("{s:s,s:s,s:s?,s:I,s:I,s:i,s:b,s:b,s:o,s:s?}",
 			"source", t->st.src_label, "target", t->st.dst_label,
 			"parent", t->parent_label[0] ? t->parent_label : NULL,
@@ -357,6 +323,8 @@ json_t *svc_job_plan(struct service *s, const char *ref, struct err *e)
 				      json_string("no source table matches the job's include and exclude patterns"));
 	if (p.objects)
 		json_array_extend(warnings, p.objects->warnings);
+	if (p.warnings)
+		json_array_extend(warnings, p.warnings);
 	out = json_pack("{s:s,s:o,s:{s:i,s:I,s:I},s:o}", "job_id", id, "tables", tables, "totals",
 			"tables", n, "rows_estimate", (json_int_t)rows, "bytes_estimate",
 			(json_int_t)bytes, "warnings", warnings);
@@ -364,7 +332,7 @@ json_t *svc_job_plan(struct service *s, const char *ref, struct err *e)
 		json_object_set_new(out, "objects", objects_summary(p.objects));
 done:
 	plan_release(&p);
-	PQfinish(src);
+	source_close(src);
 	PQfinish(dst);
 	json_decref(spec);
 	return out;
@@ -731,19 +699,20 @@ json_t *svc_connection_test(struct service *s, json_t *body, struct err *e)
 	struct err ce;
 	err_clear(&ce);
 	int64_t t0 = now_ms();
-	PGconn *c = db_connect(json_string_value(dsn), "source", &ce);
+	json_t *spec = json_pack("{s:{s:O}}", "source", "dsn", dsn);
+	struct source *c = source_open(spec, &ce);
 	double ms = (double)(now_ms() - t0);
 	json_t *out;
-	if (c) {
-		const char *ver = PQparameterStatus(c, "server_version");
-		out = json_pack("{s:b,s:s,s:f,s:s}", "reachable", 1, "server_version", ver ? ver : "",
-				"latency_ms", ms, "dsn", shown);
+	struct source_about about = {0};
+	if (c && c->ops->about(c, &about, &ce)) {
+		out = json_pack("{s:b,s:s,s:s,s:f,s:s}", "reachable", 1, "server_version", about.version,
+				"kind", about.kind, "latency_ms", ms, "dsn", shown);
 	} else {
-		const char *m = strstr(ce.msg, "\": ");
-		out = json_pack("{s:b,s:s,s:f,s:s}", "reachable", 0, "error", m ? m + 3 : ce.msg,
+		out = json_pack("{s:b,s:s,s:f,s:s}", "reachable", 0, "error", ce.cause[0] ? ce.cause : ce.msg,
 				"latency_ms", ms, "dsn", shown);
 	}
-	PQfinish(c);
+	source_close(c);
+	json_decref(spec);
 	free(shown);
 	return out;
 }

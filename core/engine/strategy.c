@@ -6,31 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
-#include "sql.h"
 #include "util.h"
 #include "banned.h"
 
 /* Types a cursor may have: integers, numeric, date, timestamp, timestamptz. */
-enum cursor_kind { CURSOR_NONE, CURSOR_NUMBER, CURSOR_DATE, CURSOR_TS, CURSOR_TSTZ };
-
-static enum cursor_kind cursor_kind_of(long long oid)
+static bool cursor_kind_ok(const char *kind)
 {
-	switch (oid) {
-	case 20:   /* int8 */
-	case 21:   /* int2 */
-	case 23:   /* int4 */
-	case 1700: /* numeric */
-		return CURSOR_NUMBER;
-	case 1082:
-		return CURSOR_DATE;
-	case 1114:
-		return CURSOR_TS;
-	case 1184:
-		return CURSOR_TSTZ;
-	default:
-		return CURSOR_NONE;
-	}
+	return !strcmp(kind, "integer") || !strcmp(kind, "numeric") || !strcmp(kind, "date") ||
+	       !strcmp(kind, "timestamp") || !strcmp(kind, "timestamptz");
 }
 
 static bool fail(char *why, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -53,9 +36,10 @@ bool strategy_is_backfill(const struct plan_ctx *ctx)
 /* The column of def copied from source column `name`, or NULL. */
 static const struct tdef_column *copied_column(const struct tdef *def, const char *name)
 {
+	/* a column read as it is: its select is its quoted name, whatever the source's quote */
 	for (int i = 0; i < def->ncols; i++)
 		if (!def->cols[i].generated && !strcmp(def->cols[i].source, name) &&
-		    !strncmp(def->cols[i].select, "\"", 1))
+		    (def->cols[i].select[0] == '"' || def->cols[i].select[0] == '`'))
 			return &def->cols[i];
 	return NULL;
 }
@@ -78,39 +62,6 @@ static json_t *target_key(const struct tdef *def, json_t *key, char *why, size_t
 	return out;
 }
 
-/* The source table's primary-key columns, as a new array (empty when it has none). */
-static json_t *primary_key(PGconn *src, const char *rel, char *why, size_t n)
-{
-	struct err e;
-	err_clear(&e);
-	const char *p[] = {rel};
-	PGresult *res = db_exec(src, sql_source_primary_key, 1, p, &e);
-	if (!res) {
-		fail(why, n, "source: %s", e.msg);
-		return NULL;
-	}
-	json_t *out = json_array();
-	for (int i = 0; i < PQntuples(res); i++)
-		json_array_append_new(out, json_string(PQgetvalue(res, i, 0)));
-	PQclear(res);
-	return out;
-}
-
-/* The SQL that prints the largest cursor value so that it reads back exactly on either side. */
-static char *mark_expr(enum cursor_kind k, const char *col)
-{
-	switch (k) {
-	case CURSOR_TSTZ:
-		return xasprintf("to_char(max(%s) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')", col);
-	case CURSOR_TS:
-		return xasprintf("to_char(max(%s), 'YYYY-MM-DD HH24:MI:SS.US')", col);
-	case CURSOR_DATE:
-		return xasprintf("to_char(max(%s), 'YYYY-MM-DD')", col);
-	default:
-		return xasprintf("max(%s)::text", col);
-	}
-}
-
 /* A window bound given by the run (JSON string or integer) as text, or NULL when absent. */
 static bool bound_text(json_t *v, char *out, size_t n)
 {
@@ -124,30 +75,39 @@ static bool bound_text(json_t *v, char *out, size_t n)
 }
 
 /* Check that the source reads `value` as the cursor's type; false with why filled. */
-static bool bound_ok(PGconn *src, const char *type, const char *what, const char *value,
+static bool bound_ok(struct source *src, const char *type, const char *what, const char *value,
 		     char *why, size_t n)
 {
 	struct err e;
 	err_clear(&e);
-	db_simple(src, "SAVEPOINT ferry_bound", NULL);
-	char *q = xasprintf("SELECT $1::%s", type);
-	const char *p[] = {value};
-	PGresult *res = db_exec(src, q, 1, p, &e);
-	free(q);
-	PQclear(res);
-	db_simple(src, res ? "RELEASE SAVEPOINT ferry_bound"
-			   : "ROLLBACK TO SAVEPOINT ferry_bound; RELEASE SAVEPOINT ferry_bound", NULL);
-	if (!res)
+	if (!src->ops->bound_ok(src, type, value, &e))
 		return fail(why, n, "params.%s \"%s\" is not a value of the cursor's type %s: %s", what,
 			    value, type, e.msg);
 	return true;
 }
 
+/* col >= from AND col < to in the source's SQL (either bound may be NULL), or NULL. */
+static char *range_condition(struct source *src, const char *column, const char *from,
+			     const char *to)
+{
+	if (!from && !to)
+		return NULL;
+	char *col = src->ops->ident(src, column);
+	char *lf = from ? src->ops->literal(src, from) : NULL;
+	char *lt = to ? src->ops->literal(src, to) : NULL;
+	char *out = xasprintf("%s%s%s%s%s%s%s", lf ? col : "", lf ? " >= " : "", lf ? lf : "",
+			      lf && lt ? " AND " : "", lt ? col : "", lt ? " < " : "", lt ? lt : "");
+	free(lf);
+	free(lt);
+	free(col);
+	return out;
+}
+
 /* Narrow def->filter to cursor >= from and cursor < to (either may be NULL). */
-static void narrow(PGconn *src, struct tdef *def, const char *col, const char *from,
+static void narrow(struct source *src, struct tdef *def, const char *col, const char *from,
 		   const char *to)
 {
-	char *cond = db_range_condition(src, col, from, to);
+	char *cond = range_condition(src, col, from, to);
 	if (!cond)
 		return;
 	char *filter = def->filter ? xasprintf("(%s) AND %s", def->filter, cond) : cond;
@@ -158,7 +118,7 @@ static void narrow(PGconn *src, struct tdef *def, const char *col, const char *f
 }
 
 /* The incremental part: cursor, its window and the mark query. */
-static bool incremental(PGconn *src, json_t *opts, const char *label, const char *rel,
+static bool incremental(struct source *src, json_t *opts, const char *label, const char *rel,
 			const struct plan_ctx *ctx, struct tdef *def, json_t *out, char *why,
 			size_t n)
 {
@@ -171,17 +131,10 @@ static bool incremental(PGconn *src, json_t *opts, const char *label, const char
 			    cursor);
 	struct err e;
 	err_clear(&e);
-	const char *p[] = {rel, cursor};
-	PGresult *res = db_exec(src, sql_source_column_type, 2, p, &e);
-	if (!res || PQntuples(res) == 0) {
-		PQclear(res);
+	char kind[32], type[256];
+	if (!src->ops->column_kind(src, &def->src, cursor, kind, sizeof(kind), type, sizeof(type), &e))
 		return fail(why, n, "source: cannot read the type of cursor column \"%s\"", cursor);
-	}
-	enum cursor_kind kind = cursor_kind_of(atoll(PQgetvalue(res, 0, 0)));
-	char type[256];
-	str_copy(type, sizeof(type), PQgetvalue(res, 0, 1));
-	PQclear(res);
-	if (kind == CURSOR_NONE)
+	if (!cursor_kind_ok(kind))
 		return fail(why, n, "cursor column \"%s\" is of type %s; it must be a timestamp, date or integer",
 			    cursor, type);
 	char from[256] = "", to[256] = "";
@@ -202,8 +155,8 @@ static bool incremental(PGconn *src, json_t *opts, const char *label, const char
 		if (m && mc && !strcmp(mc, cursor))
 			str_copy(from, sizeof(from), json_string_value(json_object_get(m, "value")));
 	}
-	char *q = db_ident(src, cursor);
-	char *agg = mark_expr(kind, q);
+	char *q = src->ops->ident(src, cursor);
+	char *agg = src->ops->mark_expr(src, kind, q);
 	free(q);
 	narrow(src, def, cursor, *from ? from : NULL, *to ? to : NULL);
 	char *mark_sql = xasprintf("SELECT %s FROM %s%s%s", agg, rel, def->filter ? " WHERE " : "",
@@ -219,14 +172,14 @@ static bool incremental(PGconn *src, json_t *opts, const char *label, const char
 	return true;
 }
 
-json_t *strategy_resolve(PGconn *src, const char *mode, json_t *opts, const char *label,
+json_t *strategy_resolve(struct source *src, const char *mode, json_t *opts, const char *label,
 			 const struct plan_ctx *ctx, struct tdef *def, char *why,
 			 size_t n)
 {
 	json_t *out = json_pack("{s:s}", "mode", mode);
 	bool inc = !strcmp(mode, "incremental");
 	bool merge = !strcmp(mode, "upsert") || (inc && json_object_get(opts, "key"));
-	char *rel = db_qualified(src, def->src.schema, def->src.name);
+	char *rel = src->ops->qualified(src, def->src.schema, def->src.name);
 	json_t *key = NULL;
 	if (strategy_is_backfill(ctx) && !inc) {
 		fail(why, n, "a backfill run only loads tables in mode incremental");
@@ -238,9 +191,13 @@ json_t *strategy_resolve(PGconn *src, const char *mode, json_t *opts, const char
 	}
 	if (merge) {
 		json_t *given = json_object_get(opts, "key");
-		json_t *src_key = given ? json_incref(given) : primary_key(src, rel, why, n);
-		if (!src_key)
+		struct err e;
+		err_clear(&e);
+		json_t *src_key = given ? json_incref(given) : src->ops->primary_key(src, &def->src, &e);
+		if (!src_key) {
+			fail(why, n, "source: %s", e.msg);
 			goto bad;
+		}
 		if (json_array_size(src_key) == 0) {
 			json_decref(src_key);
 			fail(why, n, "mode %s needs a \"key\": the source table has no primary key to default to",
@@ -263,17 +220,14 @@ json_t *strategy_resolve(PGconn *src, const char *mode, json_t *opts, const char
 		const char *fc = json_string_value(flag);
 		struct err e;
 		err_clear(&e);
-		const char *p[] = {rel, fc};
-		PGresult *res = db_exec(src, sql_source_column_type, 2, p, &e);
-		bool found = res && PQntuples(res) > 0;
-		PQclear(res);
-		if (!found) {
+		char kind[32], type[256];
+		if (!src->ops->column_kind(src, &def->src, fc, kind, sizeof(kind), type, sizeof(type), &e)) {
 			fail(why, n, "delete_flag column \"%s\" does not exist in the source table", fc);
 			goto bad;
 		}
-		char *q = db_ident(src, fc);
+		char *q = src->ops->ident(src, fc);
 		free(def->extra_select);
-		def->extra_select = xasprintf("coalesce((%s)::boolean, false)", q);
+		def->extra_select = src->ops->flag_expr(src, q);
 		free(q);
 		json_object_set_new(out, "delete_flag", json_true());
 	}

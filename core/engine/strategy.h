@@ -3,9 +3,9 @@
 #define FERRY_STRATEGY_H
 
 #include <jansson.h>
-#include <libpq-fe.h>
 #include <stdbool.h>
 
+#include "source.h"
 #include "tabledef.h"
 
 /* What a run knows beyond its job when it is planned (both borrowed, may be NULL). */
@@ -22,8 +22,7 @@ bool strategy_is_backfill(const struct plan_ctx *ctx);
 /*
  * Decide how the table described by def (source label `label`, options
  * `opts` of its job entry, load mode `mode`) loads, reading what it needs of
- * the source catalog (src: inside the run's snapshot, search_path
- * pg_catalog). Returns a new
+ * the source (src: inside the run's consistent point). Returns a new
  * JSON object merged into the table's copy description:
  *   mode, key (target columns), window {column, from, to} on the target,
  *   cursor, cursor_type and mark_sql (the source query giving the new
@@ -31,7 +30,7 @@ bool strategy_is_backfill(const struct plan_ctx *ctx);
  * and narrows def->filter to the cursor window. NULL with why filled when
  * the table cannot load this way.
  */
-json_t *strategy_resolve(PGconn *src, const char *mode, json_t *opts, const char *label,
+json_t *strategy_resolve(struct source *src, const char *mode, json_t *opts, const char *label,
 			 const struct plan_ctx *ctx, struct tdef *def, char *why,
 			 size_t n);
 

@@ -36,7 +36,7 @@ struct meta {
 
 /* migrations[v - 1] brings the schema to version v */
 static const char *const migrations[] = {sql_migrate_001, sql_migrate_002, sql_migrate_003,
-					 sql_migrate_004, sql_migrate_005};
+					 sql_migrate_004, sql_migrate_005, sql_migrate_006};
 
 static bool meta_migrate(PGconn *c, struct err *e)
 {

@@ -121,9 +121,15 @@ static void mask_password(const char *p, size_t n, struct sb *out)
 	}
 }
 
+/* Any URI: postgresql://, mysql://, and a mistyped scheme, which carries a password all the same. */
 static bool starts_uri(const char *s)
 {
-	return !strncmp(s, "postgresql://", 13) || !strncmp(s, "postgres://", 11);
+	size_t n = 0;
+	if (!isalpha((unsigned char)*s))
+		return false;
+	while (isalnum((unsigned char)s[n]) || s[n] == '+' || s[n] == '-' || s[n] == '.')
+		n++;
+	return !strncmp(s + n, "://", 3);
 }
 
 static int hex_digit(char c)
@@ -382,7 +388,8 @@ static void check_endpoint(json_t *spec, json_t *body, const char *key)
 static void check_normalized(json_t *spec, json_t *body)
 {
 	static const char *const keys[] = {"name", "source", "target", "include", "exclude",
-					   "tables", "objects", "load", "retry", "after", "schedule", NULL};
+					   "tables", "objects", "schemas", "values", "load", "retry", "after",
+					   "schedule", NULL};
 	static const char *const load_keys[] = {"mode", "create", "parallel", "index_parallel",
 						"validate", "split_bytes", NULL};
 	static const char *const retry_keys[] = {"attempts", "delay_s", NULL};
@@ -395,6 +402,13 @@ static void check_normalized(json_t *spec, json_t *body)
 	CHECK(json_equal(json_object_get(spec, "name"), json_object_get(body, "name")), "name changed");
 	const char *objects = json_string_value(json_object_get(spec, "objects"));
 	CHECK(objects && (!strcmp(objects, "tables") || !strcmp(objects, "all")), "objects is neither tables nor all");
+	json_t *values = json_object_get(spec, "values");
+	const char *zd = json_string_value(json_object_get(values, "zero_dates"));
+	const char *nul = json_string_value(json_object_get(values, "nul_characters"));
+	CHECK(json_object_size(values) == 2 && zd && nul && (!strcmp(zd, "null") || !strcmp(zd, "fail")) &&
+		      (!strcmp(nul, "fail") || !strcmp(nul, "strip")),
+	      "values is not the two rules with an allowed value each");
+	CHECK(json_is_object(json_object_get(spec, "schemas")), "schemas is not an object");
 	check_endpoint(spec, body, "source");
 	check_endpoint(spec, body, "target");
 	json_t *include = json_object_get(spec, "include");
@@ -478,8 +492,8 @@ static void check_idempotent(json_t *spec)
 static void check_rendered(json_t *spec)
 {
 	static const char *const order[] = {"id", "name", "source", "target", "include",
-					    "exclude", "tables", "objects", "load", "retry", "after", "schedule",
-					    "paused", "next_run_at", "created_at", "updated_at",
+					    "exclude", "tables", "objects", "schemas", "values", "load", "retry",
+					    "after", "schedule", "paused", "next_run_at", "created_at", "updated_at",
 					    "last_run", NULL};
 	json_t *doc = json_deep_copy(spec);
 	json_object_set_new(doc, "paused", json_false());

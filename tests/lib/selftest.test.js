@@ -26,6 +26,8 @@ function sampleJob() {
 		exclude: ['public.tmp_*'],
 		tables: { 'public.device': { target: 'iot.device', where: "ts >= '2020-01-01'" } },
 		objects: 'tables',
+		schemas: {},
+		values: { zero_dates: 'null', nul_characters: 'fail' },
 		load: { mode: 'replace', create: true, parallel: 4, index_parallel: 4, validate: 'count' },
 		retry: { attempts: 3, delay_s: 5 },
 		schedule: null,

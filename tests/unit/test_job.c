@@ -111,7 +111,8 @@ static void test_minimal_gets_defaults(void **state)
 				" \"source\": {\"dsn\": \"" SOURCE_DSN "\"},"
 				" \"target\": {\"dsn\": \"" TARGET_DSN "\"},"
 				" \"include\": [\"public.*\"], \"exclude\": [], \"tables\": {},"
-				" \"objects\": \"tables\","
+				" \"objects\": \"tables\", \"schemas\": {},"
+				" \"values\": {\"zero_dates\": \"null\", \"nul_characters\": \"fail\"},"
 				" \"load\": {\"mode\": \"replace\", \"create\": true,"
 				"           \"parallel\": 4, \"index_parallel\": 4, \"validate\": \"none\","
 				"           \"split_bytes\": 268435456},"
@@ -276,7 +277,7 @@ static void test_read_only_fields_dropped(void **state)
 	assert_null(json_object_get(spec, "id"));
 	assert_null(json_object_get(spec, "created_at"));
 	assert_null(json_object_get(spec, "updated_at"));
-	assert_int_equal(json_object_size(spec), 11);
+	assert_int_equal(json_object_size(spec), 13);
 	json_decref(spec);
 }
 
@@ -506,6 +507,36 @@ static void test_retry_errors(void **state)
 	reject("{\"retry\": {\"delay_s\": 3601}}", "invalid_field", "retry.delay_s");
 	reject("{\"retry\": {\"delay_s\": \"5\"}}", "invalid_field", "retry.delay_s");
 	reject("{\"retry\": {\"delay_s\": null}}", "invalid_field", "retry.delay_s");
+}
+
+static void test_schemas_and_values(void **state)
+{
+	(void)state;
+	json_t *spec = accept("{\"schemas\": {\"sakila\": \"public\"}, \"values\": {\"zero_dates\": \"fail\"}}", 2);
+	assert_string_equal(job_schema_target(spec, "sakila"), "public");
+	assert_string_equal(job_schema_target(spec, "other"), "other");
+	assert_string_equal(job_value_rule(spec, "zero_dates"), "fail");
+	assert_string_equal(job_value_rule(spec, "nul_characters"), "fail");
+	json_decref(spec);
+	spec = accept("{\"values\": {\"nul_characters\": \"strip\"}}", 2);
+	assert_string_equal(job_value_rule(spec, "zero_dates"), "null");
+	assert_string_equal(job_value_rule(spec, "nul_characters"), "strip");
+	json_decref(spec);
+	reject("{\"schemas\": [\"a\"]}", "invalid_field", "schemas");
+	reject("{\"schemas\": {\"a\": \"\"}}", "invalid_field", "schemas.a");
+	reject("{\"schemas\": {\"a\": 1}}", "invalid_field", "schemas.a");
+	reject("{\"values\": {\"zero_dates\": \"zero\"}}", "invalid_field", "values.zero_dates");
+	reject("{\"values\": {\"nul_characters\": null}}", "invalid_field", "values.nul_characters");
+	reject("{\"values\": {\"dates\": \"null\"}}", "unknown_field", "dates");
+	reject("{\"values\": true}", "invalid_field", "values");
+	/* a target is PostgreSQL; a source may be MySQL */
+	reject("{\"target\": {\"dsn\": \"mysql://u:p@h/db\"}}", "invalid_field", "target.dsn");
+	spec = accept("{\"source\": {\"dsn\": \"mysql://u:p@h:3307/db?ssl-mode=REQUIRED\"}}", 2);
+	json_t *shown = job_render(spec);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(shown, "source"), "dsn")),
+			    "mysql://u:***@h:3307/db?ssl-mode=REQUIRED");
+	json_decref(shown);
+	json_decref(spec);
 }
 
 static void test_objects(void **state)
@@ -1083,6 +1114,7 @@ int main(void)
 		cmocka_unit_test(test_load_index_parallel_errors),
 		cmocka_unit_test(test_retry_errors),
 		cmocka_unit_test(test_objects),
+		cmocka_unit_test(test_schemas_and_values),
 		cmocka_unit_test(test_schedule),
 		cmocka_unit_test(test_tables_bad_keys),
 		cmocka_unit_test(test_tables_bad_options),

@@ -11,19 +11,21 @@
 #include "util.h"
 #include "banned.h"
 
-/* Fill the target name of t from the job's per-table options. */
-static void table_target(json_t *spec, struct src_table *t)
+/* Fill the target name of t from the job's per-table options and schema map. */
+void catalog_table_target(json_t *spec, struct src_table *t)
 {
 	json_t *opts = job_table_options(spec, t->src.schema, t->src.name);
 	const char *target = json_string_value(json_object_get(opts, "target"));
 	const char *filter = json_string_value(json_object_get(opts, "where"));
 	t->dst = t->src;
+	str_copy(t->dst.schema, sizeof(t->dst.schema), job_schema_target(spec, t->src.schema));
 	if (target) {
 		struct qualname q;
 		if (qualname_parse(target, true, &q, "", NULL)) {
 			t->dst = q;
 			if (!*q.schema)
-				memcpy(t->dst.schema, t->src.schema, sizeof(t->dst.schema));
+				str_copy(t->dst.schema, sizeof(t->dst.schema),
+					 job_schema_target(spec, t->src.schema));
 		}
 	}
 	t->filter = filter ? xstrdup(filter) : NULL;
@@ -74,7 +76,7 @@ bool catalog_select(PGconn *src, json_t *spec, json_t *requested, struct src_tab
 		t->rows_estimate = atoll(PQgetvalue(res, i, 2));
 		t->bytes_estimate = atoll(PQgetvalue(res, i, 3));
 		t->has_pk = PQgetvalue(res, i, 4)[0] == 't';
-		table_target(spec, t);
+		catalog_table_target(spec, t);
 		/* never analyzed (reltuples -1): count its rows */
 		if (PQgetvalue(res, i, 5)[0] != 't') {
 			uncounted[nuncounted] = &t->src;

@@ -33,6 +33,8 @@ struct src_table {
 bool catalog_select(PGconn *src, json_t *spec, json_t *requested, struct src_table **out,
 		    int *n, struct err *e);
 void catalog_free(struct src_table *t, int n);
+/* Fill t's target name (the job's schema map, its per-table target), filter and labels from t->src. */
+void catalog_table_target(json_t *spec, struct src_table *t);
 
 /*
  * The kind (pg_class.relkind) of each of the n relations q[i] into kinds[i],

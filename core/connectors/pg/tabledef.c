@@ -17,6 +17,7 @@ static void column_release(struct tdef_column *c)
 	free(c->generated);
 	free(c->sequence);
 	free(c->sequence_ddl);
+	free(c->comment);
 	for (int i = 0; i < c->nuses; i++) {
 		free(c->uses[i].name);
 		free(c->uses[i].ddl);
@@ -39,6 +40,7 @@ void tdef_release(struct tdef *t)
 	free(t->reloptions);
 	free(t->filter);
 	free(t->extra_select);
+	free(t->comment);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -70,7 +72,7 @@ static int batch_take(struct batch *b, int pos, int *n)
 	return first;
 }
 
-static struct tdef_column *add_column(struct tdef *t)
+struct tdef_column *tdef_add_column(struct tdef *t)
 {
 	t->cols = xrealloc(t->cols, sizeof(*t->cols) * (size_t)(t->ncols + 1));
 	struct tdef_column *c = &t->cols[t->ncols++];
@@ -176,7 +178,7 @@ static void read_uses(struct tdef_column *c, PGresult *res, int row)
 static void read_columns(PGconn *src, struct tdef *t, PGresult *res, int first, int n)
 {
 	for (int i = first; i < first + n; i++) {
-		struct tdef_column *c = add_column(t);
+		struct tdef_column *c = tdef_add_column(t);
 		str_copy(c->source, sizeof(c->source), PQgetvalue(res, i, 1));
 		str_copy(c->target, sizeof(c->target), PQgetvalue(res, i, 1));
 		str_copy(c->type, sizeof(c->type), PQgetvalue(res, i, 2));
@@ -339,7 +341,7 @@ static bool apply_expressions(PGconn *src, struct tdef *t, json_t *opts, struct 
 			free(c->default_expr);
 			c->default_expr = NULL;
 		} else {
-			c = add_column(t);
+			c = tdef_add_column(t);
 			str_copy(c->target, sizeof(c->target), k);
 		}
 		c->select = xasprintf("(%s)", json_string_value(v));
@@ -380,7 +382,7 @@ static const char *touched_column(const struct tdef *t, const char *cols, bool *
 	return NULL;
 }
 
-static struct tdef_step *add_step(struct tdef *t, const char *kind, const char *name)
+struct tdef_step *tdef_add_step(struct tdef *t, const char *kind, const char *name)
 {
 	t->steps = xrealloc(t->steps, sizeof(*t->steps) * (size_t)(t->nsteps + 1));
 	struct tdef_step *s = &t->steps[t->nsteps++];
@@ -467,7 +469,7 @@ static void read_constraints(PGconn *src, struct tdef *t, const char *dst_rel, c
 {
 	for (int i = first; i < first + n; i++) {
 		char type = PQgetvalue(res, i, 2)[0];
-		struct tdef_step *s = add_step(t, constraint_kind(type), PQgetvalue(res, i, 1));
+		struct tdef_step *s = tdef_add_step(t, constraint_kind(type), PQgetvalue(res, i, 1));
 		if (type == 'f') {
 			str_copy(s->ref.schema, sizeof(s->ref.schema), PQgetvalue(res, i, 5));
 			str_copy(s->ref.name, sizeof(s->ref.name), PQgetvalue(res, i, 6));
@@ -507,7 +509,7 @@ static void read_indexes(struct tdef *t, const char *dst_rel, const char *printe
 	char *on = xasprintf(" ON %s ", printed);
 	char *to = xasprintf(" ON %s ", dst_rel);
 	for (int i = first; i < first + n; i++) {
-		struct tdef_step *s = add_step(t, "index", PQgetvalue(res, i, 1));
+		struct tdef_step *s = tdef_add_step(t, "index", PQgetvalue(res, i, 1));
 		bool renamed;
 		const char *col = touched_column(t, PQgetvalue(res, i, 3), &renamed);
 		if (col) {
@@ -667,6 +669,27 @@ bool tdef_load(PGconn *src, const struct qualname *srcname, const struct qualnam
 	return ok && it.ok;
 }
 
+/* COMMENT ON the table and its columns, for sources whose comments come with the table. */
+static void comments_sql(PGconn *c, const struct tdef *t, struct sb *out)
+{
+	char *rel = NULL;
+	for (int i = -1; i < t->ncols; i++) {
+		const char *text = i < 0 ? t->comment : t->cols[i].comment;
+		if (!text || !*text)
+			continue;
+		if (!rel)
+			rel = db_qualified(c, t->dst.schema, t->dst.name);
+		char *lit = PQescapeLiteral(c, text, strlen(text));
+		char *col = i < 0 ? NULL : db_ident(c, t->cols[i].target);
+		if (lit)
+			sb_addf(out, "; COMMENT ON %s %s%s%s IS %s", col ? "COLUMN" : "TABLE", rel,
+				col ? "." : "", col ? col : "", lit);
+		PQfreemem(lit);
+		free(col);
+	}
+	free(rel);
+}
+
 void tdef_create_sql(PGconn *c, const struct tdef *t, struct sb *out)
 {
 	char *rel = db_qualified(c, t->dst.schema, t->dst.name);
@@ -706,6 +729,7 @@ void tdef_create_sql(PGconn *c, const struct tdef *t, struct sb *out)
 		sb_addf(out, " PARTITION BY %s", t->partkey);
 	if (t->reloptions)
 		sb_addf(out, " WITH (%s)", t->reloptions);
+	comments_sql(c, t, out);
 }
 
 void tdef_select_sql(PGconn *c, const struct tdef *t, struct sb *out)

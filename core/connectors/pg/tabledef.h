@@ -29,6 +29,8 @@ struct tdef_column {
 	struct tdef_seq *uses; /* owned: the other sequences the default calls, shared or standalone */
 	int nuses;
 	char collation[200];   /* qualified collation when it is not the type's, or "" */
+	char conv[12];         /* how the source connector turns its values into COPY text ("": as they come) */
+	char *comment;         /* owned or NULL: COMMENT ON COLUMN, for sources whose comments are not objects */
 	char identity;         /* 'a' always, 'd' by default, 0 none */
 	bool notnull;
 	long long type_oid;    /* on the source; 0 for expression columns */
@@ -58,6 +60,7 @@ struct tdef {
 	int nsteps;
 	char *filter;           /* owned or NULL: the job's where */
 	char *extra_select;     /* owned or NULL: one more source column the load reads but does not store */
+	char *comment;          /* owned or NULL: COMMENT ON TABLE, for sources whose comments are not objects */
 };
 
 /*
@@ -92,6 +95,9 @@ struct tdef_item {
  */
 bool tdef_load_all(PGconn *src, struct tdef_item *items, int n, struct err *e);
 void tdef_release(struct tdef *t);
+/* A new zeroed column or post-load step at the end of t's (for source connectors). */
+struct tdef_column *tdef_add_column(struct tdef *t);
+struct tdef_step *tdef_add_step(struct tdef *t, const char *kind, const char *name);
 
 /* CREATE TABLE for the target (partitioned, partition or plain), appended to out. */
 void tdef_create_sql(PGconn *c, const struct tdef *t, struct sb *out);

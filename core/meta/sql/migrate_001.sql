@@ -1,4 +1,4 @@
--- core/sql/migrate_001.sql: jobs, runs, run tasks and run events
+-- core/meta/sql/migrate_001.sql: jobs, runs, run tasks and run events
 CREATE TABLE ferry.jobs (
     id          uuid PRIMARY KEY,
     name        text NOT NULL UNIQUE,

@@ -1,4 +1,4 @@
--- core/sql/migrate_002.sql: the API's JSON shapes of jobs, runs, run tables and events as views
+-- core/meta/sql/migrate_002.sql: the API's JSON shapes of jobs, runs, run tables and events as views
 -- (elapsed times are clamped at 0: a reader's now() may precede a start stamped by another transaction)
 CREATE VIEW ferry.job_doc AS
 SELECT j.id, j.name, j.created_at,

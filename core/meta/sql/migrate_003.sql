@@ -1,4 +1,4 @@
--- core/sql/migrate_003.sql: schedules, incremental high-water marks, backfills
+-- core/meta/sql/migrate_003.sql: schedules, incremental high-water marks, backfills
 ALTER TABLE ferry.jobs
     ADD COLUMN paused      boolean NOT NULL DEFAULT false,
     ADD COLUMN next_run_at timestamptz;

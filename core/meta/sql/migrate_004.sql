@@ -1,4 +1,4 @@
--- core/sql/migrate_004.sql: one running backfill per job; the API's JSON shape of a backfill
+-- core/meta/sql/migrate_004.sql: one running backfill per job; the API's JSON shape of a backfill
 CREATE UNIQUE INDEX backfills_one_running_per_job ON ferry.backfills (job_id) WHERE state = 'running';
 
 -- from, to and step are integers when they were given as integers; a window's
