@@ -121,12 +121,12 @@ struct source_ops {
 	/* How the rows of def are read when the source can read them plainly, or false. */
 	bool (*plain_sql)(struct source *s, const struct tdef *def, struct sb *out);
 	/*
-	 * Split a table read into n parts of about equal size, as the copy
-	 * description's "split" (how) says: conds[0..n) get the conditions
+	 * Split the read of relation (the copy description's split relation)
+	 * into n parts of about equal size: conds[0..n) get the conditions
 	 * selecting each part (new strings, in the source's SQL). Called inside
 	 * the read, before it streams. False with e filled on failure.
 	 */
-	bool (*split)(struct source *s, json_t *how, int n, char **conds, struct err *e);
+	bool (*split)(struct source *s, const char *relation, int n, char **conds, struct err *e);
 	/*
 	 * With the job's "objects": "all", read the schemas' other objects into
 	 * p->objects (dst: the target, for what it holds already). NULL when the

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "catalog.h"
+#include "copydesc.h"
 #include "planner.h"
 #include "db.h"
 #include "dsn.h"
@@ -1054,8 +1055,10 @@ static void renew_snapshot(struct engine *en, const char *run_id, json_t *spec)
 	err_clear(&e);
 	char snap_id[128];
 	struct source *fresh = open_snapshot(en, run_id, spec, snap_id, sizeof(snap_id), &e);
-	if (!fresh)
-		return; /* the source is still down: the next attempt tries again */
+	if (!fresh) { /* the source is still down: the next attempt tries again */
+		log_warn("run %s: no new consistent point on the source yet: %s", run_id, e.msg);
+		return;
+	}
 	const char *p[] = {run_id, snap_id};
 	PQclear(meta_exec(en->meta, sql_run_set_snapshot, 2, p, &e));
 	pthread_mutex_lock(&en->lock);
@@ -1106,19 +1109,22 @@ static bool retry_later(struct engine *en, struct task *t, const struct err *e, 
 static void run_copy(struct engine *en, struct task *t, struct active *a,
 		     struct load_session *session)
 {
+	struct copy_desc cd;
 	struct load_table lt = {.run_id = t->run_id, .task_id = t->id, .dst = t->dst,
 				.dst_label = t->dst_label, .snapshot = t->snapshot, .spec = t->spec,
-				.copy = t->copy, .session = session,
+				.copy = &cd, .session = session,
 				.attempt = t->attempts};
 	struct load_hooks hooks = {hook_connections, hook_progress, hook_step, a};
 	struct load_result r = {0};
 	struct err e;
 	err_clear(&e);
+	bool described = copy_desc_read(t->copy, &cd, &e);
 	/* the claim recorded the table_started event */
 	meta_event_log(t->run_id, "info", t->src_label, "loading into %s (%s COPY)", t->dst_label,
-		       json_string_value(json_object_get(t->copy, "format")));
+		       cd.binary ? "binary" : "text");
 	int64_t t0 = now_ms();
-	bool ok = load_run(&lt, &hooks, &r, &e);
+	bool ok = described && load_run(&lt, &hooks, &r, &e);
+	copy_desc_release(&cd);
 	double secs = (double)(now_ms() - t0) / 1000.0;
 	pthread_mutex_lock(&en->lock);
 	bool stopped = a->stop, shutting = en->stopping;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "copydesc.h"
 #include "db.h"
 #include "job.h"
 #include "log.h"
@@ -281,17 +282,15 @@ static char *target_rows_sql(struct load_ctx *x)
 /* The table's load mode: its copy description's, else (older plans) load.mode. */
 static const char *copy_mode(const struct load_table *t)
 {
-	const char *m = json_string_value(json_object_get(t->copy, "mode"));
-	return m ? m : job_load_mode(t->spec);
+	return t->copy->mode ? t->copy->mode : job_load_mode(t->spec);
 }
 
 static enum strategy pick_strategy(const struct load_table *t)
 {
 	const char *mode = copy_mode(t);
-	bool created = json_is_true(json_object_get(t->copy, "created"));
-	json_t *w = json_object_get(t->copy, "window");
-	bool whole = !w || (json_is_null(json_object_get(w, "from")) && json_is_null(json_object_get(w, "to")));
-	if (json_object_get(t->copy, "key"))
+	bool created = t->copy->created;
+	bool whole = !t->copy->window || (!t->copy->window_from && !t->copy->window_to);
+	if (t->copy->key)
 		return S_MERGE;
 	if (!strcmp(mode, "swap"))
 		return created ? S_TRUNCATE : S_SWAP;
@@ -303,12 +302,9 @@ static enum strategy pick_strategy(const struct load_table *t)
 }
 
 /* The cursor window as a condition on the target, or NULL for a whole table. */
-static char *window_condition(PGconn *c, json_t *w)
+static char *window_condition(PGconn *c, const struct copy_desc *d)
 {
-	return w ? db_range_condition(c, json_string_value(json_object_get(w, "column")),
-				      json_string_value(json_object_get(w, "from")),
-				      json_string_value(json_object_get(w, "to")))
-		 : NULL;
+	return d->window ? db_range_condition(c, d->window_column, d->window_from, d->window_to) : NULL;
 }
 
 /* Delete the target's rows in the cursor window (they are loaded again from the source). */
@@ -367,7 +363,7 @@ static bool prepare_parts(struct load_ctx *x, struct err *e)
 static bool target_hash(struct load_ctx *x, long long *rows, unsigned long long *sum,
 			struct err *e)
 {
-	json_t *jk = json_object_get(x->t->copy, "kinds");
+	json_t *jk = x->t->copy->kinds;
 	int n = (int)json_array_size(jk);
 	enum rh_kind *kinds = xcalloc((size_t)n + 1, sizeof(*kinds));
 	for (int i = 0; i < n; i++)
@@ -783,7 +779,7 @@ static bool split_stream(struct load_ctx *x, struct load_result *r, struct err *
 {
 	int n = x->streams, others = n - 1;
 	char **conds = xcalloc((size_t)n, sizeof(*conds));
-	if (!x->src->ops->split(x->src, json_object_get(x->t->copy, "split"), n, conds, e)) {
+	if (!x->src->ops->split(x->src, x->t->copy->split_relation, n, conds, e)) {
 		free(conds);
 		return false;
 	}
@@ -852,12 +848,11 @@ static bool split_stream(struct load_ctx *x, struct load_result *r, struct err *
  */
 static int split_wanted(const struct load_table *t, enum strategy how)
 {
-	json_t *sp = json_object_get(t->copy, "split");
-	int n = (int)json_integer_value(json_object_get(sp, "streams"));
+	int n = t->copy->split_streams;
 	/* a cursor window or a load marker keep the load in one transaction */
-	bool whole = !json_object_get(t->copy, "window") && !json_is_true(json_object_get(t->copy, "mark"));
-	if (!sp || n < 2 || t->attempt != 1 || how != S_TRUNCATE || !whole ||
-	    !json_is_true(json_object_get(t->copy, "created")))
+	bool whole = !t->copy->window && !t->copy->mark;
+	if (!t->copy->split || n < 2 || t->attempt != 1 || how != S_TRUNCATE || !whole ||
+	    !t->copy->created)
 		return 1;
 	return n;
 }
@@ -870,19 +865,17 @@ static int split_wanted(const struct load_table *t, enum strategy how)
 static bool carry_sequences(struct load_ctx *x, struct err *e)
 {
 	size_t i;
-	json_t *s;
-	json_array_foreach(json_object_get(x->t->copy, "sequences"), i, s) {
-		char *sql = xasprintf("SELECT last_value, is_called FROM %s",
-				      json_string_value(json_object_get(s, "source")));
+	for (i = 0; i < (size_t)x->t->copy->nseqs; i++) {
+		const struct copy_seq *s = &x->t->copy->seqs[i];
+		char *sql = xasprintf("SELECT last_value, is_called FROM %s", s->source);
 		char *v[2] = {NULL, NULL};
 		bool ok = x->src->ops->query(x->src, sql) && x->src->ops->row(x->src, v, 2, e);
 		free(sql);
 		if (!ok)
 			return false;
-		const char *table = json_string_value(json_object_get(s, "table"));
-		const char *target = json_string_value(json_object_get(s, "target"));
-		const char *p[] = {table ? table : x->dst_rel, json_string_value(json_object_get(s, "column")),
-				   v[0], v[1]};
+		const char *table = s->table;
+		const char *target = s->target;
+		const char *p[] = {table ? table : x->dst_rel, s->column, v[0], v[1]};
 		const char *pn[] = {target, v[0], v[1]};
 		ok = target ? side_exec(x->dst, "target", sql_target_sequence_setval, 3, pn, NULL, e)
 			    : side_exec(x->dst, "target", sql_target_sequence_set, 4, p, NULL, e);
@@ -1027,13 +1020,13 @@ static json_t *stage_columns(struct load_ctx *x, struct err *e)
 
 static bool prepare_merge(struct load_ctx *x, struct err *e)
 {
-	bool flag = json_is_true(json_object_get(x->t->copy, "delete_flag"));
+	bool flag = x->t->copy->delete_flag;
 	char *sql = xasprintf("CREATE TEMP TABLE " STAGE " ON COMMIT DROP AS SELECT %s%s FROM %s WITH NO DATA",
 			      x->columns, flag ? ", false AS \"" DELETED_COLUMN "\"" : "", x->table_rel);
 	bool ok = side_exec(x->dst, "target", sql, 0, NULL, NULL, e);
 	free(sql);
 	/* a backfill replaces its window: rows gone from the source go from the target too */
-	if (ok && x->window_sql && !json_is_true(json_object_get(x->t->copy, "track")))
+	if (ok && x->window_sql && !x->t->copy->track)
 		ok = delete_window(x, e);
 	if (!ok)
 		return false;
@@ -1063,7 +1056,7 @@ static json_t *quoted_key(struct load_ctx *x)
 	json_t *out = json_array();
 	size_t i;
 	json_t *k;
-	json_array_foreach(json_object_get(x->t->copy, "key"), i, k) {
+	json_array_foreach(x->t->copy->key, i, k) {
 		char *q = db_ident(x->dst, json_string_value(k));
 		json_array_append_new(out, json_string(q));
 		free(q);
@@ -1078,7 +1071,7 @@ static json_t *quoted_key(struct load_ctx *x)
 static bool validate_merge(struct load_ctx *x, struct load_result *r, json_t *cols, json_t *qkey,
 			   struct err *e)
 {
-	bool flag = json_is_true(json_object_get(x->t->copy, "delete_flag"));
+	bool flag = x->t->copy->delete_flag;
 	struct sb on, tc, sc, sql;
 	sb_init(&on);
 	sb_init(&tc);
@@ -1135,8 +1128,8 @@ static bool validate_merge(struct load_ctx *x, struct load_result *r, json_t *co
 /* Merge the staged rows into the table in the open transaction; validate it when `checked`. */
 static bool merge(struct load_ctx *x, struct load_result *r, bool checked, struct err *e)
 {
-	json_t *key = json_object_get(x->t->copy, "key");
-	bool flag = json_is_true(json_object_get(x->t->copy, "delete_flag"));
+	json_t *key = x->t->copy->key;
+	bool flag = x->t->copy->delete_flag;
 	json_t *cols = stage_columns(x, e);
 	if (!cols)
 		return false;
@@ -1361,8 +1354,8 @@ static bool finish_swap(struct load_ctx *x, struct err *e)
 /* The new high-water mark of an incremental table, read in the load's snapshot (NULL: no rows). */
 static bool read_mark(struct load_ctx *x, struct load_result *r, struct err *e)
 {
-	const char *sql = json_string_value(json_object_get(x->t->copy, "mark_sql"));
-	if (!sql || !json_is_true(json_object_get(x->t->copy, "track")))
+	const char *sql = x->t->copy->mark_sql;
+	if (!sql || !x->t->copy->track)
 		return true;
 	char *v = NULL;
 	if (!x->src->ops->query(x->src, sql) || !x->src->ops->row(x->src, &v, 1, e))
@@ -1419,16 +1412,16 @@ bool load_run(const struct load_table *t, const struct load_hooks *h, struct loa
 	r->rows = r->bytes = 0;
 	r->mark = NULL;
 	r->validation = json_pack("{s:s,s:n,s:n}", "state", "skipped", "source_rows", "target_rows");
-	x.select = json_string_value(json_object_get(t->copy, "select"));
-	x.columns = json_string_value(json_object_get(t->copy, "columns"));
-	x.binary = !strcmp(json_string_value(json_object_get(t->copy, "format")), "binary");
-	x.relkind = json_string_value(json_object_get(t->copy, "relkind"))[0];
+	x.select = t->copy->select;
+	x.columns = t->copy->columns;
+	x.binary = t->copy->binary;
+	x.relkind = t->copy->relkind;
 	x.rd = (struct source_read){
 		.select = x.select,
-		.plain = json_string_value(json_object_get(t->copy, "source")),
+		.plain = t->copy->plain,
 		.binary = x.binary,
-		.filtered = json_is_true(json_object_get(json_object_get(t->copy, "split"), "filtered")),
-		.conv = json_object_get(t->copy, "conv"),
+		.filtered = t->copy->split_filtered,
+		.conv = t->copy->conv,
 		.spec = t->spec,
 	};
 
@@ -1438,16 +1431,16 @@ bool load_run(const struct load_table *t, const struct load_hooks *h, struct loa
 		goto out;
 	/* a source that sums its rows' hashes as they stream validates a checksum so */
 	x.stream_sum = x.src->ops->checksum && !strcmp(job_validate_mode(t->spec), "checksum") &&
-		       json_object_get(t->copy, "kinds");
+		       t->copy->kinds;
 	if (x.stream_sum)
-		x.rd.kinds = json_object_get(t->copy, "kinds");
+		x.rd.kinds = t->copy->kinds;
 	hook_connections(&x);
 	x.dst_rel = db_qualified(x.dst, t->dst.schema, t->dst.name);
 	x.table_rel = xstrdup(x.dst_rel);
 	x.copy_columns = xstrdup(x.columns);
 	x.how = pick_strategy(t);
 	x.streams = split_wanted(t, x.how);
-	x.window_sql = window_condition(x.dst, json_object_get(t->copy, "window"));
+	x.window_sql = window_condition(x.dst, t->copy);
 	bool checked = strcmp(job_validate_mode(t->spec), "none") != 0;
 	/* a table emptied and loaded in one go starts in one message a side */
 	bool direct = x.how == S_TRUNCATE && x.streams == 1;
@@ -1456,9 +1449,7 @@ bool load_run(const struct load_table *t, const struct load_hooks *h, struct loa
 	 * too: each test below stands for one of the steps that follow stream()
 	 * here (merge and swap are not direct); a new step needs its own test
 	 */
-	x.commit_in_copy = direct && !checked && !json_array_size(json_object_get(t->copy, "sequences")) &&
-			   !json_is_true(json_object_get(t->copy, "mark")) &&
-			   !json_is_true(json_object_get(t->copy, "track"));
+	x.commit_in_copy = direct && !checked && !t->copy->nseqs && !t->copy->mark && !t->copy->track;
 	if (!(direct ? direct_start(&x, e) : begin_load(&x, e)) ||
 	    !(x.streams > 1 ? split_stream(&x, r, e) : stream(&x, r, e)) || !read_mark(&x, r, e))
 		goto out;
@@ -1470,7 +1461,7 @@ bool load_run(const struct load_table *t, const struct load_hooks *h, struct loa
 		goto out;
 	if (!carry_sequences(&x, e))
 		goto out;
-	if (json_is_true(json_object_get(t->copy, "mark")) && !mark_loaded(&x, r, e))
+	if (t->copy->mark && !mark_loaded(&x, r, e))
 		goto out;
 	if (x.commit_in_copy) { /* the load got here: both sides committed with their COPY */
 		x.kept = true;

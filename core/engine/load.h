@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "err.h"
+#include "copydesc.h"
 #include "names.h"
 #include "source.h"
 
@@ -33,7 +34,7 @@ struct load_table {
 	const char *dst_label;
 	const char *snapshot; /* exported source snapshot to read in */
 	json_t *spec;         /* borrowed: the run's job definition */
-	json_t *copy;         /* borrowed: the task's copy description (see plan_copy_spec) */
+	const struct copy_desc *copy; /* borrowed: the task's copy description (copydesc.h) */
 	struct load_session *session; /* or NULL: new connections, closed at the end */
 	int attempt;          /* 1 for the task's first attempt: only then may it load in parts */
 };

@@ -393,7 +393,8 @@ describe('MySQL and MariaDB sources', { skip }, () => {
 		const spec = (name, db) => ({
 			name, source: { dsn: my.dsn('slow') }, target: { dsn: env.dsn(db) }, include: ['slow.*'],
 			tables: { 'slow.t1': { where }, 'slow.t2': { where } },
-			load: { mode: 'replace', validate: 'checksum' }, retry: { attempts: 3, delay_s: 0.2 },
+			// a restart of a busy server takes seconds: 1, 2, 4, 8 s between attempts
+			load: { mode: 'replace', validate: 'checksum' }, retry: { attempts: 5, delay_s: 1 },
 		});
 		const want = [['slow.t1', '60000'], ['slow.t2', '60000']];
 		const counts = async (db) => rows(await env.sql(db, `SELECT 'slow.t1', count(DISTINCT id) FROM slow.t1

@@ -471,9 +471,9 @@ static bool pg_plain_sql(struct source *s, const struct tdef *def, struct sb *ou
 }
 
 /* Parts by the pages the rows are on (ctid ranges), in the read's snapshot. */
-static bool pg_split(struct source *s, json_t *how, int n, char **conds, struct err *e)
+static bool pg_split(struct source *s, const char *relation, int n, char **conds, struct err *e)
 {
-	const char *p[] = {json_string_value(json_object_get(how, "relation"))};
+	const char *p[] = {relation};
 	PGresult *res = db_exec(PG(s)->c,
 				"SELECT pg_relation_size($1::regclass) / current_setting('block_size')::bigint",
 				1, p, e);
