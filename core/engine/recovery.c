@@ -1,0 +1,250 @@
+/* core/engine/recovery.c: crash recovery: runs of ferryd processes that died, outcomes a metadata restart lost, the heartbeat */
+#include "engine_int.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "catalog.h"
+#include "copydesc.h"
+#include "planner.h"
+#include "db.h"
+#include "dsn.h"
+#include "job.h"
+#include "load.h"
+#include "log.h"
+#include "sql.h"
+#include "util.h"
+#include "banned.h"
+
+/* Forget instances on this host whose process is gone, so their runs can be taken over at once. */
+static void forget_dead_neighbours(struct engine *en)
+{
+	char host[256] = "";
+	gethostname(host, sizeof(host) - 1);
+	struct err e;
+	err_clear(&e);
+	const char *p[] = {en->instance};
+	PGresult *res = meta_exec(en->meta, sql_instances_others, 1, p, &e);
+	for (int i = 0; res && i < PQntuples(res); i++) {
+		pid_t pid = (pid_t)atoi(PQgetvalue(res, i, 2));
+		if (strcmp(PQgetvalue(res, i, 1), host) || pid <= 0 || kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		const char *ip[] = {PQgetvalue(res, i, 0)};
+		PQclear(meta_exec(en->meta, sql_instance_remove, 1, ip, &e));
+		log_info("ferryd instance %s (pid %d) is gone; its runs will be taken over", ip[0], (int)pid);
+	}
+	PQclear(res);
+}
+
+/* Did the load of copy task `id` commit on the target? Its rows, or -1 when not (or unknown). */
+static long long committed_rows(PGconn *dst, const char *run_id, const char *id)
+{
+	struct err e;
+	err_clear(&e);
+	const char *p[] = {run_id, id};
+	PGresult *res = dst ? db_exec(dst, sql_target_marker_get, 2, p, &e) : NULL;
+	long long rows = res && PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : -1;
+	PQclear(res);
+	return rows;
+}
+
+/*
+ * Settle task id, left loading with nobody on it: loaded when its load
+ * committed, else queued again. lost: the metadata database lost the record
+ * of its end when it restarted (else the ferryd running it died).
+ */
+static void settle_orphan(struct engine *en, PGconn *dst, const char *run_id, const char *id,
+			  bool copy, const char *label, bool lost)
+{
+	struct err e;
+	err_clear(&e);
+	long long rows = copy ? committed_rows(dst, run_id, id) : -1;
+	const char *doing = copy ? "loading it" : "running it";
+	if (rows >= 0) {
+		char r[32];
+		snprintf(r, sizeof(r), "%lld", rows);
+		const char *mp[] = {id, r};
+		PQclear(meta_exec(en->meta, sql_task_mark_loaded, 2, mp, &e));
+		if (lost)
+			meta_event(en->meta, run_id, "info", label, "table_loaded",
+				   "its load of %lld rows had committed; the metadata database lost that record when it restarted",
+				   rows);
+		else
+			meta_event(en->meta, run_id, "info", label, "table_loaded",
+				   "its load of %lld rows had committed before the ferryd running it stopped", rows);
+		return;
+	}
+	const char *rp[] = {id, "0",
+			    lost ? "the metadata database lost the record of this attempt when it restarted; started again"
+				 : "interrupted: the ferryd running it stopped; started again"};
+	PQclear(meta_exec(en->meta, sql_task_retry, 3, rp, &e));
+	const char *kind = copy ? "table_retry" : "step_retry";
+	if (lost)
+		meta_event(en->meta, run_id, "warning", label, kind,
+			   "the metadata database lost the record of this attempt when it restarted; %s again from the start",
+			   doing);
+	else
+		meta_event(en->meta, run_id, "warning", label, kind,
+			   "interrupted when the ferryd running it stopped; %s again from the start", doing);
+}
+
+/* Settle the tasks a dead ferryd left loading: committed ones are loaded, the others go again. */
+static void settle_inflight(struct engine *en, const char *run_id, json_t *spec)
+{
+	struct err e;
+	err_clear(&e);
+	PGconn *dst = job_connect(spec, "target", &e);
+	const char *p[] = {run_id};
+	PGresult *res = meta_exec(en->meta, sql_run_tasks_inflight, 1, p, &e);
+	for (int i = 0; res && i < PQntuples(res); i++)
+		settle_orphan(en, dst, run_id, PQgetvalue(res, i, 0), !strcmp(PQgetvalue(res, i, 1), "copy"),
+			      PQgetvalue(res, i, 2), false);
+	PQclear(res);
+	PQfinish(dst);
+}
+
+/*
+ * The metadata database restarted: the claims and outcomes it had not
+ * flushed (those of tasks that may be done again commit without waiting)
+ * may be gone. A task of this process's runs that it shows loading but no
+ * worker holds lost its outcome: settle it as a dead ferryd's. (One shown
+ * queued that a worker holds lost its claim; claim_end does not take it
+ * twice, and its worker's outcome settles it.)
+ */
+void recover_lost(struct engine *en)
+{
+	struct err e;
+	err_clear(&e);
+	const char *p[] = {en->instance};
+	/* no claim between reading the tasks and looking at the workers' hands */
+	pthread_mutex_lock(&en->claim_lock);
+	PGresult *res = meta_exec(en->meta, sql_tasks_owned_loading, 1, p, &e);
+	int n = res ? PQntuples(res) : 0;
+	bool *orphan = xcalloc((size_t)n + 1, sizeof(bool));
+	pthread_mutex_lock(&en->lock);
+	for (int i = 0; i < n; i++)
+		orphan[i] = !in_hand(en, atoll(PQgetvalue(res, i, 0)));
+	pthread_mutex_unlock(&en->lock);
+	pthread_mutex_unlock(&en->claim_lock);
+	PGconn *dst = NULL;
+	for (int i = 0; i < n; i++) {
+		const char *run_id = PQgetvalue(res, i, 3);
+		bool first = i == 0 || strcmp(run_id, PQgetvalue(res, i - 1, 3));
+		bool last = i == n - 1 || strcmp(run_id, PQgetvalue(res, i + 1, 3));
+		bool cancelling = !strcmp(PQgetvalue(res, i, 4), "cancelling");
+		if (first && !cancelling) {
+			json_t *spec = json_loads(PQgetvalue(res, i, 5), 0, NULL);
+			dst = spec ? job_connect(spec, "target", &e) : NULL;
+			json_decref(spec);
+		}
+		if (orphan[i] && cancelling) {
+			const char *cp[] = {PQgetvalue(res, i, 0), "cancelled", "0", "0", "", "null", "warning",
+					    PQgetvalue(res, i, 2), "table_cancelled",
+					    "cancelled; the metadata database lost the record of its end when it restarted",
+					    "on"};
+			PQclear(run_exec(en, run_id, sql_task_finish, 11, cp, &e));
+		} else if (orphan[i]) {
+			run_changed(en, run_id, 1);
+			settle_orphan(en, dst, run_id, PQgetvalue(res, i, 0),
+				      !strcmp(PQgetvalue(res, i, 1), "copy"), PQgetvalue(res, i, 2), true);
+			run_changed(en, run_id, -1);
+		}
+		if (last) {
+			PQfinish(dst);
+			dst = NULL;
+			finish_if_done(en, run_id);
+			engine_wake(en);
+		}
+	}
+	free(orphan);
+	PQclear(res);
+}
+
+/* Carry on with a run whose ferryd died. */
+static void resume_run(struct engine *en, const char *run_id, const char *state, json_t *spec)
+{
+	struct err e;
+	err_clear(&e);
+	const char *p[] = {run_id, "interrupted: the ferryd running it stopped"};
+	if (!strcmp(state, "cancelling")) {
+		PQclear(meta_exec(en->meta, sql_run_cancel_inflight, 2, p, &e));
+		finish_if_done(en, run_id);
+		return;
+	}
+	PGresult *res = meta_exec(en->meta, sql_run_requeue_unplanned, 1, p, &e);
+	bool requeued = res && PQntuples(res) > 0;
+	PQclear(res);
+	if (requeued) {
+		meta_event(en->meta, run_id, "warning", NULL, "run_resumed",
+			   "the ferryd planning this run stopped; it is queued to be planned again");
+		engine_wake(en);
+		return;
+	}
+	char snap_id[128];
+	struct source *snap = open_snapshot(en, run_id, spec, snap_id, sizeof(snap_id), &e);
+	if (!snap) {
+		fail_run(en, run_id, NULL, e.msg);
+		PQclear(meta_exec(en->meta, sql_run_cancel_inflight, 2, p, &e));
+		finish_if_done(en, run_id);
+		return;
+	}
+	settle_inflight(en, run_id, spec);
+	const char *sp[] = {run_id, snap_id};
+	PQclear(meta_exec(en->meta, sql_run_set_snapshot, 2, sp, &e));
+	hold_snapshot(en, run_id, snap);
+	meta_event(en->meta, run_id, "warning", NULL, "run_resumed",
+		   "resumed by %s after the ferryd running it stopped: loaded tables stay loaded, the rest load from a new snapshot (%s)",
+		   en->instance, snap_id);
+	finish_if_done(en, run_id);
+}
+
+/* Take over the runs of ferryd processes that died; keep this process's heartbeat fresh. */
+static void housekeeping(struct engine *en)
+{
+	struct err e;
+	err_clear(&e);
+	const char *params[] = {en->instance};
+	PQclear(meta_exec(en->meta, sql_instance_heartbeat, 1, params, &e));
+	unsigned restarts = meta_restarts(en->meta);
+	if (restarts != en->restarts_seen) {
+		en->restarts_seen = restarts;
+		recover_lost(en);
+	}
+	forget_dead_neighbours(en);
+	PGresult *res = meta_exec(en->meta, sql_runs_takeover, 1, params, &e);
+	for (int i = 0; res && i < PQntuples(res); i++) {
+		json_t *spec = json_loads(PQgetvalue(res, i, 2), 0, NULL);
+		if (spec)
+			resume_run(en, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), spec);
+		json_decref(spec);
+	}
+	PQclear(res);
+	PQclear(meta_exec(en->meta, sql_instances_prune, 0, NULL, &e));
+}
+
+void *housekeeper_main(void *arg)
+{
+	struct engine *en = arg;
+	meta_set_patient(true);
+	pthread_mutex_lock(&en->lock);
+	while (!en->stopping) {
+		pthread_mutex_unlock(&en->lock);
+		housekeeping(en);
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += HEARTBEAT_S;
+		pthread_mutex_lock(&en->lock);
+		while (!en->stopping &&
+		       pthread_cond_timedwait(&en->tick, &en->lock, &until) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&en->lock);
+	return NULL;
+}
