@@ -7,6 +7,7 @@
 #   make demo       migrate a sample database through the REST API and print the report
 #   make run        start ferryd with an embedded metadata database
 #   make bench      time ferry against pgcopydb, pg_dump/pg_restore and a COPY pipe
+#                   (BENCH_MYSQL=1: also a MariaDB source against pgloader and a pipe)
 #   make loadtest   wrk against the read endpoints while a run is in progress
 #   make install    install ferryd into $(DESTDIR)$(PREFIX)/bin
 #
@@ -116,6 +117,7 @@ bench: deps-build
 	@tests/deps.sh bench
 	@$(MAKE) --no-print-directory all
 	@bench/run.sh
+	@if [ "$${BENCH_MYSQL:-0}" = 1 ]; then bench/mysql.sh; fi
 
 loadtest: deps-build
 	@tests/deps.sh loadtest
