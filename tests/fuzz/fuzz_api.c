@@ -63,10 +63,24 @@ static void check_err(const struct err *e, const char *what)
 	CHECK(e->msg[0], "%s: empty message, code \"%s\"", what, e->code);
 }
 
-/* The password libpq reads from dsn (new string), or NULL: none, empty, or no parse. */
+/*
+ * The password a client reads from dsn (new string), or NULL: none, empty,
+ * or no parse. libpq reads PostgreSQL's strings; a mysql:// or mariadb:// URI
+ * is read by its own parser, which the MySQL connector connects with.
+ */
 static char *pq_password(const char *dsn)
 {
 	char *pw = NULL;
+	const char *kind = dsn_kind(dsn);
+	if (kind && !strcmp(kind, "mysql")) {
+		struct dsn_mysql d;
+		if (!dsn_mysql_parse(dsn, &d, "source.dsn", NULL))
+			return NULL;
+		if (d.password && *d.password)
+			pw = xstrdup(d.password);
+		dsn_mysql_release(&d);
+		return pw;
+	}
 	PQconninfoOption *opts = PQconninfoParse(dsn, NULL);
 	if (!opts)
 		return NULL;
@@ -657,9 +671,23 @@ static void fuzz_dsn(const char *s, bool canary_free)
 	struct err e;
 	err_clear(&e);
 	bool ok = dsn_validate(s, "source.dsn", &e);
-	PQconninfoOption *opts = PQconninfoParse(s, NULL);
-	CHECK(ok == (*s && opts), "dsn_validate(\"%s\") = %d disagrees with libpq", s, ok);
-	PQconninfoFree(opts);
+	const char *kind = dsn_kind(s);
+	if (!kind) {
+		CHECK(!ok, "dsn_validate(\"%s\") takes an unknown scheme", s);
+	} else if (!strcmp(kind, "mysql")) {
+		struct dsn_mysql d;
+		bool parsed = dsn_mysql_parse(s, &d, "source.dsn", NULL);
+		CHECK(ok == parsed, "dsn_validate(\"%s\") = %d disagrees with the MySQL parser", s, ok);
+		if (parsed) {
+			CHECK(d.host && d.database && (d.socket || (d.port > 0 && d.port < 65536)),
+			      "\"%s\" parses without a host, database or port", s);
+			dsn_mysql_release(&d);
+		}
+	} else {
+		PQconninfoOption *opts = PQconninfoParse(s, NULL);
+		CHECK(ok == (*s && opts), "dsn_validate(\"%s\") = %d disagrees with libpq", s, ok);
+		PQconninfoFree(opts);
+	}
 	if (!ok)
 		check_err(&e, "dsn_validate");
 
