@@ -13,7 +13,7 @@
 struct plan;
 struct plan_ctx;
 struct tdef;
-struct pg_conn; /* libpq's PGconn: the target is PostgreSQL */
+struct target;
 
 /*
  * An open connection to a source. Each connector's handle starts with this
@@ -132,7 +132,7 @@ struct source_ops {
 	 * p->objects (dst: the target, for what it holds already). NULL when the
 	 * connector cannot: such jobs are refused.
 	 */
-	bool (*objects)(struct source *s, json_t *spec, struct pg_conn *dst, const char *point,
+	bool (*objects)(struct source *s, json_t *spec, struct target *dst, const char *point,
 			struct plan *p, struct err *e);
 
 	/* ---- reading a table */

@@ -17,7 +17,7 @@
 #include "db.h"
 #include "dsn.h"
 #include "job.h"
-#include "load.h"
+#include "target.h"
 #include "log.h"
 #include "sql.h"
 #include "util.h"
@@ -119,30 +119,29 @@ bool claim_task(struct engine *en, struct task *t)
 	return claim_end(en, meta_exec(en->meta, sql_task_claim, 1, params, &e), t);
 }
 
-void hook_connections(void *arg, struct source *src, PGconn *dst)
+void hook_connections(void *arg, struct source *src, struct target *dst)
 {
 	struct active *a = arg;
 	void *s = src ? src->ops->cancel_new(src) : NULL;
-	PGcancel *d = dst ? PQgetCancel(dst) : NULL;
+	void *d = dst ? dst->ops->cancel_new(dst) : NULL;
 	pthread_mutex_lock(&a->en->lock);
-	void *old_s = a->src_cancel;
+	void *old_s = a->src_cancel, *old_d = a->dst_cancel;
 	const struct source_ops *old_ops = a->src_ops;
-	PGcancel *old_d = a->dst_cancel;
+	const struct target_ops *old_dops = a->dst_ops;
 	a->src_cancel = s;
 	a->src_ops = src ? src->ops : NULL;
 	a->dst_cancel = d;
+	a->dst_ops = dst ? dst->ops : NULL;
 	bool stop = a->stop;
 	pthread_mutex_unlock(&a->en->lock);
 	if (old_s)
 		old_ops->cancel_free(old_s);
-	PQfreeCancel(old_d);
-	if (stop && (s || d)) {
-		char buf[256];
-		if (s)
-			src->ops->cancel(s);
-		if (d)
-			PQcancel(d, buf, sizeof(buf));
-	}
+	if (old_d)
+		old_dops->cancel_free(old_d);
+	if (stop && s)
+		src->ops->cancel(s);
+	if (stop && d)
+		dst->ops->cancel(d);
 }
 
 bool hook_progress(void *arg, long long rows, long long bytes)
@@ -198,5 +197,6 @@ void active_remove(struct engine *en, struct active *a)
 	pthread_mutex_unlock(&en->lock);
 	if (a->src_cancel)
 		a->src_ops->cancel_free(a->src_cancel);
-	PQfreeCancel(a->dst_cancel);
+	if (a->dst_cancel)
+		a->dst_ops->cancel_free(a->dst_cancel);
 }

@@ -17,7 +17,7 @@
 #include "db.h"
 #include "dsn.h"
 #include "job.h"
-#include "load.h"
+#include "target.h"
 #include "log.h"
 #include "sql.h"
 #include "util.h"
@@ -235,7 +235,6 @@ void engine_wake(struct engine *en)
 /* Mark the active copies of run_id (or all when NULL) as stopping and cancel their queries. */
 static void stop_active(struct engine *en, const char *run_id)
 {
-	char buf[256];
 	pthread_mutex_lock(&en->lock);
 	for (struct active *a = en->active; a; a = a->next) {
 		if (run_id && strcmp(a->run_id, run_id))
@@ -244,7 +243,7 @@ static void stop_active(struct engine *en, const char *run_id)
 		if (a->src_cancel)
 			a->src_ops->cancel(a->src_cancel);
 		if (a->dst_cancel)
-			PQcancel(a->dst_cancel, buf, sizeof(buf));
+			a->dst_ops->cancel(a->dst_cancel);
 	}
 	pthread_mutex_unlock(&en->lock);
 }

@@ -22,7 +22,8 @@ void engine_wake(struct engine *en);
 
 /*
  * Cancel a queued or running run: queued tables are cancelled, running
- * copies are stopped (PQcancel) and rolled back, loaded tables stay loaded.
+ * copies are stopped (each connector cancels its statement) and rolled back,
+ * loaded tables stay loaded.
  * 404 for an unknown run, 409 when it has already finished.
  */
 bool engine_cancel_run(struct engine *en, const char *run_id, struct err *e);

@@ -7,7 +7,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "load.h"
+#include "target.h"
 #include "planner.h"
 #include "source.h"
 
@@ -24,7 +24,8 @@ struct active {
 	char label[300];
 	void *src_cancel;     /* owned: the source connector's (src_ops) */
 	const struct source_ops *src_ops;
-	PGcancel *dst_cancel; /* owned */
+	void *dst_cancel;     /* owned: the target connector's (dst_ops) */
+	const struct target_ops *dst_ops;
 	bool stop;
 	struct engine *en;
 	struct active *next;
@@ -122,7 +123,7 @@ bool claim_end(struct engine *en, PGresult *res, struct task *t);
 void claim_start(struct engine *en);
 bool claim_task(struct engine *en, struct task *t);
 void hand_drop(struct engine *en, long long id);
-void hook_connections(void *arg, struct source *src, PGconn *dst);
+void hook_connections(void *arg, struct source *src, struct target *dst);
 bool hook_progress(void *arg, long long rows, long long bytes);
 void hook_step(void *arg, const char *kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 bool in_hand(struct engine *en, long long id);

@@ -633,21 +633,6 @@ json_t *job_render(json_t *doc)
 	return out;
 }
 
-PGconn *job_connect(json_t *spec, const char *side, struct err *e)
-{
-	json_t *ep = json_object_get(spec, side);
-	const char *dsn = json_string_value(json_object_get(ep, "dsn"));
-	const char *env = json_string_value(json_object_get(ep, "password_env"));
-	const char *password = NULL;
-	if (env && !(password = getenv(env))) {
-		err_set(e, 422, !strcmp(side, "source") ? "source_unreachable" : "target_unreachable",
-			NULL, "%s.password_env names \"%s\", which is not set in ferryd's environment",
-			side, env);
-		return NULL;
-	}
-	return db_connect_password(dsn, password, side, e);
-}
-
 const char *job_source_dsn(json_t *spec)
 {
 	return json_string_value(json_object_get(json_object_get(spec, "source"), "dsn"));

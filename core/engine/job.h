@@ -3,7 +3,6 @@
 #define FERRY_JOB_H
 
 #include <jansson.h>
-#include <libpq-fe.h>
 #include <stdbool.h>
 
 #include "err.h"
@@ -25,12 +24,6 @@ json_t *job_normalize(json_t *in, int default_parallel, struct err *e);
  */
 json_t *job_render(json_t *doc);
 
-/*
- * Connect to the job's "source" or "target" (side), with the password from
- * the environment variable that <side>.password_env names, if any. NULL
- * with e filled (422 <side>_unreachable) on failure.
- */
-PGconn *job_connect(json_t *spec, const char *side, struct err *e);
 
 /* Accessors on a normalized definition (borrowed strings). */
 const char *job_source_dsn(json_t *spec);

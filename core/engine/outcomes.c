@@ -17,7 +17,7 @@
 #include "db.h"
 #include "dsn.h"
 #include "job.h"
-#include "load.h"
+#include "target.h"
 #include "log.h"
 #include "sql.h"
 #include "util.h"
@@ -253,7 +253,7 @@ static void run_copy(struct engine *en, struct task *t, struct active *a,
 	meta_event_log(t->run_id, "info", t->src_label, "loading into %s (%s COPY)", t->dst_label,
 		       cd.binary ? "binary" : "text");
 	int64_t t0 = now_ms();
-	bool ok = described && load_run(&lt, &hooks, &r, &e);
+	bool ok = described && target_load(&lt, &hooks, &r, &e);
 	copy_desc_release(&cd);
 	double secs = (double)(now_ms() - t0) / 1000.0;
 	pthread_mutex_lock(&en->lock);
@@ -303,14 +303,11 @@ static bool step_already_done(struct task *t)
 		return false;
 	struct err e;
 	err_clear(&e);
-	PGconn *dst = job_connect(t->spec, "target", &e);
+	struct target *dst = target_open(t->spec, &e);
 	if (!dst)
 		return false;
-	const char *p[] = {t->dst.schema, t->dst.name, t->step_name, t->step_kind};
-	PGresult *res = db_exec(dst, sql_target_index_exists, 4, p, &e);
-	bool done = res && PQgetvalue(res, 0, 0)[0] == 't';
-	PQclear(res);
-	PQfinish(dst);
+	bool done = dst->ops->step_done(dst, &t->dst, t->step_name, t->step_kind);
+	target_close(dst);
 	return done;
 }
 
@@ -322,7 +319,7 @@ static void run_step(struct engine *en, struct task *t, struct active *a, struct
 	err_clear(&e);
 	r.validation = json_pack("{s:s,s:n,s:n}", "state", "skipped", "source_rows", "target_rows");
 	int64_t t0 = now_ms();
-	bool ok = step_already_done(t) || load_step(t->spec, t->step_sql, &hooks, session, &e);
+	bool ok = step_already_done(t) || target_step(t->spec, t->step_sql, &hooks, session, &e);
 	long long ms = (long long)(now_ms() - t0);
 	pthread_mutex_lock(&en->lock);
 	bool stopped = a->stop;

@@ -3,7 +3,6 @@
 #define FERRY_PLANNER_H
 
 #include <jansson.h>
-#include <libpq-fe.h>
 #include <stdbool.h>
 
 #include "catalog.h"
@@ -12,6 +11,7 @@
 #include "source.h"
 #include "strategy.h"
 #include "tabledef.h"
+#include "target.h"
 
 struct plan_table {
 	struct src_table st;    /* labels, filter and estimates */
@@ -53,31 +53,14 @@ json_t *plan_options(json_t *spec, const struct plan *p, const struct plan_table
  * (ctx: the job's high-water marks and the run's params, may be NULL; a
  * backfill run keeps only the incremental tables) and, when the job's
  * "objects" is "all", the other objects of the selected schemas (read with
- * pg_dump in ctx->snapshot; see objects_read). Problems of one
+ * pg_dump in ctx->snapshot; see objects_read). The plan's targets are made
+ * with dst->ops->create. Problems of one
  * table are kept in its `error`; returns false (e filled) only when the
  * plan as a whole cannot be made.
  */
-bool plan_build(struct source *src, PGconn *dst, json_t *spec, json_t *requested,
+bool plan_build(struct source *src, struct target *dst, json_t *spec, json_t *requested,
 		const struct plan_ctx *ctx, struct plan *p, struct err *e);
 void plan_release(struct plan *p);
-
-/* Reports a step of plan_create_targets: kind, table label or NULL, message. */
-typedef void (*plan_note_fn)(void *arg, const char *level, const char *table, const char *kind,
-			     const char *msg);
-
-/*
- * Create on the target what the plan says: for load modes append and fail,
- * the _ferry.loads table in which every load records, in its own
- * transaction, that it committed (so a load cut short by a crash is known to
- * have landed or not); schemas, user types, sequences,
- * tables (dropping them first for load.mode drop), each table in its own
- * transaction. With the job's "objects": "all", the objects that go before
- * the data come from pg_dump, in its order, each table of the plan created
- * where pg_dump would create it. A table whose DDL fails gets its `error`.
- * False only when the target cannot be worked on at all.
- */
-bool plan_create_targets(PGconn *dst, json_t *spec, struct plan *p, plan_note_fn note,
-			 void *arg, struct err *e);
 
 /*
  * The copy description of one table, stored with its task: the source
@@ -86,7 +69,7 @@ bool plan_create_targets(PGconn *dst, json_t *spec, struct plan *p, plan_note_fn
  * carry over and, when the job's load.split_bytes has the table loaded in
  * parts, "split": {"relation", "filtered", "streams"}. New reference.
  */
-json_t *plan_copy_spec(struct source *src, PGconn *c, json_t *spec, const struct plan *p,
+json_t *plan_copy_spec(struct source *src, struct target *dst, json_t *spec, const struct plan *p,
 		       const struct plan_table *t);
 
 #endif

@@ -17,7 +17,7 @@
 #include "db.h"
 #include "dsn.h"
 #include "job.h"
-#include "load.h"
+#include "target.h"
 #include "log.h"
 #include "sql.h"
 #include "util.h"
@@ -44,15 +44,9 @@ static void forget_dead_neighbours(struct engine *en)
 }
 
 /* Did the load of copy task `id` commit on the target? Its rows, or -1 when not (or unknown). */
-static long long committed_rows(PGconn *dst, const char *run_id, const char *id)
+static long long committed_rows(struct target *dst, const char *run_id, const char *id)
 {
-	struct err e;
-	err_clear(&e);
-	const char *p[] = {run_id, id};
-	PGresult *res = dst ? db_exec(dst, sql_target_marker_get, 2, p, &e) : NULL;
-	long long rows = res && PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : -1;
-	PQclear(res);
-	return rows;
+	return dst ? dst->ops->loaded_rows(dst, run_id, id) : -1;
 }
 
 /*
@@ -60,7 +54,7 @@ static long long committed_rows(PGconn *dst, const char *run_id, const char *id)
  * committed, else queued again. lost: the metadata database lost the record
  * of its end when it restarted (else the ferryd running it died).
  */
-static void settle_orphan(struct engine *en, PGconn *dst, const char *run_id, const char *id,
+static void settle_orphan(struct engine *en, struct target *dst, const char *run_id, const char *id,
 			  bool copy, const char *label, bool lost)
 {
 	struct err e;
@@ -100,14 +94,14 @@ static void settle_inflight(struct engine *en, const char *run_id, json_t *spec)
 {
 	struct err e;
 	err_clear(&e);
-	PGconn *dst = job_connect(spec, "target", &e);
+	struct target *dst = target_open(spec, &e);
 	const char *p[] = {run_id};
 	PGresult *res = meta_exec(en->meta, sql_run_tasks_inflight, 1, p, &e);
 	for (int i = 0; res && i < PQntuples(res); i++)
 		settle_orphan(en, dst, run_id, PQgetvalue(res, i, 0), !strcmp(PQgetvalue(res, i, 1), "copy"),
 			      PQgetvalue(res, i, 2), false);
 	PQclear(res);
-	PQfinish(dst);
+	target_close(dst);
 }
 
 /*
@@ -133,7 +127,7 @@ void recover_lost(struct engine *en)
 		orphan[i] = !in_hand(en, atoll(PQgetvalue(res, i, 0)));
 	pthread_mutex_unlock(&en->lock);
 	pthread_mutex_unlock(&en->claim_lock);
-	PGconn *dst = NULL;
+	struct target *dst = NULL;
 	for (int i = 0; i < n; i++) {
 		const char *run_id = PQgetvalue(res, i, 3);
 		bool first = i == 0 || strcmp(run_id, PQgetvalue(res, i - 1, 3));
@@ -141,7 +135,7 @@ void recover_lost(struct engine *en)
 		bool cancelling = !strcmp(PQgetvalue(res, i, 4), "cancelling");
 		if (first && !cancelling) {
 			json_t *spec = json_loads(PQgetvalue(res, i, 5), 0, NULL);
-			dst = spec ? job_connect(spec, "target", &e) : NULL;
+			dst = spec ? target_open(spec, &e) : NULL;
 			json_decref(spec);
 		}
 		if (orphan[i] && cancelling) {
@@ -157,7 +151,7 @@ void recover_lost(struct engine *en)
 			run_changed(en, run_id, -1);
 		}
 		if (last) {
-			PQfinish(dst);
+			target_close(dst);
 			dst = NULL;
 			finish_if_done(en, run_id);
 			engine_wake(en);

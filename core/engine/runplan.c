@@ -17,7 +17,7 @@
 #include "db.h"
 #include "dsn.h"
 #include "job.h"
-#include "load.h"
+#include "target.h"
 #include "log.h"
 #include "sql.h"
 #include "util.h"
@@ -83,10 +83,10 @@ static const struct plan_table *plan_find(const struct plan *p, const struct qua
 }
 
 /* A foreign key's statement with the referenced table's source name replaced by its target name. */
-static char *map_reference(PGconn *c, const struct tdef_step *st, const struct plan_table *ref)
+static char *map_reference(struct target *c, const struct tdef_step *st, const struct plan_table *ref)
 {
 	char *from = xasprintf("REFERENCES %s(", st->ref_printed);
-	char *dq = db_qualified(c, ref->st.dst.schema, ref->st.dst.name);
+	char *dq = c->ops->qualified(c, ref->st.dst.schema, ref->st.dst.name);
 	char *to = xasprintf("REFERENCES %s(", dq);
 	const char *hit = strstr(st->sql, from);
 	char *mapped = hit ? xasprintf("%.*s%s%s", (int)(hit - st->sql), st->sql, to, hit + strlen(from))
@@ -101,7 +101,7 @@ static char *map_reference(PGconn *c, const struct tdef_step *st, const struct p
  * Append the post-load steps of one created table to rows, and an event
  * for each step that is skipped to events ({level, table, kind, message}).
  */
-static bool add_steps(PGconn *c, json_t *rows, json_t *events, int *seq, const struct plan *p,
+static bool add_steps(struct target *c, json_t *rows, json_t *events, int *seq, const struct plan *p,
 		      const struct plan_table *t)
 {
 	for (int s = 0; s < t->def.nsteps; s++) {
@@ -243,7 +243,7 @@ static bool add_object_steps(json_t *rows, json_t *events, int *seq, struct obje
  * tables, the job's after statements. Events to record go to events. NULL
  * with e filled when a text cannot be stored.
  */
-static json_t *plan_tasks(struct plan *p, json_t *spec, struct source *src, PGconn *quoting,
+static json_t *plan_tasks(struct plan *p, json_t *spec, struct source *src, struct target *quoting,
 			  json_t *events, struct err *e)
 {
 	json_t *rows = json_array();
@@ -278,7 +278,7 @@ static json_t *plan_tasks(struct plan *p, json_t *spec, struct source *src, PGco
 
 /* Insert the run's tasks, its events and its snapshot id in one metadata transaction. */
 static bool store_plan(struct engine *en, const char *run_id, json_t *spec, struct plan *p,
-		       struct source *src, PGconn *quoting, const char *snap_id, struct err *e)
+		       struct source *src, struct target *quoting, const char *snap_id, struct err *e)
 {
 	json_t *events = json_array();
 	json_t *rows = plan_tasks(p, spec, src, quoting, events, e);
@@ -334,13 +334,13 @@ static void plan_run(struct engine *en, const char *run_id, json_t *spec, json_t
 	struct err e;
 	char snap_id[128];
 	struct plan plan = {0};
-	PGconn *dst = NULL;
+	struct target *dst = NULL;
 	err_clear(&e);
 	meta_event(en->meta, run_id, "info", NULL, "run_started", "run started on %s", en->instance);
 	int64_t t0 = now_ms();
 	struct source *snap = open_snapshot(en, run_id, spec, snap_id, sizeof(snap_id), &e);
 	ctx->snapshot = snap_id;
-	if (!snap || !(dst = job_connect(spec, "target", &e)) ||
+	if (!snap || !(dst = target_open(spec, &e)) ||
 	    !plan_build(snap, dst, spec, requested, ctx, &plan, &e)) {
 		fail_run(en, run_id, snap, e.msg);
 		goto out;
@@ -352,7 +352,7 @@ static void plan_run(struct engine *en, const char *run_id, json_t *spec, json_t
 		goto out;
 	}
 	struct note_ctx note = {en, run_id};
-	plan_create_targets(dst, spec, &plan, plan_note, &note, &e);
+	dst->ops->create(dst, spec, &plan, plan_note, &note, &e);
 	size_t wi;
 	json_t *w;
 	json_array_foreach(plan.warnings, wi, w)
@@ -380,7 +380,7 @@ static void plan_run(struct engine *en, const char *run_id, json_t *spec, json_t
 		   tables, rows, bytes, snap_id, (long long)(now_ms() - t0));
 	finish_if_done(en, run_id);
 out:
-	PQfinish(dst);
+	target_close(dst);
 	plan_release(&plan);
 }
 

@@ -11,6 +11,7 @@
 #include "cron.h"
 #include "planner.h"
 #include "source.h"
+#include "target.h"
 #include "db.h"
 #include "dsn.h"
 #include "job.h"
@@ -281,7 +282,7 @@ json_t *svc_job_plan(struct service *s, const char *ref, struct err *e)
 	char id[37];
 	json_t *spec = job_spec(s, ref, id, e), *out = NULL;
 	struct source *src = NULL;
-	PGconn *dst = NULL;
+	struct target *dst = NULL;
 	struct plan p = {0};
 	if (!spec)
 		return NULL;
@@ -292,7 +293,7 @@ json_t *svc_job_plan(struct service *s, const char *ref, struct err *e)
 	struct err de;
 	err_clear(&de);
 	json_t *warnings = json_array();
-	if (!(dst = job_connect(spec, "target", &de)))
+	if (!(dst = target_open(spec, &de)))
 		json_array_append_new(warnings, json_string(de.msg));
 	if (!plan_build(src, dst, spec, NULL, NULL, &p, e)) {
 		json_decref(warnings);
@@ -333,7 +334,7 @@ json_t *svc_job_plan(struct service *s, const char *ref, struct err *e)
 done:
 	plan_release(&p);
 	source_close(src);
-	PQfinish(dst);
+	target_close(dst);
 	json_decref(spec);
 	return out;
 }

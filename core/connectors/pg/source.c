@@ -1,5 +1,6 @@
 /* core/connectors/pg/source.c: PostgreSQL as a source: its catalog, snapshots and COPY TO STDOUT */
 #include "pgsource.h"
+#include "pgtarget.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,7 @@ static bool source_error(PGconn *c, PGresult *res, struct err *e)
 
 static struct source *pg_open(json_t *spec, struct err *e)
 {
-	PGconn *c = job_connect(spec, "source", e);
+	PGconn *c = pg_connect(spec, "source", e);
 	if (!c)
 		return NULL;
 	struct pg_source *s = xcalloc(1, sizeof(*s));
@@ -495,11 +496,11 @@ static bool pg_split(struct source *s, const char *relation, int n, char **conds
 	return true;
 }
 
-static bool pg_objects(struct source *s, json_t *spec, PGconn *dst, const char *point,
+static bool pg_objects(struct source *s, json_t *spec, struct target *dst, const char *point,
 		       struct plan *p, struct err *e)
 {
 	p->objects = xcalloc(1, sizeof(*p->objects));
-	if (objects_read(spec, PG(s)->c, dst, point, p, p->objects, e))
+	if (objects_read(spec, PG(s)->c, pg_target_conn(dst), point, p, p->objects, e))
 		return true;
 	free(p->objects);
 	p->objects = NULL;

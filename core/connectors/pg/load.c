@@ -1,5 +1,5 @@
-/* core/engine/load.c: load one table: prepare the target, stream the rows, validate, commit */
-#include "load.h"
+/* core/connectors/pg/load.c: PostgreSQL as a target: load one table (prepare it, stream the rows in, validate, commit) and run post-load steps */
+#include "pgtarget.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -37,7 +37,8 @@ struct load_ctx {
 	const struct load_table *t;
 	const struct load_hooks *h;
 	struct source *src; /* owned */
-	PGconn *dst; /* owned */
+	struct target *tgt; /* owned */
+	PGconn *dst; /* tgt's connection */
 	struct source_read rd; /* what the source reads */
 	char *dst_rel; /* owned, quoted: where COPY writes (the table, its staging or shadow table) */
 	char *table_rel; /* owned, quoted: the target table itself */
@@ -90,39 +91,28 @@ static bool side_exec(PGconn *c, const char *side, const char *sql, int n,
 enum { SOURCE, TARGET };
 static const char *const side_names[] = {"source", "target"};
 
-void load_session_close(struct load_session *s)
-{
-	source_close(s->src);
-	PQfinish(s->dst);
-	s->src = NULL;
-	s->dst = NULL;
-	for (int i = SOURCE; i <= TARGET; i++) {
-		json_decref(s->key[i]);
-		s->key[i] = NULL;
-	}
-}
-
 /*
  * A connection to one side: the session's when it has one to the same
  * database, a new one otherwise (*reused tells which). The session lets go
  * of it until give_back. A kept connection is not asked whether it still
  * answers: the first statement on it tells (again), which saves a round trip.
  */
-static PGconn *take_target(const struct load_table *t, bool *reused, struct err *e)
+static struct target *take_target(const struct load_table *t, bool *reused, struct err *e)
 {
 	struct load_session *s = t->session;
 	*reused = false;
 	if (s && s->dst) {
-		PGconn *c = s->dst;
+		struct target *c = s->dst;
+		PGconn *pc = pg_target_conn(c);
 		bool same = json_equal(s->key[TARGET], json_object_get(t->spec, "target"));
 		s->dst = NULL;
-		if (same && PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE) {
+		if (same && pc && PQstatus(pc) == CONNECTION_OK && PQtransactionStatus(pc) == PQTRANS_IDLE) {
 			*reused = true;
 			return c;
 		}
-		PQfinish(c);
+		target_close(c);
 	}
-	return job_connect(t->spec, "target", e);
+	return pg_target_ops.open(t->spec, e);
 }
 
 static struct source *take_source(const struct load_table *t, bool *reused, struct err *e)
@@ -145,7 +135,7 @@ static struct source *take_source(const struct load_table *t, bool *reused, stru
 static void hook_connections(struct load_ctx *x)
 {
 	if (x->h->connections)
-		x->h->connections(x->h->arg, x->src, x->dst);
+		x->h->connections(x->h->arg, x->src, x->tgt);
 }
 
 /*
@@ -169,9 +159,10 @@ static bool reconnect(struct load_ctx *x, int side, struct err *e)
 		x->src = source_open(x->t->spec, &ce);
 		ok = x->src != NULL;
 	} else {
-		PQfinish(x->dst);
-		x->dst = job_connect(x->t->spec, "target", &ce);
-		ok = x->dst != NULL;
+		target_close(x->tgt);
+		x->tgt = pg_target_ops.open(x->t->spec, &ce);
+		x->dst = pg_target_conn(x->tgt);
+		ok = x->tgt != NULL;
 	}
 	hook_connections(x);
 	if (!ok) {
@@ -183,16 +174,17 @@ static bool reconnect(struct load_ctx *x, int side, struct err *e)
 }
 
 /* Keep an idle connection in the session for the next table, or close it. */
-static void give_back_target(const struct load_table *t, PGconn *c)
+static void give_back_target(const struct load_table *t, struct target *c)
 {
 	struct load_session *s = t->session;
 	if (!c)
 		return;
-	if (!s || PQstatus(c) != CONNECTION_OK || PQtransactionStatus(c) != PQTRANS_IDLE) {
-		PQfinish(c);
+	PGconn *pc = pg_target_conn(c);
+	if (!s || PQstatus(pc) != CONNECTION_OK || PQtransactionStatus(pc) != PQTRANS_IDLE) {
+		target_close(c);
 		return;
 	}
-	PQfinish(s->dst);
+	target_close(s->dst);
 	json_decref(s->key[TARGET]);
 	s->dst = c;
 	s->key[TARGET] = json_incref(json_object_get(t->spec, "target"));
@@ -739,7 +731,8 @@ static void *part_main(void *arg)
 	struct part *pt = arg;
 	struct load_ctx *x = &pt->x;
 	x->src = source_open(x->t->spec, &pt->e);
-	x->dst = x->src ? job_connect(x->t->spec, "target", &pt->e) : NULL;
+	x->tgt = x->src ? pg_target_ops.open(x->t->spec, &pt->e) : NULL;
+	x->dst = pg_target_conn(x->tgt);
 	pt->ok = x->dst && x->src->ops->begin(x->src, x->t->snapshot, NULL) &&
 		 x->src->ops->begun(x->src, false, &pt->e) &&
 		 side_exec(x->dst, "target", "BEGIN", 0, NULL, NULL, &pt->e) && stream(x, &pt->r, &pt->e);
@@ -764,7 +757,7 @@ static bool parts_end(struct part *parts, int n, bool ok, bool *committed, struc
 		else if (ok)
 			*committed = true;
 		source_close(px->src);
-		PQfinish(px->dst);
+		target_close(px->tgt);
 		free(px->part);
 	}
 	return ok;
@@ -792,6 +785,7 @@ static bool split_stream(struct load_ctx *x, struct load_result *r, struct err *
 		pt->sp = &sp;
 		pt->x = *x;
 		pt->x.src = NULL;
+		pt->x.tgt = NULL;
 		pt->x.dst = NULL;
 		pt->x.part = conds[i + 1];
 		conds[i + 1] = NULL;
@@ -1391,10 +1385,10 @@ static void ctx_release(struct load_ctx *x)
 		x->h->connections(x->h->arg, NULL, NULL);
 	if (x->kept) {
 		give_back_source(x->t, x->src);
-		give_back_target(x->t, x->dst);
+		give_back_target(x->t, x->tgt);
 	} else { /* after a failure a side may be in the middle of something: never keep it */
 		source_close(x->src);
-		PQfinish(x->dst);
+		target_close(x->tgt);
 	}
 	free(x->dst_rel);
 	free(x->table_rel);
@@ -1404,8 +1398,8 @@ static void ctx_release(struct load_ctx *x)
 	swap_release(x->swap);
 }
 
-bool load_run(const struct load_table *t, const struct load_hooks *h, struct load_result *r,
-	      struct err *e)
+bool pg_load(const struct load_table *t, const struct load_hooks *h, struct load_result *r,
+	     struct err *e)
 {
 	struct load_ctx x = {.t = t, .h = h};
 	bool ok = false;
@@ -1427,8 +1421,9 @@ bool load_run(const struct load_table *t, const struct load_hooks *h, struct loa
 
 	str_copy(x.before_rows, sizeof(x.before_rows), "0");
 	if (!(x.src = take_source(t, &x.reused[SOURCE], e)) ||
-	    !(x.dst = take_target(t, &x.reused[TARGET], e)))
+	    !(x.tgt = take_target(t, &x.reused[TARGET], e)))
 		goto out;
+	x.dst = pg_target_conn(x.tgt);
 	/* a source that sums its rows' hashes as they stream validates a checksum so */
 	x.stream_sum = x.src->ops->checksum && !strcmp(job_validate_mode(t->spec), "checksum") &&
 		       t->copy->kinds;
@@ -1487,28 +1482,29 @@ out:
 	return ok;
 }
 
-bool load_step(json_t *spec, const char *sql, const struct load_hooks *h,
-	       struct load_session *session, struct err *e)
+bool pg_step(json_t *spec, const char *sql, const struct load_hooks *h,
+	     struct load_session *session, struct err *e)
 {
 	struct load_table t = {.spec = spec, .session = session};
 	bool reused;
-	PGconn *dst = take_target(&t, &reused, e);
-	if (!dst)
+	struct target *tgt = take_target(&t, &reused, e);
+	if (!tgt)
 		return false;
+	PGconn *dst = pg_target_conn(tgt);
 	if (h->connections)
-		h->connections(h->arg, NULL, dst);
+		h->connections(h->arg, NULL, tgt);
 	/* index builds sort in memory up to maintenance_work_mem: raise a small one, never lower it */
 	side_exec(dst, "target", sql_target_step_memory, 0, NULL, NULL, NULL);
 	if (reused && PQstatus(dst) == CONNECTION_BAD) {
 		/* the kept connection was closed meanwhile: nothing ran, connect again */
-		PQfinish(dst);
-		if (!(dst = job_connect(spec, "target", e))) {
-			if (h->connections)
-				h->connections(h->arg, NULL, NULL);
-			return false;
-		}
 		if (h->connections)
-			h->connections(h->arg, NULL, dst);
+			h->connections(h->arg, NULL, NULL);
+		target_close(tgt);
+		if (!(tgt = pg_target_ops.open(spec, e)))
+			return false;
+		dst = pg_target_conn(tgt);
+		if (h->connections)
+			h->connections(h->arg, NULL, tgt);
 		side_exec(dst, "target", sql_target_step_memory, 0, NULL, NULL, NULL);
 	}
 	/* the simple protocol: an after step may be several statements (one implicit transaction) */
@@ -1521,6 +1517,6 @@ bool load_step(json_t *spec, const char *sql, const struct load_hooks *h,
 	if (h->connections)
 		h->connections(h->arg, NULL, NULL);
 	/* a statement that left a transaction open (an after step's BEGIN) closes the connection */
-	give_back_target(&t, dst);
+	give_back_target(&t, tgt);
 	return ok;
 }

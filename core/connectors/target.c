@@ -1,0 +1,58 @@
+/* core/connectors/target.c: which connector writes a job's target, and the connections a worker keeps */
+#include "target.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "dsn.h"
+#include "job.h"
+#include "banned.h"
+
+const struct target_ops *target_kind(json_t *spec, struct err *e)
+{
+	const char *dsn = job_target_dsn(spec);
+	const char *kind = dsn ? dsn_kind(dsn) : NULL;
+	if (kind && !strcmp(kind, "postgresql"))
+		return &pg_target_ops;
+	err_set(e, 400, "invalid_field", "target.dsn",
+		"the target's connection string is of a kind ferry does not write");
+	return NULL;
+}
+
+struct target *target_open(json_t *spec, struct err *e)
+{
+	const struct target_ops *ops = target_kind(spec, e);
+	return ops ? ops->open(spec, e) : NULL;
+}
+
+void target_close(struct target *t)
+{
+	if (t)
+		t->ops->close(t);
+}
+
+bool target_load(const struct load_table *t, const struct load_hooks *h, struct load_result *r,
+		 struct err *e)
+{
+	const struct target_ops *ops = target_kind(t->spec, e);
+	return ops && ops->load(t, h, r, e);
+}
+
+bool target_step(json_t *spec, const char *sql, const struct load_hooks *h,
+		 struct load_session *session, struct err *e)
+{
+	const struct target_ops *ops = target_kind(spec, e);
+	return ops && ops->step(spec, sql, h, session, e);
+}
+
+void load_session_close(struct load_session *s)
+{
+	source_close(s->src);
+	target_close(s->dst);
+	s->src = NULL;
+	s->dst = NULL;
+	for (int i = 0; i < 2; i++) {
+		json_decref(s->key[i]);
+		s->key[i] = NULL;
+	}
+}
