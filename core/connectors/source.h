@@ -29,6 +29,8 @@ struct source_read {
 	const char *select;  /* the source query, in the source's SQL */
 	const char *plain;   /* or NULL: a plain read of the table the source can do faster */
 	const char *part;    /* or NULL: the condition selecting this part of the rows */
+	const char *relation; /* or NULL: the source table the rows come from (quoted), to check it
+				 is the one the run's consistent point saw */
 	bool filtered;       /* select has a WHERE of its own: part joins it with AND */
 	bool binary;         /* PostgreSQL's binary COPY format; text otherwise */
 	json_t *conv;        /* borrowed, may be NULL: how the connector turns each column into COPY text */

@@ -30,6 +30,7 @@ bool copy_desc_read(json_t *j, struct copy_desc *d, struct err *e)
 	d->binary = !strcmp(format, "binary");
 	d->relkind = relkind[0];
 	d->plain = str(j, "source");
+	d->relation = str(j, "relation");
 	d->created = flag(j, "created");
 	d->mode = str(j, "mode");
 	d->mark = flag(j, "mark");

@@ -28,6 +28,7 @@ struct copy_desc {
 	const char *select;   /* ["select"] the source query, in the source's SQL */
 	const char *plain;    /* ["source"] or NULL: a plain read of the table the source can do faster */
 	const char *columns;  /* ["columns"] the target column list of the COPY */
+	const char *relation; /* ["relation"] or NULL (older plans): the source table the rows come from, quoted */
 	bool binary;          /* ["format"] "binary" (PostgreSQL's format, both sides agree) or "text" */
 	bool created;         /* ["created"] this run created the target table */
 	char relkind;         /* ["relkind"] the target's: 'r' a table, 'p' partitioned */

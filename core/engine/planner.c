@@ -294,6 +294,9 @@ json_t *plan_copy_spec(struct source *src, struct target *dst, json_t *spec, con
 	}
 	if (conv)
 		json_object_set_new(out, "conv", conv);
+	char *rel = src->ops->qualified(src, t->def.src.schema, t->def.src.name);
+	json_object_set_new(out, "relation", json_string(rel));
+	free(rel);
 	if (src->ops->checksum) {
 		/* how each column's text is read for the checksum both sides compute alike */
 		json_t *kinds = json_array();

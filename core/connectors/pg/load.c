@@ -1415,6 +1415,7 @@ bool pg_load(const struct load_table *t, const struct load_hooks *h, struct load
 		.plain = t->copy->plain,
 		.binary = x.binary,
 		.filtered = t->copy->split_filtered,
+		.relation = t->copy->relation,
 		.conv = t->copy->conv,
 		.spec = t->spec,
 	};

@@ -20,7 +20,11 @@ struct pg_source {
 	struct source base;
 	PGconn *c;     /* owned */
 	char *copybuf; /* the last row PQgetCopyData gave */
+	char *reading; /* owned or NULL: the relation of the read last sent, for its check's message */
 };
+
+/* The column of the check that a read's table is the one the run's snapshot saw (see read_sql). */
+#define READ_CHECK "ferry_read_check"
 
 #define PG(s) ((struct pg_source *)(s))
 
@@ -52,6 +56,7 @@ static void pg_close(struct source *s)
 		return;
 	if (PG(s)->copybuf)
 		PQfreemem(PG(s)->copybuf);
+	free(PG(s)->reading);
 	PQfinish(PG(s)->c);
 	free(s);
 }
@@ -521,6 +526,34 @@ static char *copy_out_sql(const struct source_read *rd)
 }
 
 /*
+ * What a read sends (new string): its COPY, after, when the read names its
+ * table, a lock on it and a check that it is the table the run's snapshot
+ * saw. A table emptied or rewritten after the snapshot was taken (TRUNCATE,
+ * a rewriting ALTER TABLE, VACUUM FULL, CLUSTER) or dropped and created
+ * again reads as empty, or as what it holds now, in that snapshot, since
+ * those commands are not MVCC-safe: the check compares the file the
+ * snapshot's catalog row names with the table's file now, and finds no row
+ * for a table created since. The lock keeps both still until the read ends.
+ * pg_begun reads the check's answer.
+ */
+static char *read_sql(struct pg_source *ps, const struct source_read *rd)
+{
+	char *copy = copy_out_sql(rd);
+	free(ps->reading);
+	ps->reading = rd->relation ? xstrdup(rd->relation) : NULL;
+	char *rel = rd->relation ? PQescapeLiteral(ps->c, rd->relation, strlen(rd->relation)) : NULL;
+	if (!rel)
+		return copy;
+	char *sql = xasprintf("LOCK TABLE %s IN ACCESS SHARE MODE; "
+			      "SELECT true AS " READ_CHECK " FROM pg_catalog.pg_class WHERE oid = %s::regclass "
+			      "AND relfilenode = pg_catalog.pg_relation_filenode(%s::regclass); %s",
+			      rd->relation, rel, rel, copy);
+	PQfreemem(rel);
+	free(copy);
+	return sql;
+}
+
+/*
  * The start of the source's transaction in the run's snapshot and, with rd,
  * its COPY, in one message (the simple protocol takes several statements).
  */
@@ -528,7 +561,7 @@ static bool pg_begin(struct source *s, const char *point, const struct source_re
 {
 	PGconn *c = PG(s)->c;
 	char *snap = PQescapeLiteral(c, point, strlen(point));
-	char *copy = rd ? copy_out_sql(rd) : NULL;
+	char *copy = rd ? read_sql(PG(s), rd) : NULL;
 	/* with last, the COMMIT runs as soon as the COPY ends well: no round trip of its own */
 	char *sql = xasprintf("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT %s%s%s%s",
 			      snap ? snap : "''", copy ? "; " : "", copy ? copy : "",
@@ -542,7 +575,7 @@ static bool pg_begin(struct source *s, const char *point, const struct source_re
 
 static bool pg_stream(struct source *s, const struct source_read *rd)
 {
-	char *sql = copy_out_sql(rd);
+	char *sql = read_sql(PG(s), rd);
 	bool sent = PQsendQuery(PG(s)->c, sql);
 	free(sql);
 	return sent;
@@ -556,18 +589,31 @@ static bool pg_begun(struct source *s, bool streaming, struct err *e)
 {
 	PGconn *c = PG(s)->c;
 	PGresult *res, *bad = NULL;
-	bool any = false;
+	bool any = false, changed = false;
 	while ((res = PQgetResult(c))) {
 		any = true;
 		ExecStatusType st = PQresultStatus(res);
+		if (st == PGRES_TUPLES_OK && PQnfields(res) == 1 && !strcmp(PQfname(res, 0), READ_CHECK))
+			changed = changed || PQntuples(res) == 0;
 		if (streaming && st == PGRES_COPY_OUT && !bad) {
 			PQclear(res);
-			return true;
+			if (!changed)
+				return true;
+			break; /* the connection is in the COPY: it is closed, never kept */
 		}
 		if (!bad && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
 			bad = res;
 		else
 			PQclear(res);
+	}
+	if (changed && !bad) {
+		char msg[700];
+		snprintf(msg, sizeof(msg),
+			 "table %.300s was emptied or rewritten (TRUNCATE, ALTER TABLE, VACUUM FULL, CLUSTER) or dropped and created again after the run's snapshot was taken: its rows as of the snapshot cannot be read; run the job again",
+			 PG(s)->reading ? PG(s)->reading : "?");
+		err_set(e, 500, "55000", NULL, "source: %s", msg);
+		err_detail(e, "55000", msg);
+		return false;
 	}
 	if (!bad && any && !streaming)
 		return true;
