@@ -8,9 +8,9 @@
 #include "job.h"
 #include "banned.h"
 
-const struct source_ops *source_kind(json_t *spec, struct err *e)
+const struct source_ops *source_kind(const struct job *job, struct err *e)
 {
-	const char *dsn = job_source_dsn(spec);
+	const char *dsn = job->source.dsn;
 	const char *kind = dsn ? dsn_kind(dsn) : NULL;
 	if (kind && !strcmp(kind, "mysql"))
 		return &mysql_source_ops;
@@ -21,10 +21,10 @@ const struct source_ops *source_kind(json_t *spec, struct err *e)
 	return NULL;
 }
 
-struct source *source_open(json_t *spec, struct err *e)
+struct source *source_open(const struct job *job, struct err *e)
 {
-	const struct source_ops *ops = source_kind(spec, e);
-	return ops ? ops->open(spec, e) : NULL;
+	const struct source_ops *ops = source_kind(job, e);
+	return ops ? ops->open(job, e) : NULL;
 }
 
 void source_close(struct source *s)

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "job.h"
 #include "names.h"
 #include "sb.h"
 
@@ -34,7 +35,7 @@ struct source_read {
 	bool filtered;       /* select has a WHERE of its own: part joins it with AND */
 	bool binary;         /* PostgreSQL's binary COPY format; text otherwise */
 	json_t *conv;        /* borrowed, may be NULL: how the connector turns each column into COPY text */
-	json_t *spec;        /* borrowed: the run's job, for what it says of values */
+	const struct job *job;        /* borrowed: the run's job, for what it says of values */
 	json_t *kinds;       /* borrowed, may be NULL: sum the rows' hashes as they stream (see rowhash.h) */
 	bool last;           /* nothing else is read: the read's transaction ends with the stream */
 };
@@ -51,7 +52,7 @@ struct source_ops {
 
 	/* ---- connections */
 	/* Connect as the job's source says (dsn, password_env). NULL with e filled (422 source_unreachable). */
-	struct source *(*open)(json_t *spec, struct err *e);
+	struct source *(*open)(const struct job *job, struct err *e);
 	void (*close)(struct source *s);
 	/* Connected and outside a transaction: fit to keep for the next table. */
 	bool (*idle)(struct source *s);
@@ -75,7 +76,7 @@ struct source_ops {
 	 * readers: how many connections may read in it at once. Warnings go to
 	 * *warning (a new string, or NULL).
 	 */
-	bool (*hold_point)(struct source *s, json_t *spec, int readers, char *id, size_t n,
+	bool (*hold_point)(struct source *s, const struct job *job, int readers, char *id, size_t n,
 			   json_t **info, char **warning, struct err *e);
 
 	/* Whether the point s holds is still there (its connection answers). */
@@ -91,7 +92,7 @@ struct source_ops {
 	 * what does not carry over go to p->warnings. False only when the plan
 	 * as a whole cannot be made.
 	 */
-	bool (*plan)(struct source *s, json_t *spec, json_t *requested, const struct plan_ctx *ctx,
+	bool (*plan)(struct source *s, const struct job *job, json_t *requested, const struct plan_ctx *ctx,
 		     struct plan *p, struct err *e);
 	/* p->types: the user types the tables defs[0..n) need, deepest dependency first. */
 	bool (*types)(struct source *s, struct plan *p, const struct tdef *defs, int n, struct err *e);
@@ -99,7 +100,7 @@ struct source_ops {
 	 * The pre-migration assessment of one planned table: warnings about what
 	 * will not carry over, appended to w (strings).
 	 */
-	void (*table_warnings)(struct source *s, json_t *spec, const struct plan *p, int i, json_t *w);
+	void (*table_warnings)(struct source *s, const struct job *job, const struct plan *p, int i, json_t *w);
 	/* The primary key's columns of a source table (a new array of names, empty when none). */
 	json_t *(*primary_key)(struct source *s, const struct qualname *table, struct err *e);
 	/*
@@ -134,7 +135,7 @@ struct source_ops {
 	 * p->objects (dst: the target, for what it holds already). NULL when the
 	 * connector cannot: such jobs are refused.
 	 */
-	bool (*objects)(struct source *s, json_t *spec, struct target *dst, const char *point,
+	bool (*objects)(struct source *s, const struct job *job, struct target *dst, const char *point,
 			struct plan *p, struct err *e);
 
 	/* ---- reading a table */
@@ -184,9 +185,9 @@ struct source_ops {
 };
 
 /* The connector for a job's source (by its DSN), or NULL with e filled. */
-const struct source_ops *source_kind(json_t *spec, struct err *e);
+const struct source_ops *source_kind(const struct job *job, struct err *e);
 /* Open the job's source with its connector. */
-struct source *source_open(json_t *spec, struct err *e);
+struct source *source_open(const struct job *job, struct err *e);
 void source_close(struct source *s);
 /* The PostgreSQL and MySQL connectors. */
 extern const struct source_ops pg_source_ops;

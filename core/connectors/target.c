@@ -8,9 +8,9 @@
 #include "job.h"
 #include "banned.h"
 
-const struct target_ops *target_kind(json_t *spec, struct err *e)
+const struct target_ops *target_kind(const struct job *job, struct err *e)
 {
-	const char *dsn = job_target_dsn(spec);
+	const char *dsn = job->target.dsn;
 	const char *kind = dsn ? dsn_kind(dsn) : NULL;
 	if (kind && !strcmp(kind, "postgresql"))
 		return &pg_target_ops;
@@ -19,10 +19,10 @@ const struct target_ops *target_kind(json_t *spec, struct err *e)
 	return NULL;
 }
 
-struct target *target_open(json_t *spec, struct err *e)
+struct target *target_open(const struct job *job, struct err *e)
 {
-	const struct target_ops *ops = target_kind(spec, e);
-	return ops ? ops->open(spec, e) : NULL;
+	const struct target_ops *ops = target_kind(job, e);
+	return ops ? ops->open(job, e) : NULL;
 }
 
 void target_close(struct target *t)
@@ -34,15 +34,15 @@ void target_close(struct target *t)
 bool target_load(const struct load_table *t, const struct load_hooks *h, struct load_result *r,
 		 struct err *e)
 {
-	const struct target_ops *ops = target_kind(t->spec, e);
+	const struct target_ops *ops = target_kind(t->job, e);
 	return ops && ops->load(t, h, r, e);
 }
 
-bool target_step(json_t *spec, const char *sql, const struct load_hooks *h,
+bool target_step(const struct job *job, const char *sql, const struct load_hooks *h,
 		 struct load_session *session, struct err *e)
 {
-	const struct target_ops *ops = target_kind(spec, e);
-	return ops && ops->step(spec, sql, h, session, e);
+	const struct target_ops *ops = target_kind(job, e);
+	return ops && ops->step(job, sql, h, session, e);
 }
 
 void load_session_close(struct load_session *s)

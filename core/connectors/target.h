@@ -8,6 +8,7 @@
 
 #include "copydesc.h"
 #include "err.h"
+#include "job.h"
 #include "names.h"
 #include "sb.h"
 #include "source.h"
@@ -47,7 +48,7 @@ struct load_table {
 	struct qualname dst;  /* the target table (or partition) */
 	const char *dst_label;
 	const char *snapshot; /* the run's consistent source point to read in */
-	json_t *spec;         /* borrowed: the run's job definition */
+	const struct job *job;         /* borrowed: the run's job definition */
 	const struct copy_desc *copy; /* borrowed: the task's copy description (copydesc.h) */
 	struct load_session *session; /* or NULL: new connections, closed at the end */
 	int attempt;          /* 1 for the task's first attempt: only then may it load in parts */
@@ -79,7 +80,7 @@ struct target_ops {
 
 	/* ---- connections */
 	/* Connect as the job's target says (dsn, password_env). NULL with e filled (422 target_unreachable). */
-	struct target *(*open)(json_t *spec, struct err *e);
+	struct target *(*open)(const struct job *job, struct err *e);
 	void (*close)(struct target *t);
 	/* A handle that stops what t is doing from another thread (new; see cancel_free). */
 	void *(*cancel_new)(struct target *t);
@@ -114,7 +115,7 @@ struct target_ops {
 	 * DDL fails gets its `error`. False only when the target cannot be worked
 	 * on at all.
 	 */
-	bool (*create)(struct target *t, json_t *spec, struct plan *p, plan_note_fn note, void *arg,
+	bool (*create)(struct target *t, const struct job *job, struct plan *p, plan_note_fn note, void *arg,
 		       struct err *e);
 
 	/* ---- loads */
@@ -135,7 +136,7 @@ struct target_ops {
 	 * target, on the session's connection (NULL: a new one), kept there
 	 * again after. False with e filled when it fails.
 	 */
-	bool (*step)(json_t *spec, const char *sql, const struct load_hooks *h,
+	bool (*step)(const struct job *job, const char *sql, const struct load_hooks *h,
 		     struct load_session *session, struct err *e);
 	/* Whether the index or constraint `name` (of `kind`) of table q is on the target already. */
 	bool (*step_done)(struct target *t, const struct qualname *q, const char *name,
@@ -148,14 +149,14 @@ struct target_ops {
 };
 
 /* The connector for a job's target (by its DSN), or NULL with e filled. */
-const struct target_ops *target_kind(json_t *spec, struct err *e);
+const struct target_ops *target_kind(const struct job *job, struct err *e);
 /* Open the job's target with its connector. */
-struct target *target_open(json_t *spec, struct err *e);
+struct target *target_open(const struct job *job, struct err *e);
 void target_close(struct target *t);
 /* Load one table, or run one post-load step, with the job's target connector (see target_ops). */
 bool target_load(const struct load_table *t, const struct load_hooks *h, struct load_result *r,
 		 struct err *e);
-bool target_step(json_t *spec, const char *sql, const struct load_hooks *h,
+bool target_step(const struct job *job, const char *sql, const struct load_hooks *h,
 		 struct load_session *session, struct err *e);
 /* The PostgreSQL connector. */
 extern const struct target_ops pg_target_ops;

@@ -37,7 +37,7 @@ static bool claim_read(PGresult *res, struct task *t)
 		str_copy(t->dst.name, sizeof(t->dst.name), PQgetvalue(res, 0, 5));
 		str_copy(t->src_label, sizeof(t->src_label), PQgetvalue(res, 0, 6));
 		str_copy(t->dst_label, sizeof(t->dst_label), PQgetvalue(res, 0, 7));
-		t->spec = json_loads(PQgetvalue(res, 0, 9), 0, NULL);
+		t->job = job_from_text(PQgetvalue(res, 0, 9));
 		str_copy(t->snapshot, sizeof(t->snapshot), PQgetvalue(res, 0, 10));
 		t->step = !strcmp(PQgetvalue(res, 0, 11), "step");
 		t->copy = *PQgetvalue(res, 0, 12) ? json_loads(PQgetvalue(res, 0, 12), 0, NULL) : NULL;
@@ -47,7 +47,7 @@ static bool claim_read(PGresult *res, struct task *t)
 		t->attempts = atoi(PQgetvalue(res, 0, 16));
 		t->more = PQgetvalue(res, 0, 18)[0] == 't';
 	}
-	bool usable = got && t->spec && (t->step || t->copy);
+	bool usable = got && t->job && (t->step || t->copy);
 	if (got && !usable)
 		task_release(t);
 	return usable;

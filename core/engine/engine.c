@@ -34,7 +34,7 @@ void outcome_free(struct outcome *o)
 
 void task_release(struct task *t)
 {
-	json_decref(t->spec);
+	job_free(t->job);
 	json_decref(t->copy);
 	free(t->step_sql);
 	outcome_free(t->held);

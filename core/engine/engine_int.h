@@ -84,7 +84,7 @@ struct task {
 	char run_id[37];
 	struct qualname src, dst;
 	char src_label[300], dst_label[300];
-	json_t *spec; /* owned */
+	struct job *job; /* owned */
 	char snapshot[128];
 	bool step;    /* a post-load step rather than a table copy */
 	json_t *copy; /* owned: copy description (copy tasks) */
@@ -150,7 +150,7 @@ void *housekeeper_main(void *arg);
 void recover_lost(struct engine *en);
 
 /* runplan.c */
-struct source *open_snapshot(struct engine *en, const char *run_id, json_t *spec, char *snap_id, size_t n, struct err *e);
+struct source *open_snapshot(struct engine *en, const char *run_id, const struct job *job, char *snap_id, size_t n, struct err *e);
 bool plan_next_run(struct engine *en);
 bool runs_look_due(const struct engine *en, int64_t now);
 

@@ -1,4 +1,4 @@
-/* core/engine/job.c: job definitions: validation, defaults and redacted rendering */
+/* core/engine/job.c: job definitions: validation, defaults, redacted rendering, and the typed form the engine reads */
 #include "job.h"
 
 #include <ctype.h>
@@ -297,7 +297,7 @@ static bool table_normalize(const char *key, json_t *opts, json_t *out, struct e
 /* Per-table options that depend on load.mode, checked once it is known. */
 static bool tables_agree_with_mode(json_t *out, struct err *e)
 {
-	const char *mode = job_load_mode(out);
+	const char *mode = json_string_value(json_object_get(json_object_get(out, "load"), "mode"));
 	const char *key;
 	json_t *opts;
 	json_object_foreach(json_object_get(out, "tables"), key, opts) {
@@ -633,101 +633,160 @@ json_t *job_render(json_t *doc)
 	return out;
 }
 
-const char *job_source_dsn(json_t *spec)
+const char *job_source_dsn(json_t *doc)
 {
-	return json_string_value(json_object_get(json_object_get(spec, "source"), "dsn"));
+	return json_string_value(json_object_get(json_object_get(doc, "source"), "dsn"));
 }
 
-const char *job_target_dsn(json_t *spec)
+const char *job_target_dsn(json_t *doc)
 {
-	return json_string_value(json_object_get(json_object_get(spec, "target"), "dsn"));
+	return json_string_value(json_object_get(json_object_get(doc, "target"), "dsn"));
 }
 
-bool job_all_objects(json_t *spec)
+/* The strings of array arr (borrowed), in a new array; *n their count. */
+static const char **strings_of(json_t *arr, int *n)
 {
-	const char *s = json_string_value(json_object_get(spec, "objects"));
-	return s && !strcmp(s, "all");
+	*n = (int)json_array_size(arr);
+	const char **out = xcalloc((size_t)*n + 1, sizeof(*out));
+	for (int i = 0; i < *n; i++)
+		out[i] = json_string_value(json_array_get(arr, (size_t)i));
+	return out;
 }
 
-const char *job_load_mode(json_t *spec)
+static const char *str_of(json_t *obj, const char *key)
 {
-	return json_string_value(json_object_get(json_object_get(spec, "load"), "mode"));
+	return json_string_value(json_object_get(obj, key));
 }
 
-bool job_load_create(json_t *spec)
+static json_t *opt_of(json_t *obj, const char *key)
 {
-	return json_is_true(json_object_get(json_object_get(spec, "load"), "create"));
+	json_t *v = json_object_get(obj, key);
+	return json_is_null(v) ? NULL : v;
 }
 
-long long job_split_bytes(json_t *spec)
+static void endpoint_of(json_t *doc, const char *side, struct job_endpoint *ep)
 {
-	return (long long)json_integer_value(json_object_get(json_object_get(spec, "load"), "split_bytes"));
+	ep->obj = json_object_get(doc, side);
+	ep->dsn = str_of(ep->obj, "dsn");
+	ep->password_env = str_of(ep->obj, "password_env");
 }
 
-int job_index_parallel(json_t *spec)
+struct job *job_parse(json_t *doc)
 {
-	return (int)json_integer_value(json_object_get(json_object_get(spec, "load"), "index_parallel"));
-}
-
-int job_load_parallel(json_t *spec)
-{
-	return (int)json_integer_value(json_object_get(json_object_get(spec, "load"), "parallel"));
-}
-
-const char *job_validate_mode(json_t *spec)
-{
-	return json_string_value(json_object_get(json_object_get(spec, "load"), "validate"));
-}
-
-const char *job_table_mode(json_t *spec, const char *schema, const char *name)
-{
-	json_t *m = json_object_get(job_table_options(spec, schema, name), "mode");
-	return m ? json_string_value(m) : job_load_mode(spec);
-}
-
-json_t *job_table_options(json_t *spec, const char *schema, const char *name)
-{
-	json_t *tables = json_object_get(spec, "tables");
+	if (!json_is_object(doc))
+		return NULL;
+	struct job *j = xcalloc(1, sizeof(*j));
+	j->doc = json_incref(doc);
+	j->name = str_of(doc, "name");
+	endpoint_of(doc, "source", &j->source);
+	endpoint_of(doc, "target", &j->target);
+	j->include = strings_of(json_object_get(doc, "include"), &j->ninclude);
+	j->exclude = strings_of(json_object_get(doc, "exclude"), &j->nexclude);
+	json_t *tables = json_object_get(doc, "tables");
+	j->tables = xcalloc(json_object_size(tables) + 1, sizeof(*j->tables));
 	const char *key;
-	json_t *opts;
-	json_object_foreach(tables, key, opts) {
-		struct qualname q;
-		if (qualname_parse(key, false, &q, "", NULL) && !strcmp(q.schema, schema) &&
-		    !strcmp(q.name, name))
-			return opts;
+	json_t *o;
+	json_object_foreach(tables, key, o) {
+		struct job_table *t = &j->tables[j->ntables];
+		if (!qualname_parse(key, false, &t->name, "", NULL))
+			continue;
+		t->label = key;
+		t->target = str_of(o, "target");
+		t->where = str_of(o, "where");
+		t->mode = str_of(o, "mode");
+		t->cursor = str_of(o, "cursor");
+		t->key = opt_of(o, "key");
+		t->delete_flag = str_of(o, "delete_flag");
+		t->drop_columns = opt_of(o, "drop_columns");
+		t->columns = opt_of(o, "columns");
+		t->casts = opt_of(o, "casts");
+		t->expressions = opt_of(o, "expressions");
+		j->ntables++;
 	}
+	const char *objects = str_of(doc, "objects");
+	j->all_objects = objects && !strcmp(objects, "all");
+	j->schemas = json_object_get(doc, "schemas");
+	json_t *values = json_object_get(doc, "values");
+	j->zero_dates = str_of(values, "zero_dates") ? str_of(values, "zero_dates") : "null";
+	j->nul_characters = str_of(values, "nul_characters") ? str_of(values, "nul_characters") : "fail";
+	json_t *load = json_object_get(doc, "load");
+	j->load.mode = str_of(load, "mode") ? str_of(load, "mode") : "replace";
+	j->load.create = !json_is_false(json_object_get(load, "create"));
+	j->load.parallel = (int)json_integer_value(json_object_get(load, "parallel"));
+	if (j->load.parallel < 1)
+		j->load.parallel = 1;
+	j->load.index_parallel = (int)json_integer_value(json_object_get(load, "index_parallel"));
+	if (j->load.index_parallel < 1)
+		j->load.index_parallel = j->load.parallel;
+	j->load.split_bytes = (long long)json_integer_value(json_object_get(load, "split_bytes"));
+	j->load.validate = str_of(load, "validate") ? str_of(load, "validate") : "none";
+	json_t *retry = json_object_get(doc, "retry");
+	j->retry.attempts = (int)json_integer_value(json_object_get(retry, "attempts"));
+	j->retry.delay_s = json_number_value(json_object_get(retry, "delay_s"));
+	json_t *after = json_object_get(doc, "after");
+	j->after = xcalloc(json_array_size(after) + 1, sizeof(*j->after));
+	size_t i;
+	json_t *a;
+	json_array_foreach(after, i, a) {
+		j->after[j->nafter].name = str_of(a, "name");
+		j->after[j->nafter].sql = str_of(a, "sql");
+		if (j->after[j->nafter].sql)
+			j->nafter++;
+	}
+	j->schedule = json_object_get(doc, "schedule");
+	return j;
+}
+
+struct job *job_from_text(const char *text)
+{
+	json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
+	struct job *job = job_parse(doc);
+	json_decref(doc);
+	return job;
+}
+
+void job_free(struct job *job)
+{
+	if (!job)
+		return;
+	free(job->include);
+	free(job->exclude);
+	free(job->tables);
+	free(job->after);
+	json_decref(job->doc);
+	free(job);
+}
+
+const struct job_table *job_table_options(const struct job *job, const char *schema, const char *name)
+{
+	for (int i = 0; i < job->ntables; i++)
+		if (!strcmp(job->tables[i].name.schema, schema) && !strcmp(job->tables[i].name.name, name))
+			return &job->tables[i];
 	return NULL;
 }
 
-static bool any_glob(json_t *arr, const char *schema, const char *name)
+const char *job_table_mode(const struct job *job, const char *schema, const char *name)
 {
-	size_t i;
-	json_t *g;
-	json_array_foreach(arr, i, g) {
-		if (glob_match_table(json_string_value(g), schema, name))
-			return true;
-	}
-	return false;
+	const struct job_table *t = job_table_options(job, schema, name);
+	return t && t->mode ? t->mode : job->load.mode;
 }
 
-const char *job_schema_target(json_t *spec, const char *schema)
+const char *job_schema_target(const struct job *job, const char *schema)
 {
-	const char *to = json_string_value(json_object_get(json_object_get(spec, "schemas"), schema));
+	const char *to = json_string_value(json_object_get(job->schemas, schema));
 	return to ? to : schema;
 }
 
-const char *job_value_rule(json_t *spec, const char *what)
+static bool any_glob(const char *const *globs, int n, const char *schema, const char *name)
 {
-	static const char *const defaults[][2] = {{"zero_dates", "null"}, {"nul_characters", "fail"}};
-	const char *v = json_string_value(json_object_get(json_object_get(spec, "values"), what));
-	for (size_t i = 0; !v && i < sizeof(defaults) / sizeof(defaults[0]); i++)
-		if (!strcmp(defaults[i][0], what))
-			v = defaults[i][1];
-	return v ? v : "";
+	for (int i = 0; i < n; i++)
+		if (globs[i] && glob_match_table(globs[i], schema, name))
+			return true;
+	return false;
 }
 
-bool job_selects(json_t *spec, const char *schema, const char *name)
+bool job_selects(const struct job *job, const char *schema, const char *name)
 {
-	return any_glob(json_object_get(spec, "include"), schema, name) &&
-	       !any_glob(json_object_get(spec, "exclude"), schema, name);
+	return any_glob(job->include, job->ninclude, schema, name) &&
+	       !any_glob(job->exclude, job->nexclude, schema, name);
 }

@@ -1,4 +1,4 @@
-/* core/engine/job.h: job definitions: validation, defaults and redacted rendering */
+/* core/engine/job.h: job definitions: validation, defaults, redacted rendering, and the typed form the engine reads */
 #ifndef FERRY_JOB_H
 #define FERRY_JOB_H
 
@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "err.h"
+#include "names.h"
 
 /*
  * Validate a job definition as sent by a client (borrowed) and return a new
@@ -25,36 +26,87 @@ json_t *job_normalize(json_t *in, int default_parallel, struct err *e);
 json_t *job_render(json_t *doc);
 
 
-/* Accessors on a normalized definition (borrowed strings). */
-const char *job_source_dsn(json_t *spec);
-const char *job_target_dsn(json_t *spec);
-const char *job_load_mode(json_t *spec);
-/* "objects": "all": the run brings the selected schemas' other objects too (see core/objects.h). */
-bool job_all_objects(json_t *spec);
-bool job_load_create(json_t *spec);
-int job_load_parallel(json_t *spec);
-int job_index_parallel(json_t *spec);
+/* The DSNs of a job document (borrowed), as stored or as rendered. */
+const char *job_source_dsn(json_t *doc);
+const char *job_target_dsn(json_t *doc);
+
 /*
- * load.split_bytes: a table this run creates that is bigger than this is
- * copied in parts, load.parallel of them at once (0: never). Default 256 MiB.
+ * A job definition as the engine, the planner, the connectors and the loader
+ * read it: parsed once (job_parse) from its normalized form (job_normalize,
+ * or a run's stored copy of it). Strings and JSON values are borrowed from
+ * doc, which the job holds.
  */
-long long job_split_bytes(json_t *spec);
+struct job_endpoint {
+	const char *dsn;
+	const char *password_env; /* or NULL */
+	json_t *obj;              /* the endpoint's object: the connections a worker keeps are keyed by it */
+};
+
+/* One entry of "tables": the options of the source table it names. */
+struct job_table {
+	struct qualname name;     /* the source table */
+	const char *label;        /* its key, as the job writes it */
+	const char *target;       /* or NULL: "schema.table" it loads into */
+	const char *where;        /* or NULL: the rows it copies */
+	const char *mode;         /* or NULL: load.mode */
+	const char *cursor;       /* or NULL: an incremental table's cursor column */
+	json_t *key;              /* or NULL: the columns rows merge by (array of names) */
+	const char *delete_flag;  /* or NULL: the column that flags rows to delete */
+	json_t *drop_columns;     /* or NULL: array of column names */
+	json_t *columns;          /* or NULL: {source column: target name} */
+	json_t *casts;            /* or NULL: {column: target type} */
+	json_t *expressions;      /* or NULL: {column: SQL expression} */
+};
+
+/* One of "after": a statement run on the target once every table loaded. */
+struct job_after {
+	const char *name;
+	const char *sql;
+};
+
+struct job {
+	json_t *doc; /* owned: the normalized definition */
+	const char *name;
+	struct job_endpoint source, target;
+	const char **include, **exclude; /* owned arrays of globs */
+	int ninclude, nexclude;
+	struct job_table *tables; /* owned */
+	int ntables;
+	bool all_objects;         /* "objects": "all": the selected schemas' other objects too */
+	json_t *schemas;          /* {source schema: target schema} */
+	const char *zero_dates;   /* "values": "null" or "fail" */
+	const char *nul_characters; /* "values": "fail" or "strip" */
+	struct {
+		const char *mode;     /* replace, append, fail, drop, swap, upsert, incremental */
+		bool create;
+		int parallel, index_parallel;
+		long long split_bytes; /* a created table bigger than this loads in parts (0: never) */
+		const char *validate; /* none, count, checksum */
+	} load;
+	struct {
+		int attempts;
+		double delay_s;
+	} retry;
+	struct job_after *after; /* owned */
+	int nafter;
+	json_t *schedule;        /* null or the schedule */
+};
+
+/* Parse a normalized definition (a new reference is taken). NULL when it is not one. */
+struct job *job_parse(json_t *doc);
+/* Parse a stored definition (JSON text); NULL when it does not parse. */
+struct job *job_from_text(const char *text);
+void job_free(struct job *job);
+
 #define SPLIT_BYTES_DEFAULT (256L * 1024 * 1024)
 #define SPLIT_BYTES_MAX (1L << 50)
-const char *job_validate_mode(json_t *spec);
-/* Per-table options of source table "schema.table" (formatted), or NULL. */
-json_t *job_table_options(json_t *spec, const char *schema, const char *name);
+/* The options of source table schema.name, or NULL. */
+const struct job_table *job_table_options(const struct job *job, const char *schema, const char *name);
 /* The load mode of one source table: its own "mode", else load.mode. */
-const char *job_table_mode(json_t *spec, const char *schema, const char *name);
+const char *job_table_mode(const struct job *job, const char *schema, const char *name);
 /* Where the tables of source schema `schema` go: the job's "schemas" map, else the same name. */
-const char *job_schema_target(json_t *spec, const char *schema);
-/*
- * What the job's "values" says to do with source values the target cannot
- * hold: "zero_dates" ("null" by default, or "fail"), "nul_characters"
- * ("fail" by default, or "strip").
- */
-const char *job_value_rule(json_t *spec, const char *what);
+const char *job_schema_target(const struct job *job, const char *schema);
 /* True when the include/exclude globs select the table. */
-bool job_selects(json_t *spec, const char *schema, const char *name);
+bool job_selects(const struct job *job, const char *schema, const char *name);
 
 #endif

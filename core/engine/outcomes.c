@@ -37,7 +37,7 @@ static bool repeatable(const struct task *t)
 		return false;
 	const char *m = json_string_value(json_object_get(t->copy, "mode"));
 	if (!m)
-		m = job_load_mode(t->spec);
+		m = t->job->load.mode;
 	for (int i = 0; m && modes[i]; i++)
 		if (!strcmp(m, modes[i]))
 			return true;
@@ -161,16 +161,16 @@ static bool transient(const struct err *e)
 }
 
 /* The source snapshot of a run died with its connection (a source restart): export a new one. */
-static void renew_snapshot(struct engine *en, const char *run_id, json_t *spec);
+static void renew_snapshot(struct engine *en, const char *run_id, const struct job *job);
 
-static void ensure_snapshot(struct engine *en, const char *run_id, json_t *spec)
+static void ensure_snapshot(struct engine *en, const char *run_id, const struct job *job)
 {
 	pthread_mutex_lock(&en->snap_lock);
-	renew_snapshot(en, run_id, spec);
+	renew_snapshot(en, run_id, job);
 	pthread_mutex_unlock(&en->snap_lock);
 }
 
-static void renew_snapshot(struct engine *en, const char *run_id, json_t *spec)
+static void renew_snapshot(struct engine *en, const char *run_id, const struct job *job)
 {
 	struct run_ctx *rc;
 	bool alive = true;
@@ -184,7 +184,7 @@ static void renew_snapshot(struct engine *en, const char *run_id, json_t *spec)
 	struct err e;
 	err_clear(&e);
 	char snap_id[128];
-	struct source *fresh = open_snapshot(en, run_id, spec, snap_id, sizeof(snap_id), &e);
+	struct source *fresh = open_snapshot(en, run_id, job, snap_id, sizeof(snap_id), &e);
 	if (!fresh) { /* the source is still down: the next attempt tries again */
 		log_warn("run %s: no new consistent point on the source yet: %s", run_id, e.msg);
 		return;
@@ -210,9 +210,8 @@ static void renew_snapshot(struct engine *en, const char *run_id, json_t *spec)
  */
 static bool retry_later(struct engine *en, struct task *t, const struct err *e, const char *msg)
 {
-	json_t *retry = json_object_get(t->spec, "retry");
-	int allowed = 1 + (int)json_integer_value(json_object_get(retry, "attempts"));
-	double delay = json_number_value(json_object_get(retry, "delay_s"));
+	int allowed = 1 + t->job->retry.attempts;
+	double delay = t->job->retry.delay_s;
 	if (!transient(e) || t->attempts >= allowed)
 		return false;
 	for (int i = 1; i < t->attempts; i++)
@@ -232,7 +231,7 @@ static bool retry_later(struct engine *en, struct task *t, const struct err *e, 
 		   "attempt %d of %d failed: %s; trying again in %.1f s", t->attempts, allowed, msg,
 		   delay);
 	if (!t->step)
-		ensure_snapshot(en, t->run_id, t->spec);
+		ensure_snapshot(en, t->run_id, t->job);
 	return true;
 }
 
@@ -241,7 +240,7 @@ static void run_copy(struct engine *en, struct task *t, struct active *a,
 {
 	struct copy_desc cd;
 	struct load_table lt = {.run_id = t->run_id, .task_id = t->id, .dst = t->dst,
-				.dst_label = t->dst_label, .snapshot = t->snapshot, .spec = t->spec,
+				.dst_label = t->dst_label, .snapshot = t->snapshot, .job = t->job,
 				.copy = &cd, .session = session,
 				.attempt = t->attempts};
 	struct load_hooks hooks = {hook_connections, hook_progress, hook_step, a};
@@ -272,8 +271,8 @@ static void run_copy(struct engine *en, struct task *t, struct active *a,
 		task_done(en, t, "cancelled", &r, why, "warning", t->src_label, "table_cancelled",
 			  "%s; its partial load was rolled back", why);
 	} else {
-		char *a1 = dsn_scrub(e.msg, job_source_dsn(t->spec));
-		char *msg = dsn_scrub(a1, job_target_dsn(t->spec));
+		char *a1 = dsn_scrub(e.msg, t->job->source.dsn);
+		char *msg = dsn_scrub(a1, t->job->target.dsn);
 		r.rows = r.bytes = 0; /* rolled back: nothing of it stayed on the target */
 		if (retry_later(en, t, &e, msg)) {
 			ok = true; /* not finished: its steps keep waiting */
@@ -303,7 +302,7 @@ static bool step_already_done(struct task *t)
 		return false;
 	struct err e;
 	err_clear(&e);
-	struct target *dst = target_open(t->spec, &e);
+	struct target *dst = target_open(t->job, &e);
 	if (!dst)
 		return false;
 	bool done = dst->ops->step_done(dst, &t->dst, t->step_name, t->step_kind);
@@ -319,7 +318,7 @@ static void run_step(struct engine *en, struct task *t, struct active *a, struct
 	err_clear(&e);
 	r.validation = json_pack("{s:s,s:n,s:n}", "state", "skipped", "source_rows", "target_rows");
 	int64_t t0 = now_ms();
-	bool ok = step_already_done(t) || target_step(t->spec, t->step_sql, &hooks, session, &e);
+	bool ok = step_already_done(t) || target_step(t->job, t->step_sql, &hooks, session, &e);
 	long long ms = (long long)(now_ms() - t0);
 	pthread_mutex_lock(&en->lock);
 	bool stopped = a->stop;
@@ -346,7 +345,7 @@ static void run_step(struct engine *en, struct task *t, struct active *a, struct
 	} else if (!stopped && retry_later(en, t, &e, e.msg)) {
 		/* queued again */
 	} else {
-		char *msg = dsn_scrub(e.msg, job_target_dsn(t->spec));
+		char *msg = dsn_scrub(e.msg, t->job->target.dsn);
 		task_done(en, t, stopped ? "cancelled" : "errored", &r, msg, stopped ? "warning" : "error",
 			  table, t->step_kind, "%s %s failed after %lld ms: %s",
 			  after ? "after step" : object ? "creating" : t->step_kind, t->step_name, ms, msg);

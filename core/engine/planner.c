@@ -61,10 +61,10 @@ static const struct plan_table *plan_root(const struct plan *p, const struct pla
 }
 
 /* The job's options for table t: those of its tree's top table. */
-json_t *plan_options(json_t *spec, const struct plan *p, const struct plan_table *t)
+const struct job_table *plan_options(const struct job *job, const struct plan *p, const struct plan_table *t)
 {
 	const struct plan_table *root = plan_root(p, t);
-	return job_table_options(spec, root->st.src.schema, root->st.src.name);
+	return job_table_options(job, root->st.src.schema, root->st.src.name);
 }
 
 /*
@@ -72,7 +72,7 @@ json_t *plan_options(json_t *spec, const struct plan *p, const struct plan_table
  * loaded there; kind is its relkind on the target (0: none). True when its
  * target columns are to be compared with the source's.
  */
-static bool target_decide(json_t *spec, struct plan *p, int i, char kind)
+static bool target_decide(const struct job *job, struct plan *p, int i, char kind)
 {
 	struct plan_table *t = &p->t[i];
 	t->target_relkind = kind;
@@ -80,7 +80,7 @@ static bool target_decide(json_t *spec, struct plan *p, int i, char kind)
 	if (!strcmp(t->mode, "drop") || parent_created)
 		t->create = true;
 	else if (!kind)
-		t->create = job_load_create(spec);
+		t->create = job->load.create;
 	if (!kind && !t->create) {
 		table_error(t, "target: table %s does not exist and load.create is false",
 			    t->st.dst_label);
@@ -128,7 +128,7 @@ static void target_columns(struct plan_table *t, const struct column *cols, int 
  * (when count_rows)? binary-compatible columns? The catalog is read for
  * all tables at once.
  */
-static void check_targets(struct target *dst, json_t *spec, struct plan *p, bool count_rows)
+static void check_targets(struct target *dst, const struct job *job, struct plan *p, bool count_rows)
 {
 	int *idx = xcalloc((size_t)p->n + 1, sizeof(*idx));
 	const struct qualname **names = xcalloc((size_t)p->n + 1, sizeof(*names));
@@ -154,7 +154,7 @@ static void check_targets(struct target *dst, json_t *spec, struct plan *p, bool
 	/* from here on, idx and names hold the tables whose target columns are compared */
 	int m = 0;
 	for (int j = 0; j < n; j++) {
-		if (target_decide(spec, p, idx[j], kinds[j])) {
+		if (target_decide(job, p, idx[j], kinds[j])) {
 			idx[m] = idx[j];
 			names[m++] = names[j];
 		}
@@ -179,33 +179,33 @@ out:
 }
 
 /* Decide how each table that holds rows loads; a table that cannot load so gets its error. */
-static void resolve_loads(struct source *src, json_t *spec, const struct plan_ctx *ctx, struct plan *p)
+static void resolve_loads(struct source *src, const struct job *job, const struct plan_ctx *ctx, struct plan *p)
 {
 	for (int i = 0; i < p->n; i++) {
 		struct plan_table *t = &p->t[i];
 		if (*t->error || !t->leaf)
 			continue;
-		t->load = strategy_resolve(src, t->mode, plan_options(spec, p, t), t->st.src_label,
+		t->load = strategy_resolve(src, t->mode, plan_options(job, p, t), t->st.src_label,
 					   ctx, &t->def, t->error, sizeof(t->error));
 	}
 }
 
-bool plan_build(struct source *src, struct target *dst, json_t *spec, json_t *requested,
+bool plan_build(struct source *src, struct target *dst, const struct job *job, json_t *requested,
 		const struct plan_ctx *ctx, struct plan *p, struct err *e)
 {
 	memset(p, 0, sizeof(*p));
-	if (job_all_objects(spec) && !src->ops->objects)
+	if (job->all_objects && !src->ops->objects)
 		return err_set(e, 400, "invalid_field", "objects",
 			       "objects \"all\" needs a PostgreSQL source: a %s source carries its tables only",
 			       src->ops->kind);
-	if (!src->ops->plan(src, spec, requested, ctx, p, e))
+	if (!src->ops->plan(src, job, requested, ctx, p, e))
 		return false;
 	if (dst)
-		check_targets(dst, spec, p, !(ctx && ctx->skip_target_rows));
+		check_targets(dst, job, p, !(ctx && ctx->skip_target_rows));
 	if (!src->ops->pg_binary)
 		for (int i = 0; i < p->n; i++)
 			p->t[i].binary = false;
-	resolve_loads(src, spec, ctx, p);
+	resolve_loads(src, job, ctx, p);
 	struct tdef *defs = xcalloc((size_t)p->n + 1, sizeof(*defs));
 	int nd = 0;
 	for (int i = 0; i < p->n; i++)
@@ -216,9 +216,9 @@ bool plan_build(struct source *src, struct target *dst, json_t *spec, json_t *re
 	if (!typed)
 		return false;
 	/* a backfill reloads cursor windows of tables the job's runs made: nothing else is due */
-	if (!job_all_objects(spec) || !p->n || strategy_is_backfill(ctx))
+	if (!job->all_objects || !p->n || strategy_is_backfill(ctx))
 		return true;
-	return src->ops->objects(src, spec, dst, ctx ? ctx->snapshot : NULL, p, e);
+	return src->ops->objects(src, job, dst, ctx ? ctx->snapshot : NULL, p, e);
 }
 
 /*
@@ -228,10 +228,10 @@ bool plan_build(struct source *src, struct target *dst, json_t *spec, json_t *re
  * part per split_bytes. Whether a load does split is decided when it
  * starts (see load_run).
  */
-static void plan_split(struct source *src, json_t *spec, const struct plan_table *t, json_t *copy)
+static void plan_split(struct source *src, const struct job *job, const struct plan_table *t, json_t *copy)
 {
-	long long limit = job_split_bytes(spec), bytes = t->st.bytes_estimate;
-	int parallel = job_load_parallel(spec);
+	long long limit = job->load.split_bytes, bytes = t->st.bytes_estimate;
+	int parallel = job->load.parallel;
 	if (limit <= 0 || bytes <= limit || parallel < 2 || !t->create || t->def.relkind != 'r' ||
 	    t->def.extra_select)
 		return;
@@ -243,7 +243,7 @@ static void plan_split(struct source *src, json_t *spec, const struct plan_table
 	free(rel);
 }
 
-json_t *plan_copy_spec(struct source *src, struct target *dst, json_t *spec, const struct plan *p,
+json_t *plan_copy_spec(struct source *src, struct target *dst, const struct job *job, const struct plan *p,
 		       const struct plan_table *t)
 {
 	struct sb select, cols;
@@ -306,7 +306,7 @@ json_t *plan_copy_spec(struct source *src, struct target *dst, json_t *spec, con
 		json_object_set_new(out, "kinds", kinds);
 	}
 	if (src->ops->split)
-		plan_split(src, spec, t, out);
+		plan_split(src, job, t, out);
 	sb_release(&source);
 	sb_release(&select);
 	sb_release(&cols);

@@ -7,6 +7,7 @@
 
 #include "catalog.h"
 #include "err.h"
+#include "job.h"
 #include "objects.h"
 #include "source.h"
 #include "strategy.h"
@@ -43,7 +44,7 @@ struct plan {
 /* Add an empty table to the plan (no parent, target rows unknown); for source connectors. */
 struct plan_table *plan_add(struct plan *p);
 /* The job's options for table t: those of its tree's top table. */
-json_t *plan_options(json_t *spec, const struct plan *p, const struct plan_table *t);
+const struct job_table *plan_options(const struct job *job, const struct plan *p, const struct plan_table *t);
 
 /*
  * Resolve the job against the source (src: inside the run's snapshot
@@ -58,7 +59,7 @@ json_t *plan_options(json_t *spec, const struct plan *p, const struct plan_table
  * table are kept in its `error`; returns false (e filled) only when the
  * plan as a whole cannot be made.
  */
-bool plan_build(struct source *src, struct target *dst, json_t *spec, json_t *requested,
+bool plan_build(struct source *src, struct target *dst, const struct job *job, json_t *requested,
 		const struct plan_ctx *ctx, struct plan *p, struct err *e);
 void plan_release(struct plan *p);
 
@@ -69,7 +70,7 @@ void plan_release(struct plan *p);
  * carry over and, when the job's load.split_bytes has the table loaded in
  * parts, "split": {"relation", "filtered", "streams"}. New reference.
  */
-json_t *plan_copy_spec(struct source *src, struct target *dst, json_t *spec, const struct plan *p,
+json_t *plan_copy_spec(struct source *src, struct target *dst, const struct job *job, const struct plan *p,
 		       const struct plan_table *t);
 
 #endif

@@ -90,11 +90,11 @@ static void settle_orphan(struct engine *en, struct target *dst, const char *run
 }
 
 /* Settle the tasks a dead ferryd left loading: committed ones are loaded, the others go again. */
-static void settle_inflight(struct engine *en, const char *run_id, json_t *spec)
+static void settle_inflight(struct engine *en, const char *run_id, const struct job *job)
 {
 	struct err e;
 	err_clear(&e);
-	struct target *dst = target_open(spec, &e);
+	struct target *dst = target_open(job, &e);
 	const char *p[] = {run_id};
 	PGresult *res = meta_exec(en->meta, sql_run_tasks_inflight, 1, p, &e);
 	for (int i = 0; res && i < PQntuples(res); i++)
@@ -134,9 +134,9 @@ void recover_lost(struct engine *en)
 		bool last = i == n - 1 || strcmp(run_id, PQgetvalue(res, i + 1, 3));
 		bool cancelling = !strcmp(PQgetvalue(res, i, 4), "cancelling");
 		if (first && !cancelling) {
-			json_t *spec = json_loads(PQgetvalue(res, i, 5), 0, NULL);
-			dst = spec ? target_open(spec, &e) : NULL;
-			json_decref(spec);
+			struct job *job = job_from_text(PQgetvalue(res, i, 5));
+			dst = job ? target_open(job, &e) : NULL;
+			job_free(job);
 		}
 		if (orphan[i] && cancelling) {
 			const char *cp[] = {PQgetvalue(res, i, 0), "cancelled", "0", "0", "", "null", "warning",
@@ -162,7 +162,7 @@ void recover_lost(struct engine *en)
 }
 
 /* Carry on with a run whose ferryd died. */
-static void resume_run(struct engine *en, const char *run_id, const char *state, json_t *spec)
+static void resume_run(struct engine *en, const char *run_id, const char *state, const struct job *job)
 {
 	struct err e;
 	err_clear(&e);
@@ -182,14 +182,14 @@ static void resume_run(struct engine *en, const char *run_id, const char *state,
 		return;
 	}
 	char snap_id[128];
-	struct source *snap = open_snapshot(en, run_id, spec, snap_id, sizeof(snap_id), &e);
+	struct source *snap = open_snapshot(en, run_id, job, snap_id, sizeof(snap_id), &e);
 	if (!snap) {
 		fail_run(en, run_id, NULL, e.msg);
 		PQclear(meta_exec(en->meta, sql_run_cancel_inflight, 2, p, &e));
 		finish_if_done(en, run_id);
 		return;
 	}
-	settle_inflight(en, run_id, spec);
+	settle_inflight(en, run_id, job);
 	const char *sp[] = {run_id, snap_id};
 	PQclear(meta_exec(en->meta, sql_run_set_snapshot, 2, sp, &e));
 	hold_snapshot(en, run_id, snap);
@@ -214,10 +214,10 @@ static void housekeeping(struct engine *en)
 	forget_dead_neighbours(en);
 	PGresult *res = meta_exec(en->meta, sql_runs_takeover, 1, params, &e);
 	for (int i = 0; res && i < PQntuples(res); i++) {
-		json_t *spec = json_loads(PQgetvalue(res, i, 2), 0, NULL);
-		if (spec)
-			resume_run(en, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), spec);
-		json_decref(spec);
+		struct job *job = job_from_text(PQgetvalue(res, i, 2));
+		if (job)
+			resume_run(en, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), job);
+		job_free(job);
 	}
 	PQclear(res);
 	PQclear(meta_exec(en->meta, sql_instances_prune, 0, NULL, &e));

@@ -28,15 +28,15 @@
  * it until closed; NULL with e filled on failure. What the connector says of
  * the point goes to the run's events.
  */
-struct source *open_snapshot(struct engine *en, const char *run_id, json_t *spec,
+struct source *open_snapshot(struct engine *en, const char *run_id, const struct job *job,
 				    char *snap_id, size_t n, struct err *e)
 {
-	struct source *c = source_open(spec, e);
+	struct source *c = source_open(job, e);
 	if (!c)
 		return NULL;
 	json_t *info = NULL;
 	char *warning = NULL;
-	if (!c->ops->hold_point(c, spec, en->nworkers, snap_id, n, &info, &warning, e)) {
+	if (!c->ops->hold_point(c, job, en->nworkers, snap_id, n, &info, &warning, e)) {
 		source_close(c);
 		return NULL;
 	}
@@ -142,20 +142,17 @@ static bool add_steps(struct target *c, json_t *rows, json_t *events, int *seq, 
 }
 
 /* Append the job's after statements to rows: steps of phase 3, each waiting for the one before it. */
-static bool add_after_steps(json_t *rows, int *seq, json_t *spec)
+static bool add_after_steps(json_t *rows, int *seq, const struct job *job)
 {
 	struct plan_table after;
 	memset(&after, 0, sizeof(after));
 	str_copy(after.st.src_label, sizeof(after.st.src_label), AFTER_LABEL);
 	str_copy(after.st.dst_label, sizeof(after.st.dst_label), AFTER_LABEL);
 	int prev = 0;
-	size_t i;
-	json_t *a;
-	json_array_foreach(json_object_get(spec, "after"), i, a) {
+	for (int i = 0; i < job->nafter; i++) {
 		json_t *fields = json_pack("{s:s,s:s,s:s?,s:s?,s:i,s:o?}", "kind", "step", "step_kind",
-			"after", "step_name", json_string_value(json_object_get(a, "name")), "step_sql",
-			json_string_value(json_object_get(a, "sql")), "phase", 3, "waits_for",
-			prev ? json_integer(prev) : NULL);
+			"after", "step_name", job->after[i].name, "step_sql", job->after[i].sql, "phase", 3,
+			"waits_for", prev ? json_integer(prev) : NULL);
 		if (!add_task(rows, ++*seq, &after, fields))
 			return false;
 		prev = *seq;
@@ -243,7 +240,7 @@ static bool add_object_steps(json_t *rows, json_t *events, int *seq, struct obje
  * tables, the job's after statements. Events to record go to events. NULL
  * with e filled when a text cannot be stored.
  */
-static json_t *plan_tasks(struct plan *p, json_t *spec, struct source *src, struct target *quoting,
+static json_t *plan_tasks(struct plan *p, const struct job *job, struct source *src, struct target *quoting,
 			  json_t *events, struct err *e)
 {
 	json_t *rows = json_array();
@@ -253,7 +250,7 @@ static json_t *plan_tasks(struct plan *p, json_t *spec, struct source *src, stru
 		struct plan_table *t = &p->t[i];
 		if (!t->leaf && !*t->error)
 			continue;
-		json_t *copy = *t->error ? NULL : plan_copy_spec(src, quoting, spec, p, t);
+		json_t *copy = *t->error ? NULL : plan_copy_spec(src, quoting, job, p, t);
 		t->task_seq = ++seq;
 		ok = add_task(rows, seq, t, json_pack("{s:s,s:o?,s:s?,s:i,s:s?,s:s?}", "kind", "copy",
 			"copy", copy, "parent_label", t->parent_label[0] ? t->parent_label : NULL,
@@ -268,7 +265,7 @@ static json_t *plan_tasks(struct plan *p, json_t *spec, struct source *src, stru
 			ok = add_steps(quoting, rows, events, &seq, p, &p->t[i]);
 	if (p->objects)
 		ok = ok && add_object_steps(rows, events, &seq, p->objects);
-	ok = ok && add_after_steps(rows, &seq, spec);
+	ok = ok && add_after_steps(rows, &seq, job);
 	if (ok)
 		return rows;
 	json_decref(rows);
@@ -277,11 +274,11 @@ static json_t *plan_tasks(struct plan *p, json_t *spec, struct source *src, stru
 }
 
 /* Insert the run's tasks, its events and its snapshot id in one metadata transaction. */
-static bool store_plan(struct engine *en, const char *run_id, json_t *spec, struct plan *p,
+static bool store_plan(struct engine *en, const char *run_id, const struct job *job, struct plan *p,
 		       struct source *src, struct target *quoting, const char *snap_id, struct err *e)
 {
 	json_t *events = json_array();
-	json_t *rows = plan_tasks(p, spec, src, quoting, events, e);
+	json_t *rows = plan_tasks(p, job, src, quoting, events, e);
 	char *text = rows ? json_dumps(rows, JSON_COMPACT) : NULL;
 	json_decref(rows);
 	PGconn *c = text ? meta_acquire(en->meta, e) : NULL;
@@ -328,7 +325,7 @@ static void plan_note(void *arg, const char *level, const char *table, const cha
 	meta_event(n->en->meta, n->run_id, level, table, kind, "%s", msg);
 }
 
-static void plan_run(struct engine *en, const char *run_id, json_t *spec, json_t *requested,
+static void plan_run(struct engine *en, const char *run_id, const struct job *job, json_t *requested,
 		     struct plan_ctx *ctx)
 {
 	struct err e;
@@ -338,10 +335,10 @@ static void plan_run(struct engine *en, const char *run_id, json_t *spec, json_t
 	err_clear(&e);
 	meta_event(en->meta, run_id, "info", NULL, "run_started", "run started on %s", en->instance);
 	int64_t t0 = now_ms();
-	struct source *snap = open_snapshot(en, run_id, spec, snap_id, sizeof(snap_id), &e);
+	struct source *snap = open_snapshot(en, run_id, job, snap_id, sizeof(snap_id), &e);
 	ctx->snapshot = snap_id;
-	if (!snap || !(dst = target_open(spec, &e)) ||
-	    !plan_build(snap, dst, spec, requested, ctx, &plan, &e)) {
+	if (!snap || !(dst = target_open(job, &e)) ||
+	    !plan_build(snap, dst, job, requested, ctx, &plan, &e)) {
 		fail_run(en, run_id, snap, e.msg);
 		goto out;
 	}
@@ -352,12 +349,12 @@ static void plan_run(struct engine *en, const char *run_id, json_t *spec, json_t
 		goto out;
 	}
 	struct note_ctx note = {en, run_id};
-	dst->ops->create(dst, spec, &plan, plan_note, &note, &e);
+	dst->ops->create(dst, job, &plan, plan_note, &note, &e);
 	size_t wi;
 	json_t *w;
 	json_array_foreach(plan.warnings, wi, w)
 		meta_event(en->meta, run_id, "warning", NULL, "plan", "%s", json_string_value(w));
-	if (!store_plan(en, run_id, spec, &plan, snap, dst, snap_id, &e)) {
+	if (!store_plan(en, run_id, job, &plan, snap, dst, snap_id, &e)) {
 		source_close(snap);
 		if (e.status == 409)
 			finish_if_done(en, run_id);
@@ -425,7 +422,7 @@ bool plan_next_run(struct engine *en)
 	pthread_mutex_lock(&en->lock);
 	en->runs_waiting = true; /* there may be another */
 	pthread_mutex_unlock(&en->lock);
-	json_t *spec = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
+	struct job *job = job_from_text(PQgetvalue(res, 0, 1));
 	json_t *requested = *PQgetvalue(res, 0, 2) ? json_loads(PQgetvalue(res, 0, 2), 0, NULL) : NULL;
 	struct plan_ctx ctx = {NULL, json_loads(PQgetvalue(res, 0, 4), 0, NULL), true, NULL};
 	const char *jp[] = {PQgetvalue(res, 0, 3)};
@@ -437,8 +434,8 @@ bool plan_next_run(struct engine *en)
 	if (!marks)
 		fail_run(en, run_id, NULL, e.msg);
 	else
-		plan_run(en, run_id, spec, requested, &ctx);
-	json_decref(spec);
+		plan_run(en, run_id, job, requested, &ctx);
+	job_free(job);
 	json_decref(requested);
 	json_decref(ctx.marks);
 	json_decref(ctx.params);

@@ -235,7 +235,7 @@ static bool lossy_type(const char *type)
 }
 
 /* Warnings for one planned table: the pre-migration assessment. */
-static json_t *plan_warnings(struct source *src, json_t *spec, const struct plan *p, int ti)
+static json_t *plan_warnings(struct source *src, const struct job *job, const struct plan *p, int ti)
 {
 	const struct plan_table *t = &p->t[ti];
 	json_t *w = json_array();
@@ -261,8 +261,8 @@ static json_t *plan_warnings(struct source *src, json_t *spec, const struct plan
 				json_array_append_new(w, json_sprintf("column \"%s\" needs extension \"%s\" on the target",
 								      t->def.cols[c].target, ext));
 	}
-	src->ops->table_warnings(src, spec, p, ti, w);
-	const char *mode = job_load_mode(spec);
+	src->ops->table_warnings(src, job, p, ti, w);
+	const char *mode = job->load.mode;
 	if (t->target_relkind && t->leaf) {
 		const char *what = !strcmp(mode, "replace") ? "its rows will be replaced"
 				   : !strcmp(mode, "append") ? "rows will be appended to it"
@@ -286,16 +286,19 @@ json_t *svc_job_plan(struct service *s, const char *ref, struct err *e)
 	struct plan p = {0};
 	if (!spec)
 		return NULL;
-	if (!(src = source_open(spec, e)))
+	/* the stored definition, read as the engine reads a run's */
+	struct job *job = job_parse(spec);
+	json_decref(spec);
+	if (!(src = source_open(job, e)))
 		goto done;
 	if (!src->ops->plan_begin(src, e))
 		goto done;
 	struct err de;
 	err_clear(&de);
 	json_t *warnings = json_array();
-	if (!(dst = target_open(spec, &de)))
+	if (!(dst = target_open(job, &de)))
 		json_array_append_new(warnings, json_string(de.msg));
-	if (!plan_build(src, dst, spec, NULL, NULL, &p, e)) {
+	if (!plan_build(src, dst, job, NULL, NULL, &p, e)) {
 		json_decref(warnings);
 		goto done;
 	}
@@ -304,7 +307,7 @@ json_t *svc_job_plan(struct service *s, const char *ref, struct err *e)
 	int n = 0;
 	for (int i = 0; i < p.n; i++) {
 		const struct plan_table *t = &p.t[i];
-		json_t *w = plan_warnings(src, spec, &p, i);
+		json_t *w = plan_warnings(src, job, &p, i);
 		json_array_append_new(tables, json_pack("{s:s,s:s,s:s?,s:I,s:I,s:i,s:b,s:b,s:o,s:s?}",
 			"source", t->st.src_label, "target", t->st.dst_label,
 			"parent", t->parent_label[0] ? t->parent_label : NULL,
@@ -335,7 +338,7 @@ done:
 	plan_release(&p);
 	source_close(src);
 	target_close(dst);
-	json_decref(spec);
+	job_free(job);
 	return out;
 }
 
@@ -701,7 +704,9 @@ json_t *svc_connection_test(struct service *s, json_t *body, struct err *e)
 	err_clear(&ce);
 	int64_t t0 = now_ms();
 	json_t *spec = json_pack("{s:{s:O}}", "source", "dsn", dsn);
-	struct source *c = source_open(spec, &ce);
+	struct job *job = job_parse(spec);
+	json_decref(spec);
+	struct source *c = source_open(job, &ce);
 	double ms = (double)(now_ms() - t0);
 	json_t *out;
 	struct source_about about = {0};
@@ -713,7 +718,7 @@ json_t *svc_connection_test(struct service *s, json_t *body, struct err *e)
 				"latency_ms", ms, "dsn", shown);
 	}
 	source_close(c);
-	json_decref(spec);
+	job_free(job);
 	free(shown);
 	return out;
 }

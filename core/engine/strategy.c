@@ -118,11 +118,11 @@ static void narrow(struct source *src, struct tdef *def, const char *col, const 
 }
 
 /* The incremental part: cursor, its window and the mark query. */
-static bool incremental(struct source *src, json_t *opts, const char *label, const char *rel,
+static bool incremental(struct source *src, const struct job_table *opts, const char *label, const char *rel,
 			const struct plan_ctx *ctx, struct tdef *def, json_t *out, char *why,
 			size_t n)
 {
-	const char *cursor = json_string_value(json_object_get(opts, "cursor"));
+	const char *cursor = opts ? opts->cursor : NULL;
 	if (!cursor)
 		return fail(why, n, "mode incremental needs a \"cursor\" column in tables.%s", label);
 	const struct tdef_column *col = copied_column(def, cursor);
@@ -172,13 +172,13 @@ static bool incremental(struct source *src, json_t *opts, const char *label, con
 	return true;
 }
 
-json_t *strategy_resolve(struct source *src, const char *mode, json_t *opts, const char *label,
+json_t *strategy_resolve(struct source *src, const char *mode, const struct job_table *opts, const char *label,
 			 const struct plan_ctx *ctx, struct tdef *def, char *why,
 			 size_t n)
 {
 	json_t *out = json_pack("{s:s}", "mode", mode);
 	bool inc = !strcmp(mode, "incremental");
-	bool merge = !strcmp(mode, "upsert") || (inc && json_object_get(opts, "key"));
+	bool merge = !strcmp(mode, "upsert") || (inc && opts && opts->key);
 	char *rel = src->ops->qualified(src, def->src.schema, def->src.name);
 	json_t *key = NULL;
 	if (strategy_is_backfill(ctx) && !inc) {
@@ -190,7 +190,7 @@ json_t *strategy_resolve(struct source *src, const char *mode, json_t *opts, con
 		goto bad;
 	}
 	if (merge) {
-		json_t *given = json_object_get(opts, "key");
+		json_t *given = opts ? opts->key : NULL;
 		struct err e;
 		err_clear(&e);
 		json_t *src_key = given ? json_incref(given) : src->ops->primary_key(src, &def->src, &e);
@@ -210,14 +210,13 @@ json_t *strategy_resolve(struct source *src, const char *mode, json_t *opts, con
 			goto bad;
 		json_object_set_new(out, "key", key);
 	}
-	json_t *flag = json_object_get(opts, "delete_flag");
-	if (flag) {
+	const char *fc = opts ? opts->delete_flag : NULL;
+	if (fc) {
 		if (!merge) {
 			fail(why, n, "\"delete_flag\" needs a key (mode upsert, or incremental with \"key\")");
 			goto bad;
 		}
 		/* read from the source row, so it may be a column the job drops */
-		const char *fc = json_string_value(flag);
 		struct err e;
 		err_clear(&e);
 		char kind[32], type[256];

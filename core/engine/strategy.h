@@ -30,7 +30,7 @@ bool strategy_is_backfill(const struct plan_ctx *ctx);
  * and narrows def->filter to the cursor window. NULL with why filled when
  * the table cannot load this way.
  */
-json_t *strategy_resolve(struct source *src, const char *mode, json_t *opts, const char *label,
+json_t *strategy_resolve(struct source *src, const char *mode, const struct job_table *opts, const char *label,
 			 const struct plan_ctx *ctx, struct tdef *def, char *why,
 			 size_t n);
 

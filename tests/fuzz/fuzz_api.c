@@ -13,6 +13,7 @@
 #include "dsn.h"
 #include "err.h"
 #include "job.h"
+#include "../unit/jobview.h"
 #include "names.h"
 #include "routes.h"
 #include "sb.h"
@@ -450,15 +451,15 @@ static void check_normalized(json_t *spec, json_t *body)
 	if (!json_object_get(in_load, "split_bytes"))
 		CHECK(json_integer_value(json_object_get(load, "split_bytes")) == SPLIT_BYTES_DEFAULT,
 		      "load.split_bytes is not the default");
-	CHECK(job_split_bytes(spec) == json_integer_value(json_object_get(load, "split_bytes")),
+	CHECK(view_split_bytes(spec) == json_integer_value(json_object_get(load, "split_bytes")),
 	      "job_split_bytes disagrees with the normalized job");
 	if (!json_object_get(in_load, "parallel"))
 		CHECK(json_integer_value(par) == DEFAULT_PARALLEL, "load.parallel is not the default");
 	if (!json_object_get(in_load, "index_parallel"))
 		CHECK(json_equal(json_object_get(load, "index_parallel"), par),
 		      "load.index_parallel does not default to load.parallel");
-	CHECK(job_load_mode(spec) && job_validate_mode(spec) && job_load_parallel(spec) >= 1 &&
-		      job_index_parallel(spec) >= 1,
+	CHECK(view_load_mode(spec) && view_validate_mode(spec) && view_load_parallel(spec) >= 1 &&
+		      view_index_parallel(spec) >= 1,
 	      "an accessor disagrees with the normalized job");
 
 	/* every table's mode is a load mode; an incremental one has a cursor */
@@ -554,8 +555,8 @@ static void check_selection(json_t *spec)
 	struct qualname q;
 	size_t i;
 	json_t *g;
-	(void)job_selects(spec, "public", "users");
-	(void)job_selects(spec, "", "");
+	(void)view_selects(spec, "public", "users");
+	(void)view_selects(spec, "", "");
 	json_array_foreach(json_object_get(spec, "include"), i, g) {
 		const char *s = json_string_value(g);
 		CHECK(qualname_parse(s, false, &q, "", NULL), "include glob \"%s\" does not parse", s);
@@ -564,13 +565,13 @@ static void check_selection(json_t *spec)
 	json_array_foreach(json_object_get(spec, "exclude"), i, g) {
 		const char *s = json_string_value(g);
 		CHECK(qualname_parse(s, false, &q, "", NULL), "exclude glob \"%s\" does not parse", s);
-		CHECK(!job_selects(spec, q.schema, q.name), "\"%s\" is excluded yet selected", s);
+		CHECK(!view_selects(spec, q.schema, q.name), "\"%s\" is excluded yet selected", s);
 	}
 	const char *key;
 	json_t *opts;
 	json_object_foreach(json_object_get(spec, "tables"), key, opts) {
 		CHECK(qualname_parse(key, false, &q, "", NULL), "tables key \"%s\" does not parse", key);
-		json_t *found = job_table_options(spec, q.schema, q.name);
+		json_t *found = view_table_options(spec, q.schema, q.name);
 		CHECK(json_is_object(found), "no options found for tables key \"%s\"", key);
 	}
 }

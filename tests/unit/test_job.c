@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "job.h"
+#include "jobview.h"
 
 #define SOURCE_DSN "postgresql://app:s3cret@src.example/db"
 #define TARGET_DSN "host=dst.example dbname=db password=t0psecret"
@@ -125,12 +126,12 @@ static void test_minimal_gets_defaults(void **state)
 
 	assert_string_equal(job_source_dsn(spec), SOURCE_DSN);
 	assert_string_equal(job_target_dsn(spec), TARGET_DSN);
-	assert_string_equal(job_load_mode(spec), "replace");
-	assert_true(job_load_create(spec));
-	assert_int_equal(job_load_parallel(spec), 4);
-	assert_int_equal(job_index_parallel(spec), 4);
-	assert_string_equal(job_validate_mode(spec), "none");
-	assert_false(job_all_objects(spec));
+	assert_string_equal(view_load_mode(spec), "replace");
+	assert_true(view_load_create(spec));
+	assert_int_equal(view_load_parallel(spec), 4);
+	assert_int_equal(view_index_parallel(spec), 4);
+	assert_string_equal(view_validate_mode(spec), "none");
+	assert_false(view_all_objects(spec));
 
 	/* the output is a new object, not the input */
 	assert_ptr_not_equal(spec, in);
@@ -143,30 +144,30 @@ static void test_default_parallel_is_the_given_one(void **state)
 {
 	(void)state;
 	json_t *spec = accept(NULL, 7);
-	assert_int_equal(job_load_parallel(spec), 7);
-	assert_int_equal(job_index_parallel(spec), 7);
+	assert_int_equal(view_load_parallel(spec), 7);
+	assert_int_equal(view_index_parallel(spec), 7);
 	json_decref(spec);
 	spec = accept(NULL, 1);
-	assert_int_equal(job_load_parallel(spec), 1);
-	assert_int_equal(job_index_parallel(spec), 1);
+	assert_int_equal(view_load_parallel(spec), 1);
+	assert_int_equal(view_index_parallel(spec), 1);
 	json_decref(spec);
 	/* index_parallel follows load.parallel as given, not the server's default */
 	spec = accept("{\"load\": {\"parallel\": 2}}", 7);
-	assert_int_equal(job_load_parallel(spec), 2);
-	assert_int_equal(job_index_parallel(spec), 2);
+	assert_int_equal(view_load_parallel(spec), 2);
+	assert_int_equal(view_index_parallel(spec), 2);
 	json_decref(spec);
 	/* and can be set on its own, above or below load.parallel */
 	spec = accept("{\"load\": {\"index_parallel\": 3}}", 7);
-	assert_int_equal(job_load_parallel(spec), 7);
-	assert_int_equal(job_index_parallel(spec), 3);
+	assert_int_equal(view_load_parallel(spec), 7);
+	assert_int_equal(view_index_parallel(spec), 3);
 	json_decref(spec);
 	spec = accept("{\"load\": {\"parallel\": 1, \"index_parallel\": 64}}", 7);
-	assert_int_equal(job_load_parallel(spec), 1);
-	assert_int_equal(job_index_parallel(spec), 64);
+	assert_int_equal(view_load_parallel(spec), 1);
+	assert_int_equal(view_index_parallel(spec), 64);
 	json_decref(spec);
 	spec = accept("{\"load\": {\"parallel\": 64, \"index_parallel\": 1}}", 7);
-	assert_int_equal(job_load_parallel(spec), 64);
-	assert_int_equal(job_index_parallel(spec), 1);
+	assert_int_equal(view_load_parallel(spec), 64);
+	assert_int_equal(view_index_parallel(spec), 1);
 	json_decref(spec);
 	/* an empty load object gets the same defaults as none */
 	spec = accept("{\"load\": {}}", 9);
@@ -199,14 +200,14 @@ static void test_explicit_values_kept(void **state)
 	assert_json_equal(json_object_get(spec, "load"),
 			  "{\"mode\": \"append\", \"create\": false, \"parallel\": 64,"
 			  " \"index_parallel\": 5, \"validate\": \"count\", \"split_bytes\": 0}");
-	assert_int_equal(job_split_bytes(spec), 0);
+	assert_int_equal(view_split_bytes(spec), 0);
 	assert_json_equal(json_object_get(spec, "retry"), "{\"attempts\": 10, \"delay_s\": 2.5}");
 	assert_true(json_is_null(json_object_get(spec, "schedule")));
-	assert_false(job_load_create(spec));
-	assert_string_equal(job_load_mode(spec), "append");
-	assert_string_equal(job_validate_mode(spec), "count");
-	assert_int_equal(job_load_parallel(spec), 64);
-	assert_int_equal(job_index_parallel(spec), 5);
+	assert_false(view_load_create(spec));
+	assert_string_equal(view_load_mode(spec), "append");
+	assert_string_equal(view_validate_mode(spec), "count");
+	assert_int_equal(view_load_parallel(spec), 64);
+	assert_int_equal(view_index_parallel(spec), 5);
 	json_decref(spec);
 
 	/* every validation mode is kept */
@@ -215,7 +216,7 @@ static void test_explicit_values_kept(void **state)
 		char patch[100];
 		snprintf(patch, sizeof(patch), "{\"load\": {\"validate\": \"%s\"}}", vmodes[i]);
 		spec = accept(patch, 4);
-		assert_string_equal(job_validate_mode(spec), vmodes[i]);
+		assert_string_equal(view_validate_mode(spec), vmodes[i]);
 		json_decref(spec);
 	}
 
@@ -225,7 +226,7 @@ static void test_explicit_values_kept(void **state)
 	json_decref(spec);
 	spec = accept("{\"retry\": {\"delay_s\": 0}, \"load\": {\"parallel\": 1}}", 4);
 	assert_json_equal(json_object_get(spec, "retry"), "{\"attempts\": 0, \"delay_s\": 0.0}");
-	assert_int_equal(job_load_parallel(spec), 1);
+	assert_int_equal(view_load_parallel(spec), 1);
 	json_decref(spec);
 	spec = accept("{\"retry\": {\"delay_s\": 3600}, \"load\": {\"validate\": \"none\"}}", 4);
 	assert_json_equal(json_object_get(spec, "retry"), "{\"attempts\": 0, \"delay_s\": 3600.0}");
@@ -241,7 +242,7 @@ static void test_load_modes_accepted(void **state)
 		char patch[100];
 		snprintf(patch, sizeof(patch), "{\"load\": {\"mode\": \"%s\"}}", modes[i]);
 		json_t *spec = accept(patch, 4);
-		assert_string_equal(job_load_mode(spec), modes[i]);
+		assert_string_equal(view_load_mode(spec), modes[i]);
 		json_decref(spec);
 	}
 }
@@ -513,14 +514,14 @@ static void test_schemas_and_values(void **state)
 {
 	(void)state;
 	json_t *spec = accept("{\"schemas\": {\"sakila\": \"public\"}, \"values\": {\"zero_dates\": \"fail\"}}", 2);
-	assert_string_equal(job_schema_target(spec, "sakila"), "public");
-	assert_string_equal(job_schema_target(spec, "other"), "other");
-	assert_string_equal(job_value_rule(spec, "zero_dates"), "fail");
-	assert_string_equal(job_value_rule(spec, "nul_characters"), "fail");
+	assert_string_equal(view_schema_target(spec, "sakila"), "public");
+	assert_string_equal(view_schema_target(spec, "other"), "other");
+	assert_string_equal(view_value_rule(spec, "zero_dates"), "fail");
+	assert_string_equal(view_value_rule(spec, "nul_characters"), "fail");
 	json_decref(spec);
 	spec = accept("{\"values\": {\"nul_characters\": \"strip\"}}", 2);
-	assert_string_equal(job_value_rule(spec, "zero_dates"), "null");
-	assert_string_equal(job_value_rule(spec, "nul_characters"), "strip");
+	assert_string_equal(view_value_rule(spec, "zero_dates"), "null");
+	assert_string_equal(view_value_rule(spec, "nul_characters"), "strip");
 	json_decref(spec);
 	reject("{\"schemas\": [\"a\"]}", "invalid_field", "schemas");
 	reject("{\"schemas\": {\"a\": \"\"}}", "invalid_field", "schemas.a");
@@ -543,11 +544,11 @@ static void test_objects(void **state)
 {
 	(void)state;
 	json_t *spec = accept("{\"objects\": \"all\"}", 2);
-	assert_true(job_all_objects(spec));
+	assert_true(view_all_objects(spec));
 	assert_string_equal(json_string_value(json_object_get(spec, "objects")), "all");
 	json_decref(spec);
 	spec = accept("{\"objects\": \"tables\"}", 2);
-	assert_false(job_all_objects(spec));
+	assert_false(view_all_objects(spec));
 	json_decref(spec);
 	reject("{\"objects\": \"everything\"}", "invalid_field", "objects");
 	reject("{\"objects\": true}", "invalid_field", "objects");
@@ -640,10 +641,10 @@ static void test_tables_mode_options(void **state)
 			      "               \"delete_flag\": \"gone\", \"drop_columns\": [\"gone\"]},"
 			      " \"public.b\": {\"key\": [\"id\"], \"delete_flag\": \"deleted\"},"
 			      " \"public.c\": {\"mode\": \"swap\"}}}", 4);
-	assert_string_equal(job_table_mode(spec, "public", "a"), "incremental");
-	assert_string_equal(job_table_mode(spec, "public", "b"), "upsert");
-	assert_string_equal(job_table_mode(spec, "public", "c"), "swap");
-	assert_string_equal(job_table_mode(spec, "public", "other"), "upsert");
+	assert_string_equal(view_table_mode(spec, "public", "a"), "incremental");
+	assert_string_equal(view_table_mode(spec, "public", "b"), "upsert");
+	assert_string_equal(view_table_mode(spec, "public", "c"), "swap");
+	assert_string_equal(view_table_mode(spec, "public", "other"), "upsert");
 	assert_json_equal(json_object_get(json_object_get(spec, "tables"), "public.a"),
 			  "{\"mode\": \"incremental\", \"cursor\": \"ts\", \"key\": [\"id\", \"day\"],"
 			  " \"delete_flag\": \"gone\", \"drop_columns\": [\"gone\"]}");
@@ -730,7 +731,7 @@ static void test_tables_column_options_accepted(void **state)
 	snprintf(patch, sizeof(patch), "{\"tables\": %s}", tables);
 	json_t *spec = accept(patch, 4);
 	assert_json_equal(json_object_get(spec, "tables"), tables);
-	json_t *o = job_table_options(spec, "public", "t");
+	json_t *o = view_table_options(spec, "public", "t");
 	assert_non_null(o);
 	assert_json_equal(json_object_get(o, "drop_columns"), "[\"secret\", \"Secret\", \"x.y\"]");
 	assert_string_equal(json_string_value(json_object_get(json_object_get(o, "casts"), "price")),
@@ -1002,7 +1003,7 @@ static void test_render_orders_and_redacts(void **state)
 	assert_string_equal(job_target_dsn(doc), TARGET_DSN);
 	assert_string_equal(job_source_dsn(spec), SOURCE_DSN);
 	json_object_set_new(json_object_get(out, "load"), "mode", json_string("drop"));
-	assert_string_equal(job_load_mode(doc), "replace");
+	assert_string_equal(view_load_mode(doc), "replace");
 
 	json_decref(out);
 	json_decref(doc);
@@ -1037,29 +1038,29 @@ static void test_selects(void **state)
 	json_t *spec = accept("{\"include\": [\"public.*\", \"sales.order?\"],"
 			      " \"exclude\": [\"public.tmp_*\", \"*.secret\"]}",
 			      4);
-	assert_true(job_selects(spec, "public", "users"));
-	assert_true(job_selects(spec, "public", "tmp"));
-	assert_false(job_selects(spec, "public", "tmp_x"));
-	assert_false(job_selects(spec, "public", "tmp_"));
-	assert_false(job_selects(spec, "public", "secret"));
-	assert_true(job_selects(spec, "sales", "orders"));
-	assert_false(job_selects(spec, "sales", "order"));
-	assert_false(job_selects(spec, "sales", "orders2"));
-	assert_false(job_selects(spec, "other", "users"));
-	assert_false(job_selects(spec, "Public", "users"));
+	assert_true(view_selects(spec, "public", "users"));
+	assert_true(view_selects(spec, "public", "tmp"));
+	assert_false(view_selects(spec, "public", "tmp_x"));
+	assert_false(view_selects(spec, "public", "tmp_"));
+	assert_false(view_selects(spec, "public", "secret"));
+	assert_true(view_selects(spec, "sales", "orders"));
+	assert_false(view_selects(spec, "sales", "order"));
+	assert_false(view_selects(spec, "sales", "orders2"));
+	assert_false(view_selects(spec, "other", "users"));
+	assert_false(view_selects(spec, "Public", "users"));
 	json_decref(spec);
 
 	spec = accept("{\"include\": [\"\\\"my.schema\\\".*\"]}", 4);
-	assert_true(job_selects(spec, "my.schema", "t"));
-	assert_false(job_selects(spec, "my", "schema.t"));
+	assert_true(view_selects(spec, "my.schema", "t"));
+	assert_false(view_selects(spec, "my", "schema.t"));
 	json_decref(spec);
 
 	spec = accept("{\"include\": [\"*.*\"]}", 4);
-	assert_true(job_selects(spec, "any", "thing"));
+	assert_true(view_selects(spec, "any", "thing"));
 	json_decref(spec);
 
 	spec = accept("{\"include\": [\"*.*\"], \"exclude\": [\"*.*\"]}", 4);
-	assert_false(job_selects(spec, "any", "thing"));
+	assert_false(view_selects(spec, "any", "thing"));
 	json_decref(spec);
 }
 
@@ -1071,25 +1072,25 @@ static void test_table_options(void **state)
 			      "   {\"target\": \"archive.lines\"},"
 			      " \"public.u\": {}}}",
 			      4);
-	json_t *o = job_table_options(spec, "public", "t");
+	json_t *o = view_table_options(spec, "public", "t");
 	assert_non_null(o);
 	assert_string_equal(json_string_value(json_object_get(o, "where")), "id > 10");
-	o = job_table_options(spec, "Sales", "Order.Lines");
+	o = view_table_options(spec, "Sales", "Order.Lines");
 	assert_non_null(o);
 	assert_string_equal(json_string_value(json_object_get(o, "target")), "archive.lines");
-	o = job_table_options(spec, "public", "u");
+	o = view_table_options(spec, "public", "u");
 	assert_non_null(o);
 	assert_int_equal(json_object_size(o), 0);
-	assert_null(job_table_options(spec, "sales", "order.lines"));
-	assert_null(job_table_options(spec, "Sales.Order", "Lines"));
-	assert_null(job_table_options(spec, "public", "x"));
-	assert_null(job_table_options(spec, "public.t", ""));
-	assert_null(job_table_options(spec, "", "t"));
+	assert_null(view_table_options(spec, "sales", "order.lines"));
+	assert_null(view_table_options(spec, "Sales.Order", "Lines"));
+	assert_null(view_table_options(spec, "public", "x"));
+	assert_null(view_table_options(spec, "public.t", ""));
+	assert_null(view_table_options(spec, "", "t"));
 	json_decref(spec);
 
 	json_t *empty = json_object();
-	assert_null(job_table_options(empty, "public", "t"));
-	assert_false(job_selects(empty, "public", "t"));
+	assert_null(view_table_options(empty, "public", "t"));
+	assert_false(view_selects(empty, "public", "t"));
 	json_decref(empty);
 }
 

@@ -108,7 +108,7 @@ static void fake_def(struct tdef *d, const char *name)
 }
 
 /* Two tables: t and nokey, each with its mode from the job. */
-static bool f_plan(struct source *s, json_t *spec, json_t *requested, const struct plan_ctx *ctx,
+static bool f_plan(struct source *s, const struct job *job, json_t *requested, const struct plan_ctx *ctx,
 		   struct plan *p, struct err *e)
 {
 	(void)s;
@@ -123,7 +123,7 @@ static bool f_plan(struct source *s, json_t *spec, json_t *requested, const stru
 		t->st.dst = t->def.dst;
 		qualname_format(&t->st.src, t->st.src_label, sizeof(t->st.src_label));
 		qualname_format(&t->st.dst, t->st.dst_label, sizeof(t->st.dst_label));
-		str_copy(t->mode, sizeof(t->mode), job_table_mode(spec, "app", names[i]));
+		str_copy(t->mode, sizeof(t->mode), job_table_mode(job, "app", names[i]));
 		t->leaf = true;
 		t->binary = true;
 	}
@@ -177,7 +177,14 @@ static json_t *resolve(const char *mode, json_t *opts, const char *table, const 
 		       struct tdef *def, char *why)
 {
 	fake_def(def, table);
-	return strategy_resolve(&fake, mode, opts, "app.t", ctx, def, why, 512);
+	/* the options as the job's parse gives them */
+	struct job_table t = {0};
+	if (opts) {
+		t.cursor = json_string_value(json_object_get(opts, "cursor"));
+		t.key = json_object_get(opts, "key");
+		t.delete_flag = json_string_value(json_object_get(opts, "delete_flag"));
+	}
+	return strategy_resolve(&fake, mode, opts ? &t : NULL, "app.t", ctx, def, why, 512);
 }
 
 static void test_upsert_key_from_the_source(void **state)
@@ -293,11 +300,12 @@ static void test_plan_build(void **state)
 {
 	(void)state;
 	json_t *spec = spec_of("\"load\": {\"mode\": \"upsert\"}");
+	struct job *job = job_parse(spec);
 	struct plan p;
 	struct err e;
 	err_clear(&e);
 	types_calls = 0;
-	assert_true(plan_build(&fake, NULL, spec, NULL, NULL, &p, &e));
+	assert_true(plan_build(&fake, NULL, job, NULL, NULL, &p, &e));
 	assert_int_equal(p.n, 2);
 	assert_string_equal(p.t[0].error, "");
 	assert_non_null(p.t[0].load);
@@ -306,13 +314,16 @@ static void test_plan_build(void **state)
 	assert_int_equal(types_calls, 1);
 	assert_int_equal(types_seen, 1); /* the table with an error needs no types */
 	plan_release(&p);
+	job_free(job);
 	json_decref(spec);
 
 	spec = spec_of("\"objects\": \"all\"");
-	assert_false(plan_build(&fake, NULL, spec, NULL, NULL, &p, &e));
+	job = job_parse(spec);
+	assert_false(plan_build(&fake, NULL, job, NULL, NULL, &p, &e));
 	assert_string_equal(e.field, "objects");
 	assert_non_null(strstr(e.msg, "a fake source carries its tables only"));
 	plan_release(&p);
+	job_free(job);
 	json_decref(spec);
 }
 

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "err.h"
+#include "job.h"
 #include "mytypes.h"
 #include "rowhash.h"
 #include "sb.h"
@@ -15,7 +16,7 @@ struct my_point;
 
 struct my_source {
 	struct source base;
-	json_t *spec;      /* owned: the job it reads for */
+	struct job *job;      /* owned: the job it reads for */
 	MYSQL *m;          /* the connection: its own (planning), or borrowed from point */
 	bool mariadb;      /* the server is MariaDB */
 	struct my_point *held;  /* the run's point this handle holds (see hold_point) */
@@ -60,10 +61,10 @@ char *scalar_query(MYSQL *m, const char *sql, struct err *e);
 
 /* Planning (plan.c): the source_ops of the same names. */
 bool my_plan_begin(struct source *s, struct err *e);
-bool my_plan(struct source *s, json_t *spec, json_t *requested, const struct plan_ctx *ctx,
+bool my_plan(struct source *s, const struct job *job, json_t *requested, const struct plan_ctx *ctx,
 	     struct plan *p, struct err *e);
 bool my_types(struct source *s, struct plan *p, const struct tdef *defs, int n, struct err *e);
-void my_table_warnings(struct source *s, json_t *spec, const struct plan *p, int i, json_t *w);
+void my_table_warnings(struct source *s, const struct job *job, const struct plan *p, int i, json_t *w);
 json_t *my_primary_key(struct source *s, const struct qualname *table, struct err *e);
 bool my_column_kind(struct source *s, const struct qualname *table, const char *column, char *kind,
 		    size_t kn, char *type, size_t tn, struct err *e);

@@ -95,12 +95,11 @@ MYSQL_RES *my_query(MYSQL *m, const char *sql, struct err *e)
 }
 
 /* Connect as the job's source says; NULL with e filled (422 source_unreachable). */
-static MYSQL *my_connect(json_t *spec, struct err *e)
+static MYSQL *my_connect(const struct job *job, struct err *e)
 {
 	pthread_once(&library_once, library_init);
-	json_t *ep = json_object_get(spec, "source");
-	const char *dsn = json_string_value(json_object_get(ep, "dsn"));
-	const char *env = json_string_value(json_object_get(ep, "password_env"));
+	const char *dsn = job->source.dsn;
+	const char *env = job->source.password_env;
 	const char *password = NULL;
 	if (env && !(password = getenv(env))) {
 		err_set(e, 422, "source_unreachable", NULL,
@@ -169,12 +168,12 @@ static char *my_qualified(struct source *s, const char *schema, const char *name
 	return my_qualified_name(MY(s), schema, name);
 }
 
-static struct source *my_open(json_t *spec, struct err *e)
+static struct source *my_open(const struct job *job, struct err *e)
 {
 	(void)e;
 	struct my_source *s = xcalloc(1, sizeof(*s));
 	s->base.ops = &mysql_source_ops;
-	s->spec = json_incref(spec);
+	s->job = job_parse(job->doc);
 	sb_init(&s->chunk);
 	sb_init(&s->scratch);
 	/* a load's connection comes from the run's point (see begin); others connect now */
@@ -186,7 +185,7 @@ MYSQL *my_conn(struct source *src, struct err *e)
 	struct my_source *s = MY(src);
 	if (s->m)
 		return s->m;
-	s->m = my_connect(s->spec, e);
+	s->m = my_connect(s->job, e);
 	if (s->m)
 		s->mariadb = strstr(mysql_get_server_info(s->m), "MariaDB") != NULL;
 	return s->m;
@@ -264,7 +263,7 @@ static void my_close(struct source *src)
 	free(s->kinds);
 	sb_release(&s->chunk);
 	sb_release(&s->scratch);
-	json_decref(s->spec);
+	job_free(s->job);
 	json_decref(s->warnings);
 	free(s);
 }
@@ -353,10 +352,10 @@ char *scalar_query(MYSQL *m, const char *sql, struct err *e)
  * it each connection starts its own snapshot, a few milliseconds apart, and
  * the run says so.
  */
-static bool my_hold_point(struct source *src, json_t *spec, int readers, char *id, size_t n,
+static bool my_hold_point(struct source *src, const struct job *job, int readers, char *id, size_t n,
 			  json_t **info, char **warning, struct err *e)
 {
-	(void)spec;
+	(void)job;
 	struct my_source *s = MY(src);
 	*info = NULL;
 	*warning = NULL;
@@ -377,7 +376,7 @@ static bool my_hold_point(struct source *src, json_t *spec, int readers, char *i
 	pt->busy = xcalloc((size_t)readers, sizeof(*pt->busy));
 	bool ok = true;
 	for (int i = 0; ok && i < readers; i++) {
-		pt->conns[i] = my_connect(s->spec, e);
+		pt->conns[i] = my_connect(s->job, e);
 		ok = pt->conns[i] && my_exec(pt->conns[i], "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", e);
 	}
 	/* the planning connection reads the same point */
@@ -480,9 +479,9 @@ static void read_conv(struct my_source *s, const struct source_read *rd)
 	s->conv = xcalloc((size_t)s->nconv + 1, sizeof(*s->conv));
 	for (int i = 0; i < s->nconv; i++)
 		s->conv[i] = my_conv_parse(json_string_value(json_array_get(rd->conv, (size_t)i)));
-	json_t *spec = rd->spec ? rd->spec : s->spec;
-	s->rules.zero_dates_null = !strcmp(job_value_rule(spec, "zero_dates"), "null");
-	s->rules.nul_strip = !strcmp(job_value_rule(spec, "nul_characters"), "strip");
+	const struct job *job = rd->job ? rd->job : s->job;
+	s->rules.zero_dates_null = !strcmp(job->zero_dates, "null");
+	s->rules.nul_strip = !strcmp(job->nul_characters, "strip");
 	memset(&s->counts, 0, sizeof(s->counts));
 	s->rows = 0;
 	s->sum = 0;

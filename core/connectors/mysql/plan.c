@@ -134,7 +134,7 @@ static struct tdef_column *source_column(struct tdef *def, const char *name)
 }
 
 /* Select the tables; warn about the views, sequences and other kinds the globs match. */
-static bool select_tables(struct source *src, MYSQL *m, json_t *spec, json_t *requested,
+static bool select_tables(struct source *src, MYSQL *m, const struct job *job, json_t *requested,
 			  struct plan *p, struct err *e)
 {
 	MYSQL_RES *res = my_query(m,
@@ -150,7 +150,7 @@ static bool select_tables(struct source *src, MYSQL *m, json_t *spec, json_t *re
 	sb_init(&views);
 	MYSQL_ROW row;
 	while ((row = mysql_fetch_row(res))) {
-		if (!job_selects(spec, row[0], row[1]))
+		if (!job_selects(job, row[0], row[1]))
 			continue;
 		if (strcmp(row[4], "BASE TABLE") && strcmp(row[4], "SYSTEM VERSIONED")) {
 			sb_addf(&views, "%s%s.%s (%s)", views.len ? ", " : "", row[0], row[1], row[4]);
@@ -170,8 +170,8 @@ static bool select_tables(struct source *src, MYSQL *m, json_t *spec, json_t *re
 		str_copy(t->st.src.name, sizeof(t->st.src.name), row[1]);
 		t->st.rows_estimate = atoll(row[2]);
 		t->st.bytes_estimate = atoll(row[3]);
-		catalog_table_target(spec, &t->st);
-		str_copy(t->mode, sizeof(t->mode), job_table_mode(spec, row[0], row[1]));
+		catalog_table_target(job, &t->st);
+		str_copy(t->mode, sizeof(t->mode), job_table_mode(job, row[0], row[1]));
 		t->leaf = true;
 		if (*row[5])
 			t->def.comment = xstrdup(row[5]);
@@ -403,13 +403,13 @@ static const char *field_type(const MYSQL_FIELD *f)
 }
 
 /* drop_columns, columns (renames), casts and expressions of one table; false with error filled. */
-static bool apply_options(struct my_source *s, MYSQL *m, struct plan_table *t, json_t *opts)
+static bool apply_options(struct my_source *s, MYSQL *m, struct plan_table *t, const struct job_table *opts)
 {
 	struct tdef *def = &t->def;
 	char *err = t->error;
 	size_t en = sizeof(t->error);
-	json_t *drops = json_object_get(opts, "drop_columns");
-	json_t *renames = json_object_get(opts, "columns");
+	json_t *drops = opts ? opts->drop_columns : NULL;
+	json_t *renames = opts ? opts->columns : NULL;
 	size_t i;
 	json_t *v;
 	const char *k;
@@ -439,7 +439,7 @@ static bool apply_options(struct my_source *s, MYSQL *m, struct plan_table *t, j
 		def->cols[kept++] = *col;
 	}
 	def->ncols = kept;
-	json_object_foreach(json_object_get(opts, "casts"), k, v) {
+	json_object_foreach(opts ? opts->casts : NULL, k, v) {
 		struct tdef_column *col = NULL;
 		for (int c = 0; c < def->ncols; c++)
 			if (!strcmp(def->cols[c].target, k))
@@ -454,7 +454,7 @@ static bool apply_options(struct my_source *s, MYSQL *m, struct plan_table *t, j
 		col->default_expr = NULL;
 		col->identity = 0;
 	}
-	json_object_foreach(json_object_get(opts, "expressions"), k, v) {
+	json_object_foreach(opts ? opts->expressions : NULL, k, v) {
 		char *rel = my_qualified_name(s, def->src.schema, def->src.name);
 		char *sql = xasprintf("SELECT (%s) FROM %s LIMIT 0", json_string_value(v), rel);
 		free(rel);
@@ -643,15 +643,15 @@ static bool read_indexes(struct my_source *s, MYSQL *m, struct plan *p, const ch
 }
 
 /* The target name of a source column of table schema.name after the job's renames. */
-static const char *target_column(json_t *spec, const char *schema, const char *name, const char *col)
+static const char *target_column(const struct job *job, const char *schema, const char *name, const char *col)
 {
-	json_t *opts = job_table_options(spec, schema, name);
-	const char *to = json_string_value(json_object_get(json_object_get(opts, "columns"), col));
+	const struct job_table *opts = job_table_options(job, schema, name);
+	const char *to = opts ? json_string_value(json_object_get(opts->columns, col)) : NULL;
 	return to ? to : col;
 }
 
 /* Foreign keys, in one query: a step each, after the data of both tables is in. */
-static bool read_foreign_keys(struct my_source *s, MYSQL *m, json_t *spec, struct plan *p,
+static bool read_foreign_keys(struct my_source *s, MYSQL *m, const struct job *job, struct plan *p,
 			      const char *schemas, struct err *e)
 {
 	(void)s;
@@ -684,7 +684,7 @@ static bool read_foreign_keys(struct my_source *s, MYSQL *m, json_t *spec, struc
 			struct tdef_step *st = tdef_add_step(&t->def, "foreign_key", name);
 			st->ref = ref;
 			struct src_table rt = {.src = ref};
-			catalog_table_target(spec, &rt);
+			catalog_table_target(job, &rt);
 			free(rt.filter);
 			char *rq = pq2(rt.dst.schema, rt.dst.name);
 			str_copy(st->ref_printed, sizeof(st->ref_printed), rq);
@@ -721,7 +721,7 @@ static bool read_foreign_keys(struct my_source *s, MYSQL *m, json_t *spec, struc
 			continue;
 		}
 		char *qc = pq(col->target);
-		char *qr = pq(target_column(spec, row[4], row[5], row[6]));
+		char *qr = pq(target_column(job, row[4], row[5], row[6]));
 		sb_addf(&cols, "%s%s", cols.len ? ", " : "", qc);
 		sb_addf(&refcols, "%s%s", refcols.len ? ", " : "", qr);
 		free(qc);
@@ -818,7 +818,7 @@ static bool can_lock(MYSQL *m)
 	return ok;
 }
 
-bool my_plan(struct source *src, json_t *spec, json_t *requested, const struct plan_ctx *ctx,
+bool my_plan(struct source *src, const struct job *job, json_t *requested, const struct plan_ctx *ctx,
 	     struct plan *p, struct err *e)
 {
 	struct my_source *s = MY(src);
@@ -828,7 +828,7 @@ bool my_plan(struct source *src, json_t *spec, json_t *requested, const struct p
 	json_decref(s->warnings);
 	s->warnings = NULL;
 	p->types = json_array();
-	if (!select_tables(src, m, spec, requested, p, e))
+	if (!select_tables(src, m, job, requested, p, e))
 		return false;
 	if (strategy_is_backfill(ctx)) {
 		int kept = 0;
@@ -863,7 +863,7 @@ bool my_plan(struct source *src, json_t *spec, json_t *requested, const struct p
 			snprintf(t->error, sizeof(t->error), "source: table %s has no columns ferry can read",
 				 t->st.src_label);
 		else
-			apply_options(s, m, t, job_table_options(spec, t->st.src.schema, t->st.src.name));
+			apply_options(s, m, t, job_table_options(job, t->st.src.schema, t->st.src.name));
 	}
 	ok = ok && read_indexes(s, m, p, schemas, taken, e);
 	for (int i = 0; ok && i < p->n; i++) {
@@ -871,7 +871,7 @@ bool my_plan(struct source *src, json_t *spec, json_t *requested, const struct p
 		snprintf(key, sizeof(key), "%s.%s", p->t[i].st.src.schema, p->t[i].st.src.name);
 		identity_steps(&p->t[i], json_string_value(json_object_get(ai, key)));
 	}
-	ok = ok && read_foreign_keys(s, m, spec, p, schemas, e);
+	ok = ok && read_foreign_keys(s, m, job, p, schemas, e);
 	if (ok)
 		other_objects(s, m, p, schemas);
 	json_decref(taken);
@@ -903,9 +903,9 @@ bool my_types(struct source *src, struct plan *p, const struct tdef *defs, int n
 	return true;
 }
 
-void my_table_warnings(struct source *src, json_t *spec, const struct plan *p, int i, json_t *w)
+void my_table_warnings(struct source *src, const struct job *job, const struct plan *p, int i, json_t *w)
 {
-	(void)spec;
+	(void)job;
 	struct my_source *s = MY(src);
 	json_array_extend(w, json_object_get(s->warnings, p->t[i].st.src_label));
 }

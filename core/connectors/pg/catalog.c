@@ -12,20 +12,20 @@
 #include "banned.h"
 
 /* Fill the target name of t from the job's per-table options and schema map. */
-void catalog_table_target(json_t *spec, struct src_table *t)
+void catalog_table_target(const struct job *job, struct src_table *t)
 {
-	json_t *opts = job_table_options(spec, t->src.schema, t->src.name);
-	const char *target = json_string_value(json_object_get(opts, "target"));
-	const char *filter = json_string_value(json_object_get(opts, "where"));
+	const struct job_table *opts = job_table_options(job, t->src.schema, t->src.name);
+	const char *target = opts ? opts->target : NULL;
+	const char *filter = opts ? opts->where : NULL;
 	t->dst = t->src;
-	str_copy(t->dst.schema, sizeof(t->dst.schema), job_schema_target(spec, t->src.schema));
+	str_copy(t->dst.schema, sizeof(t->dst.schema), job_schema_target(job, t->src.schema));
 	if (target) {
 		struct qualname q;
 		if (qualname_parse(target, true, &q, "", NULL)) {
 			t->dst = q;
 			if (!*q.schema)
 				str_copy(t->dst.schema, sizeof(t->dst.schema),
-					 job_schema_target(spec, t->src.schema));
+					 job_schema_target(job, t->src.schema));
 		}
 	}
 	t->filter = filter ? xstrdup(filter) : NULL;
@@ -49,7 +49,7 @@ static bool is_requested(json_t *requested, const struct qualname *q, bool *used
 	return false;
 }
 
-bool catalog_select(PGconn *src, json_t *spec, json_t *requested, struct src_table **out,
+bool catalog_select(PGconn *src, const struct job *job, json_t *requested, struct src_table **out,
 		    int *n, struct err *e)
 {
 	struct src_table *tables = NULL;
@@ -69,14 +69,14 @@ bool catalog_select(PGconn *src, json_t *spec, json_t *requested, struct src_tab
 		struct src_table *t = &tables[count];
 		str_copy(t->src.schema, sizeof(t->src.schema), PQgetvalue(res, i, 0));
 		str_copy(t->src.name, sizeof(t->src.name), PQgetvalue(res, i, 1));
-		if (!job_selects(spec, t->src.schema, t->src.name))
+		if (!job_selects(job, t->src.schema, t->src.name))
 			continue;
 		if (requested && !is_requested(requested, &t->src, used))
 			continue;
 		t->rows_estimate = atoll(PQgetvalue(res, i, 2));
 		t->bytes_estimate = atoll(PQgetvalue(res, i, 3));
 		t->has_pk = PQgetvalue(res, i, 4)[0] == 't';
-		catalog_table_target(spec, t);
+		catalog_table_target(job, t);
 		/* never analyzed (reltuples -1): count its rows */
 		if (PQgetvalue(res, i, 5)[0] != 't') {
 			uncounted[nuncounted] = &t->src;

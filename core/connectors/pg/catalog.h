@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "err.h"
+#include "job.h"
 #include "names.h"
 
 /* One source table a job selects, with where it goes. */
@@ -30,11 +31,11 @@ struct src_table {
  * table never analyzed. Returns false with e filled on failure; *out is a
  * new array the caller frees with catalog_free.
  */
-bool catalog_select(PGconn *src, json_t *spec, json_t *requested, struct src_table **out,
+bool catalog_select(PGconn *src, const struct job *job, json_t *requested, struct src_table **out,
 		    int *n, struct err *e);
 void catalog_free(struct src_table *t, int n);
 /* Fill t's target name (the job's schema map, its per-table target), filter and labels from t->src. */
-void catalog_table_target(json_t *spec, struct src_table *t);
+void catalog_table_target(const struct job *job, struct src_table *t);
 
 /*
  * The kind (pg_class.relkind) of each of the n relations q[i] into kinds[i],

@@ -104,7 +104,7 @@ static struct target *take_target(const struct load_table *t, bool *reused, stru
 	if (s && s->dst) {
 		struct target *c = s->dst;
 		PGconn *pc = pg_target_conn(c);
-		bool same = json_equal(s->key[TARGET], json_object_get(t->spec, "target"));
+		bool same = json_equal(s->key[TARGET], t->job->target.obj);
 		s->dst = NULL;
 		if (same && pc && PQstatus(pc) == CONNECTION_OK && PQtransactionStatus(pc) == PQTRANS_IDLE) {
 			*reused = true;
@@ -112,7 +112,7 @@ static struct target *take_target(const struct load_table *t, bool *reused, stru
 		}
 		target_close(c);
 	}
-	return pg_target_ops.open(t->spec, e);
+	return pg_target_ops.open(t->job, e);
 }
 
 static struct source *take_source(const struct load_table *t, bool *reused, struct err *e)
@@ -121,7 +121,7 @@ static struct source *take_source(const struct load_table *t, bool *reused, stru
 	*reused = false;
 	if (s && s->src) {
 		struct source *c = s->src;
-		bool same = json_equal(s->key[SOURCE], json_object_get(t->spec, "source"));
+		bool same = json_equal(s->key[SOURCE], t->job->source.obj);
 		s->src = NULL;
 		if (same && c->ops->idle(c)) {
 			*reused = true;
@@ -129,7 +129,7 @@ static struct source *take_source(const struct load_table *t, bool *reused, stru
 		}
 		source_close(c);
 	}
-	return source_open(t->spec, e);
+	return source_open(t->job, e);
 }
 
 static void hook_connections(struct load_ctx *x)
@@ -156,11 +156,11 @@ static bool reconnect(struct load_ctx *x, int side, struct err *e)
 	bool ok;
 	if (side == SOURCE) {
 		source_close(x->src);
-		x->src = source_open(x->t->spec, &ce);
+		x->src = source_open(x->t->job, &ce);
 		ok = x->src != NULL;
 	} else {
 		target_close(x->tgt);
-		x->tgt = pg_target_ops.open(x->t->spec, &ce);
+		x->tgt = pg_target_ops.open(x->t->job, &ce);
 		x->dst = pg_target_conn(x->tgt);
 		ok = x->tgt != NULL;
 	}
@@ -187,7 +187,7 @@ static void give_back_target(const struct load_table *t, struct target *c)
 	target_close(s->dst);
 	json_decref(s->key[TARGET]);
 	s->dst = c;
-	s->key[TARGET] = json_incref(json_object_get(t->spec, "target"));
+	s->key[TARGET] = json_incref(t->job->target.obj);
 }
 
 static void give_back_source(const struct load_table *t, struct source *c)
@@ -202,7 +202,7 @@ static void give_back_source(const struct load_table *t, struct source *c)
 	source_close(s->src);
 	json_decref(s->key[SOURCE]);
 	s->src = c;
-	s->key[SOURCE] = json_incref(json_object_get(t->spec, "source"));
+	s->key[SOURCE] = json_incref(t->job->source.obj);
 }
 
 /* The last result of what was sent on one side; false with e set when any failed. */
@@ -274,7 +274,7 @@ static char *target_rows_sql(struct load_ctx *x)
 /* The table's load mode: its copy description's, else (older plans) load.mode. */
 static const char *copy_mode(const struct load_table *t)
 {
-	return t->copy->mode ? t->copy->mode : job_load_mode(t->spec);
+	return t->copy->mode ? t->copy->mode : t->job->load.mode;
 }
 
 static enum strategy pick_strategy(const struct load_table *t)
@@ -432,7 +432,7 @@ static bool prepare_target(struct load_ctx *x, struct err *e)
 			       "target: table %s holds %lld rows and load.mode is fail",
 			       x->t->dst_label, n);
 	}
-	const char *vmode = job_validate_mode(x->t->spec);
+	const char *vmode = x->t->job->load.validate;
 	if (x->stream_sum && has_rows) {
 		long long n = 0;
 		unsigned long long sum = 0;
@@ -730,8 +730,8 @@ static void *part_main(void *arg)
 {
 	struct part *pt = arg;
 	struct load_ctx *x = &pt->x;
-	x->src = source_open(x->t->spec, &pt->e);
-	x->tgt = x->src ? pg_target_ops.open(x->t->spec, &pt->e) : NULL;
+	x->src = source_open(x->t->job, &pt->e);
+	x->tgt = x->src ? pg_target_ops.open(x->t->job, &pt->e) : NULL;
 	x->dst = pg_target_conn(x->tgt);
 	pt->ok = x->dst && x->src->ops->begin(x->src, x->t->snapshot, NULL) &&
 		 x->src->ops->begun(x->src, false, &pt->e) &&
@@ -900,7 +900,7 @@ static PGresult *collect(PGconn *c, const char *side, struct err *e)
 static bool validation_outcome(struct load_ctx *x, struct load_result *r, long long src_rows,
 			       long long dst_rows, bool same_sum, int64_t t0, struct err *e)
 {
-	const char *vmode = job_validate_mode(x->t->spec);
+	const char *vmode = x->t->job->load.validate;
 	bool passed = src_rows == dst_rows && same_sum;
 	json_decref(r->validation);
 	r->validation = json_pack("{s:s,s:I,s:I}", "state", passed ? "passed" : "failed",
@@ -940,7 +940,7 @@ static bool validate_stream(struct load_ctx *x, struct load_result *r, struct er
 /* Validate: the same count (and hash) on both sides, computed by both databases at once. */
 static bool validate(struct load_ctx *x, struct load_result *r, struct err *e)
 {
-	const char *vmode = job_validate_mode(x->t->spec);
+	const char *vmode = x->t->job->load.validate;
 	bool checksum = !strcmp(vmode, "checksum");
 	if (x->stream_sum)
 		return validate_stream(x, r, e);
@@ -1417,7 +1417,7 @@ bool pg_load(const struct load_table *t, const struct load_hooks *h, struct load
 		.filtered = t->copy->split_filtered,
 		.relation = t->copy->relation,
 		.conv = t->copy->conv,
-		.spec = t->spec,
+		.job = t->job,
 	};
 
 	str_copy(x.before_rows, sizeof(x.before_rows), "0");
@@ -1426,7 +1426,7 @@ bool pg_load(const struct load_table *t, const struct load_hooks *h, struct load
 		goto out;
 	x.dst = pg_target_conn(x.tgt);
 	/* a source that sums its rows' hashes as they stream validates a checksum so */
-	x.stream_sum = x.src->ops->checksum && !strcmp(job_validate_mode(t->spec), "checksum") &&
+	x.stream_sum = x.src->ops->checksum && !strcmp(t->job->load.validate, "checksum") &&
 		       t->copy->kinds;
 	if (x.stream_sum)
 		x.rd.kinds = t->copy->kinds;
@@ -1437,7 +1437,7 @@ bool pg_load(const struct load_table *t, const struct load_hooks *h, struct load
 	x.how = pick_strategy(t);
 	x.streams = split_wanted(t, x.how);
 	x.window_sql = window_condition(x.dst, t->copy);
-	bool checked = strcmp(job_validate_mode(t->spec), "none") != 0;
+	bool checked = strcmp(t->job->load.validate, "none") != 0;
 	/* a table emptied and loaded in one go starts in one message a side */
 	bool direct = x.how == S_TRUNCATE && x.streams == 1;
 	/*
@@ -1483,10 +1483,10 @@ out:
 	return ok;
 }
 
-bool pg_step(json_t *spec, const char *sql, const struct load_hooks *h,
+bool pg_step(const struct job *job, const char *sql, const struct load_hooks *h,
 	     struct load_session *session, struct err *e)
 {
-	struct load_table t = {.spec = spec, .session = session};
+	struct load_table t = {.job = job, .session = session};
 	bool reused;
 	struct target *tgt = take_target(&t, &reused, e);
 	if (!tgt)
@@ -1501,7 +1501,7 @@ bool pg_step(json_t *spec, const char *sql, const struct load_hooks *h,
 		if (h->connections)
 			h->connections(h->arg, NULL, NULL);
 		target_close(tgt);
-		if (!(tgt = pg_target_ops.open(spec, e)))
+		if (!(tgt = pg_target_ops.open(job, e)))
 			return false;
 		dst = pg_target_conn(tgt);
 		if (h->connections)

@@ -400,9 +400,9 @@ static bool drain(int out_fd, int err_fd, struct sb *out, struct sb *errs)
  * then one variable for each setting of the job's source connection string
  * (and its password), so that no secret is on the command line.
  */
-static char **dump_env(json_t *spec, struct err *e)
+static char **dump_env(const struct job *job, struct err *e)
 {
-	const char *dsn = job_source_dsn(spec);
+	const char *dsn = job->source.dsn;
 	char *perr = NULL;
 	PQconninfoOption *opts = PQconninfoParse(dsn, &perr);
 	if (!opts) {
@@ -423,7 +423,7 @@ static char **dump_env(json_t *spec, struct err *e)
 	for (PQconninfoOption *o = opts; o->keyword; o++)
 		if (o->envvar && o->val && *o->val)
 			env[k++] = xasprintf("%s=%s", o->envvar, o->val);
-	const char *pwenv = json_string_value(json_object_get(json_object_get(spec, "source"), "password_env"));
+	const char *pwenv = job->source.password_env;
 	const char *pw = pwenv ? getenv(pwenv) : NULL;
 	if (pw)
 		env[k++] = xasprintf("PGPASSWORD=%s", pw);
@@ -439,13 +439,13 @@ static void strv_free(char **v)
 }
 
 /* Run pg_dump with args; its output, or NULL with e filled (its message, scrubbed of the password). */
-static char *pg_dump(json_t *spec, char **args, struct err *e)
+static char *pg_dump(const struct job *job, char **args, struct err *e)
 {
 	char bindir[1024], prog[1100];
 	snprintf(prog, sizeof(prog), "pg_dump");
 	if (embedpg_bindir(bindir, sizeof(bindir)))
 		snprintf(prog, sizeof(prog), "%s/pg_dump", bindir);
-	char **env = dump_env(spec, e);
+	char **env = dump_env(job, e);
 	if (!env)
 		return NULL;
 	int out[2] = {-1, -1}, errp[2] = {-1, -1};
@@ -485,7 +485,7 @@ static char *pg_dump(json_t *spec, char **args, struct err *e)
 		sb_release(&errs);
 		return sb_detach(&text);
 	}
-	char *scrubbed = dsn_scrub(errs.len ? errs.buf : "it ended abnormally", job_source_dsn(spec));
+	char *scrubbed = dsn_scrub(errs.len ? errs.buf : "it ended abnormally", job->source.dsn);
 	size_t n = strlen(scrubbed);
 	while (n && isspace((unsigned char)scrubbed[n - 1]))
 		scrubbed[--n] = '\0';
@@ -642,17 +642,17 @@ static void ctx_release(struct ctx *c)
 }
 
 /* Whether plan table t reaches the target under another name or with other columns. */
-static bool reshaped(json_t *spec, const struct plan_table *t)
+static bool reshaped(const struct job *job, const struct plan_table *t)
 {
 	if (strcmp(t->st.src.schema, t->st.dst.schema) || strcmp(t->st.src.name, t->st.dst.name))
 		return true;
-	json_t *opts = job_table_options(spec, t->st.src.schema, t->st.src.name);
-	static const char *const keys[] = {"columns", "drop_columns", "casts", "expressions", NULL};
-	for (int i = 0; keys[i]; i++) {
-		json_t *v = json_object_get(opts, keys[i]);
-		if (json_array_size(v) || json_object_size(v))
+	const struct job_table *opts = job_table_options(job, t->st.src.schema, t->st.src.name);
+	if (!opts)
+		return false;
+	json_t *const given[] = {opts->columns, opts->drop_columns, opts->casts, opts->expressions};
+	for (size_t i = 0; i < sizeof(given) / sizeof(given[0]); i++)
+		if (json_array_size(given[i]) || json_object_size(given[i]))
 			return true;
-	}
 	return false;
 }
 
@@ -665,13 +665,13 @@ static void add_seq_name(struct nameset *set, const char *quoted)
 		ns_add(set, q.schema, q.name, NULL, 0);
 }
 
-static void ctx_plan(struct ctx *c, json_t *spec, const struct plan *p)
+static void ctx_plan(struct ctx *c, const struct job *job, const struct plan *p)
 {
 	c->p = p;
 	for (int i = 0; i < p->n; i++) {
 		const struct plan_table *t = &p->t[i];
 		const struct qualname *s = &t->st.src;
-		if (reshaped(spec, t)) {
+		if (reshaped(job, t)) {
 			char *why = xasprintf("it depends on %s, which the job loads as %s%s", t->st.src_label,
 					      t->st.dst_label,
 					      strcmp(t->st.src_label, t->st.dst_label) ? "" : " with other columns");
@@ -1073,7 +1073,7 @@ static void add_refreshes(PGconn *src, struct objects *o)
 	}
 }
 
-bool objects_read(json_t *spec, PGconn *src, PGconn *dst, const char *snapshot,
+bool objects_read(const struct job *job, PGconn *src, PGconn *dst, const char *snapshot,
 		  const struct plan *p, struct objects *out, struct err *e)
 {
 	memset(out, 0, sizeof(*out));
@@ -1110,7 +1110,7 @@ bool objects_read(json_t *spec, PGconn *src, PGconn *dst, const char *snapshot,
 		args[a++] = xasprintf("--exclude-schema=%s", pat);
 		free(pat);
 	}
-	text = pg_dump(spec, args, e);
+	text = pg_dump(job, args, e);
 	for (int i = 1; i < a; i++)
 		free(args[i]);
 	free(args);
@@ -1118,7 +1118,7 @@ bool objects_read(json_t *spec, PGconn *src, PGconn *dst, const char *snapshot,
 		goto done;
 	split_script(text, out, &owners);
 	nowners = out->n;
-	ctx_plan(&c, spec, p);
+	ctx_plan(&c, job, p);
 	if (dst)
 		target_facts(dst, &c, out, owners);
 	for (int i = 0; i < out->n; i++) {

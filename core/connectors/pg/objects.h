@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "err.h"
+#include "job.h"
 
 struct plan;
 
@@ -52,7 +53,7 @@ struct objects {
  * may be NULL (nothing is known of the target then). False with e filled
  * when pg_dump cannot be run or fails.
  */
-bool objects_read(json_t *spec, PGconn *src, PGconn *dst, const char *snapshot,
+bool objects_read(const struct job *job, PGconn *src, PGconn *dst, const char *snapshot,
 		  const struct plan *p, struct objects *out, struct err *e);
 void objects_release(struct objects *o);
 

@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 
 #include "err.h"
+#include "job.h"
 #include "target.h"
 
 /* The connection of a PostgreSQL target, or NULL when t is of another kind. */
@@ -16,12 +17,12 @@ PGconn *pg_target_conn(struct target *t);
  * dsn, and the password from the environment variable password_env names.
  * NULL with e filled (422 source_unreachable or target_unreachable).
  */
-PGconn *pg_connect(json_t *spec, const char *side, struct err *e);
+PGconn *pg_connect(const struct job *job, const char *side, struct err *e);
 
 /* The loader (load.c): target_ops' load and step. */
 bool pg_load(const struct load_table *t, const struct load_hooks *h, struct load_result *r,
 	     struct err *e);
-bool pg_step(json_t *spec, const char *sql, const struct load_hooks *h,
+bool pg_step(const struct job *job, const char *sql, const struct load_hooks *h,
 	     struct load_session *session, struct err *e);
 
 #endif

@@ -39,9 +39,9 @@ static bool source_error(PGconn *c, PGresult *res, struct err *e)
 	return db_side_error(c, res, "source", e);
 }
 
-static struct source *pg_open(json_t *spec, struct err *e)
+static struct source *pg_open(const struct job *job, struct err *e)
 {
-	PGconn *c = pg_connect(spec, "source", e);
+	PGconn *c = pg_connect(job, "source", e);
 	if (!c)
 		return NULL;
 	struct pg_source *s = xcalloc(1, sizeof(*s));
@@ -99,10 +99,10 @@ static char *pg_literal(struct source *s, const char *value)
 }
 
 /* A snapshot exported in a repeatable-read transaction that s keeps open. */
-static bool pg_hold_point(struct source *s, json_t *spec, int readers, char *id, size_t n,
+static bool pg_hold_point(struct source *s, const struct job *job, int readers, char *id, size_t n,
 			  json_t **info, char **warning, struct err *e)
 {
-	(void)spec;
+	(void)job;
 	(void)readers;
 	*info = NULL;
 	*warning = NULL;
@@ -129,7 +129,7 @@ static bool pg_point_alive(struct source *s)
  * tdef_load inside a savepoint: a table the catalog cannot describe gets an
  * error of its own and leaves the (snapshot) transaction usable for the rest.
  */
-static bool load_def(PGconn *src, struct plan_table *t, json_t *opts, char *error, size_t n)
+static bool load_def(PGconn *src, struct plan_table *t, const struct job_table *opts, char *error, size_t n)
 {
 	struct err e;
 	err_clear(&e);
@@ -151,7 +151,7 @@ static bool load_def(PGconn *src, struct plan_table *t, json_t *opts, char *erro
  * catalog query), its tables are read one by one, so that only the one
  * that breaks gets an error.
  */
-static void describe_tables(PGconn *src, json_t *spec, struct plan *p, const int *idx, int n)
+static void describe_tables(PGconn *src, const struct job *job, struct plan *p, const int *idx, int n)
 {
 	struct tdef_item *items = xcalloc(n < DESCRIBE_BATCH ? (size_t)n + 1 : DESCRIBE_BATCH,
 					  sizeof(*items));
@@ -161,7 +161,7 @@ static void describe_tables(PGconn *src, json_t *spec, struct plan *p, const int
 			struct plan_table *t = &p->t[idx[at + j]];
 			items[j].src = t->st.src;
 			items[j].dst = t->st.dst;
-			items[j].opts = plan_options(spec, p, t);
+			items[j].opts = plan_options(job, p, t);
 		}
 		struct err e;
 		err_clear(&e);
@@ -216,7 +216,7 @@ static bool add_partition(struct plan *p, int top, PGresult *res, int r)
  * Add the partitions of the partitioned tables among the plan's tables,
  * each right after its table, level by level, and read them.
  */
-static bool add_partitions(PGconn *src, json_t *spec, struct plan *p, struct err *e)
+static bool add_partitions(PGconn *src, const struct job *job, struct plan *p, struct err *e)
 {
 	struct sb schemas, names;
 	sb_init(&schemas);
@@ -269,7 +269,7 @@ static bool add_partitions(PGconn *src, json_t *spec, struct plan *p, struct err
 	for (int i = 0; ok && i < nu; i++)
 		p->t[uncounted[i]].st.rows_estimate = counts[i];
 	if (ok)
-		describe_tables(src, spec, p, added, rows);
+		describe_tables(src, job, p, added, rows);
 	for (int i = 0; ok && i < rows; i++) {
 		struct plan_table *t = &p->t[added[i]];
 		if (!*t->error && t->parent >= 0)
@@ -282,19 +282,19 @@ static bool add_partitions(PGconn *src, json_t *spec, struct plan *p, struct err
 	return ok;
 }
 
-static bool pg_plan(struct source *s, json_t *spec, json_t *requested, const struct plan_ctx *ctx,
+static bool pg_plan(struct source *s, const struct job *job, json_t *requested, const struct plan_ctx *ctx,
 		    struct plan *p, struct err *e)
 {
 	PGconn *src = PG(s)->c;
 	struct src_table *tops = NULL;
 	int ntops = 0;
-	if (!catalog_select(src, spec, requested, &tops, &ntops, e))
+	if (!catalog_select(src, job, requested, &tops, &ntops, e))
 		return false;
 	if (strategy_is_backfill(ctx)) {
 		/* a backfill reloads a cursor window: only incremental tables have one */
 		int kept = 0;
 		for (int i = 0; i < ntops; i++) {
-			if (!strcmp(job_table_mode(spec, tops[i].src.schema, tops[i].src.name), "incremental"))
+			if (!strcmp(job_table_mode(job, tops[i].src.schema, tops[i].src.name), "incremental"))
 				tops[kept++] = tops[i];
 			else
 				free(tops[i].filter);
@@ -311,15 +311,15 @@ static bool pg_plan(struct source *s, json_t *spec, json_t *requested, const str
 		struct plan_table *t = plan_add(p);
 		t->st = tops[i];
 		tops[i].filter = NULL;
-		str_copy(t->mode, sizeof(t->mode), job_table_mode(spec, t->st.src.schema, t->st.src.name));
+		str_copy(t->mode, sizeof(t->mode), job_table_mode(job, t->st.src.schema, t->st.src.name));
 		idx[i] = i;
 	}
 	catalog_free(tops, ntops);
-	describe_tables(src, spec, p, idx, ntops);
+	describe_tables(src, job, p, idx, ntops);
 	free(idx);
 	for (int i = 0; i < p->n; i++)
 		p->t[i].leaf = *p->t[i].error || p->t[i].def.relkind != 'p';
-	return add_partitions(src, spec, p, e);
+	return add_partitions(src, job, p, e);
 }
 
 static bool pg_types(struct source *s, struct plan *p, const struct tdef *defs, int n,
@@ -354,14 +354,14 @@ static void function_warnings(PGconn *src, const struct plan_table *t, json_t *w
 }
 
 /* What the PostgreSQL catalog tells beyond the table model: functions the table needs, a bad where. */
-static void pg_table_warnings(struct source *s, json_t *spec, const struct plan *p, int i,
+static void pg_table_warnings(struct source *s, const struct job *job, const struct plan *p, int i,
 			      json_t *w)
 {
 	PGconn *src = PG(s)->c;
 	const struct plan_table *t = &p->t[i];
 	/* user SQL (where) is checked under the session's own search_path */
 	db_simple(src, "SET LOCAL search_path TO DEFAULT; SAVEPOINT plan", NULL);
-	if (!job_all_objects(spec) && (t->create || !t->target_relkind) && !*t->error)
+	if (!job->all_objects && (t->create || !t->target_relkind) && !*t->error)
 		function_warnings(src, t, w);
 	db_simple(src, "ROLLBACK TO SAVEPOINT plan", NULL);
 	if (t->st.filter && t->parent < 0) {
@@ -501,11 +501,11 @@ static bool pg_split(struct source *s, const char *relation, int n, char **conds
 	return true;
 }
 
-static bool pg_objects(struct source *s, json_t *spec, struct target *dst, const char *point,
+static bool pg_objects(struct source *s, const struct job *job, struct target *dst, const char *point,
 		       struct plan *p, struct err *e)
 {
 	p->objects = xcalloc(1, sizeof(*p->objects));
-	if (objects_read(spec, PG(s)->c, pg_target_conn(dst), point, p, p->objects, e))
+	if (objects_read(job, PG(s)->c, pg_target_conn(dst), point, p, p->objects, e))
 		return true;
 	free(p->objects);
 	p->objects = NULL;

@@ -254,11 +254,11 @@ static bool read_sequences(PGconn *src, struct tdef_item *items, int n, struct e
 }
 
 /* Apply drop_columns, columns (renames) and casts. */
-static bool apply_renames(PGconn *src, struct tdef *t, json_t *opts, struct err *e)
+static bool apply_renames(PGconn *src, struct tdef *t, const struct job_table *opts, struct err *e)
 {
-	json_t *drops = json_object_get(opts, "drop_columns");
-	json_t *renames = json_object_get(opts, "columns");
-	json_t *casts = json_object_get(opts, "casts");
+	json_t *drops = opts ? opts->drop_columns : NULL;
+	json_t *renames = opts ? opts->columns : NULL;
+	json_t *casts = opts ? opts->casts : NULL;
 	if (!names_exist(t, drops, "drop_columns", false, e) ||
 	    !names_exist(t, renames, "columns", true, e))
 		return false;
@@ -312,9 +312,9 @@ static bool apply_renames(PGconn *src, struct tdef *t, json_t *opts, struct err 
 }
 
 /* Apply expressions: replace a column's value or add a computed column. */
-static bool apply_expressions(PGconn *src, struct tdef *t, json_t *opts, struct err *e)
+static bool apply_expressions(PGconn *src, struct tdef *t, const struct job_table *opts, struct err *e)
 {
-	json_t *exprs = json_object_get(opts, "expressions");
+	json_t *exprs = opts ? opts->expressions : NULL;
 	const char *k;
 	json_t *v;
 	char *rel = db_qualified(src, t->src.schema, t->src.name);
@@ -542,7 +542,7 @@ static void item_start(struct tdef_item *it)
 	memset(&it->def, 0, sizeof(it->def));
 	it->def.src = it->src;
 	it->def.dst = it->dst;
-	const char *filter = json_string_value(json_object_get(it->opts, "where"));
+	const char *filter = it->opts ? it->opts->where : NULL;
 	it->def.filter = filter ? xstrdup(filter) : NULL;
 }
 
@@ -655,7 +655,7 @@ out:
 }
 
 bool tdef_load(PGconn *src, const struct qualname *srcname, const struct qualname *dst,
-	       json_t *opts, struct tdef *t, struct err *e)
+	       const struct job_table *opts, struct tdef *t, struct err *e)
 {
 	struct tdef_item it;
 	memset(&it, 0, sizeof(it));

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "err.h"
+#include "job.h"
 #include "names.h"
 #include "sb.h"
 
@@ -72,13 +73,13 @@ struct tdef {
  * rejects, fills e (400, naming the table and column) and returns false.
  */
 bool tdef_load(PGconn *src, const struct qualname *srcname, const struct qualname *dst,
-	       json_t *opts, struct tdef *out, struct err *e);
+	       const struct job_table *opts, struct tdef *out, struct err *e);
 
 /* One table of tdef_load_all: what to read, and what came of it. */
 struct tdef_item {
 	struct qualname src; /* in */
 	struct qualname dst; /* in */
-	json_t *opts;        /* in, borrowed, may be NULL */
+	const struct job_table *opts; /* in, borrowed, may be NULL */
 	bool ok;             /* out: def is filled */
 	struct tdef def;     /* out: owned by the caller once ok */
 	struct err err;      /* out: why not, when !ok (as tdef_load) */

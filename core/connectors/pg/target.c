@@ -27,11 +27,11 @@ PGconn *pg_target_conn(struct target *t)
 	return t && t->ops == &pg_target_ops ? PG(t)->c : NULL;
 }
 
-PGconn *pg_connect(json_t *spec, const char *side, struct err *e)
+PGconn *pg_connect(const struct job *job, const char *side, struct err *e)
 {
-	json_t *ep = json_object_get(spec, side);
-	const char *dsn = json_string_value(json_object_get(ep, "dsn"));
-	const char *env = json_string_value(json_object_get(ep, "password_env"));
+	const struct job_endpoint *ep = !strcmp(side, "source") ? &job->source : &job->target;
+	const char *dsn = ep->dsn;
+	const char *env = ep->password_env;
 	const char *password = NULL;
 	if (env && !(password = getenv(env))) {
 		err_set(e, 422, !strcmp(side, "source") ? "source_unreachable" : "target_unreachable",
@@ -42,9 +42,9 @@ PGconn *pg_connect(json_t *spec, const char *side, struct err *e)
 	return db_connect_password(dsn, password, side, e);
 }
 
-static struct target *pg_open(json_t *spec, struct err *e)
+static struct target *pg_open(const struct job *job, struct err *e)
 {
-	PGconn *c = pg_connect(spec, "target", e);
+	PGconn *c = pg_connect(job, "target", e);
 	if (!c)
 		return NULL;
 	struct pg_target *t = xcalloc(1, sizeof(*t));
@@ -252,14 +252,14 @@ static void keep_cascades(void *arg, const PGresult *res)
 }
 
 /* Create table i of the plan (its partitioned table first); false when it could not be. */
-static bool create_table(PGconn *dst, json_t *spec, struct plan *p, int i, plan_note_fn note,
+static bool create_table(PGconn *dst, const struct job *job, struct plan *p, int i, plan_note_fn note,
 			 void *arg)
 {
 	struct plan_table *t = &p->t[i];
 	if (t->made || !t->create || *t->error)
 		return t->made;
 	if (t->parent >= 0)
-		create_table(dst, spec, p, t->parent, note, arg);
+		create_table(dst, job, p, t->parent, note, arg);
 	if (t->parent >= 0 && *p->t[t->parent].error) {
 		snprintf(t->error, sizeof(t->error), "target: its partitioned table %s could not be created",
 			 p->t[t->parent].st.dst_label);
@@ -298,7 +298,7 @@ static bool create_table(PGconn *dst, json_t *spec, struct plan *p, int i, plan_
 /* What objects_create_before needs to create a table of the plan. */
 struct table_maker {
 	PGconn *dst;
-	json_t *spec;
+	const struct job *job;
 	struct plan *p;
 	plan_note_fn note;
 	void *arg;
@@ -312,7 +312,7 @@ static bool make_table(void *arg, int i)
 	if (!m->types_made)
 		create_types(m->dst, m->p, m->note, m->arg);
 	m->types_made = true;
-	return create_table(m->dst, m->spec, m->p, i, m->note, m->arg);
+	return create_table(m->dst, m->job, m->p, i, m->note, m->arg);
 }
 
 static void object_note(void *arg, const char *level, const char *kind, const char *msg)
@@ -321,7 +321,7 @@ static void object_note(void *arg, const char *level, const char *kind, const ch
 	m->note(m->arg, level, NULL, kind, msg);
 }
 
-static bool pg_create(struct target *tgt, json_t *spec, struct plan *p, plan_note_fn note, void *arg,
+static bool pg_create(struct target *tgt, const struct job *job, struct plan *p, plan_note_fn note, void *arg,
 		      struct err *e)
 {
 	(void)e;
@@ -345,14 +345,14 @@ static bool pg_create(struct target *tgt, json_t *spec, struct plan *p, plan_not
 		note(arg, "warning", NULL, "create", buf);
 	}
 	int64_t t0 = now_ms();
-	struct table_maker m = {dst, spec, p, note, arg, false};
+	struct table_maker m = {dst, job, p, note, arg, false};
 	if (p->objects)
 		objects_create_before(dst, p->objects, make_table, object_note, &m);
 	if (!m.types_made)
 		create_types(dst, p, note, arg);
 	int made = 0;
 	for (int i = 0; i < p->n; i++) {
-		create_table(dst, spec, p, i, note, arg);
+		create_table(dst, job, p, i, note, arg);
 		made += p->t[i].made;
 	}
 	if (made) {
