@@ -125,11 +125,13 @@ struct source_ops {
 	bool (*plain_sql)(struct source *s, const struct tdef *def, struct sb *out);
 	/*
 	 * Split the read of relation (the copy description's split relation)
-	 * into n parts of about equal size: conds[0..n) get the conditions
-	 * selecting each part (new strings, in the source's SQL). Called inside
-	 * the read, before it streams. False with e filled on failure.
+	 * into at most n parts of about equal size: conds[0..k) get the
+	 * conditions selecting each part (new strings, in the source's SQL).
+	 * Returns k, which may be less than n (1: the table is read whole, conds
+	 * left NULL), or -1 with e filled. Called inside the read, before it
+	 * streams; the parts' reads begin in the same point afterwards.
 	 */
-	bool (*split)(struct source *s, const char *relation, int n, char **conds, struct err *e);
+	int (*split)(struct source *s, const char *relation, int n, char **conds, struct err *e);
 	/*
 	 * With the job's "objects": "all", read the schemas' other objects into
 	 * p->objects (dst: the target, for what it holds already). NULL when the

@@ -42,7 +42,7 @@ describe('MySQL and MariaDB sources', { skip }, () => {
 
 	before(async () => {
 		[env, my] = await Promise.all([
-			startEnv({ dbs: ['sakila', 'types', 'strict', 'tampered', 'inc', 'crash', 'restart', 'mapped'] }),
+			startEnv({ dbs: ['sakila', 'types', 'strict', 'tampered', 'inc', 'crash', 'restart', 'mapped', 'split'] }),
 			startMariadb(),
 		]);
 		await my.sqlFile(path.join(FIXTURES, 'sakila_mini.sql'));
@@ -337,6 +337,50 @@ describe('MySQL and MariaDB sources', { skip }, () => {
 		await succeed(up);
 		assert.deepEqual(rows(await env.sql('inc', 'SELECT id, amount FROM shop.orders ORDER BY id')),
 			[['1', '11.00'], ['2', '20.00'], ['3', '33.00'], ['4', '40.00']]);
+	});
+
+	it('reads a big table with an integer primary key in key ranges by several connections at once', async () => {
+		// dense keys split evenly; keys at both ends of BIGINT and BIGINT UNSIGNED; a composite key is read whole
+		await my.sql(`CREATE DATABASE splitsrc; USE splitsrc;
+			CREATE TABLE big (id INT PRIMARY KEY, v VARCHAR(200) NOT NULL, d DECIMAL(12,3), t DATETIME);
+			INSERT INTO big SELECT seq, REPEAT(MD5(seq), 3), seq / 7, '2024-01-01' + INTERVAL seq MINUTE FROM seq_1_to_30000;
+			CREATE TABLE signed_keys (id BIGINT PRIMARY KEY, v VARCHAR(200) NOT NULL);
+			INSERT INTO signed_keys SELECT seq, REPEAT(MD5(seq), 3) FROM seq_1_to_8000;
+			INSERT INTO signed_keys VALUES (-9223372036854775808, 'min'), (-5, 'minus five'), (0, 'zero'),
+				(9223372036854775807, 'max');
+			CREATE TABLE unsigned_keys (id BIGINT UNSIGNED PRIMARY KEY, v VARCHAR(200) NOT NULL);
+			INSERT INTO unsigned_keys SELECT seq, REPEAT(MD5(seq), 3) FROM seq_1_to_8000;
+			INSERT INTO unsigned_keys VALUES (0, 'zero'), (18446744073709551615, 'max'), (18446744073709551614, 'max - 1');
+			CREATE TABLE pairs (a INT, b INT, v VARCHAR(200), PRIMARY KEY (a, b));
+			INSERT INTO pairs SELECT seq % 100, seq, REPEAT(MD5(seq), 3) FROM seq_1_to_8000;
+			ANALYZE TABLE big, signed_keys, unsigned_keys, pairs;`);
+		const job = await createJob(env.api, {
+			name: 'split', source: { dsn: my.dsn('splitsrc') }, target: { dsn: env.dsn('split') },
+			include: ['splitsrc.*'], load: { mode: 'drop', validate: 'checksum', parallel: 2, split_bytes: 65536 },
+		});
+		const plan = await env.api.get(`/api/v1/jobs/${job.id}/plan`);
+		assert.equal(plan.status, 200, plan.text);
+		const { run } = await succeed(job);
+		const tables = await runTables(env.api, run.id);
+		for (const [t, n] of [['big', 30000], ['signed_keys', 8004], ['unsigned_keys', 8003], ['pairs', 8000]]) {
+			assert.equal(tables[`splitsrc.${t}`].state, 'loaded', t);
+			assert.equal(String(tables[`splitsrc.${t}`].rows), String(n), `${t}: rows counted`);
+		}
+		// each part appends in a transaction of its own: the rows of a split table carry one xmin a part
+		const writers = async (t) => Number(await env.sql('split', `SELECT count(DISTINCT xmin::text) FROM splitsrc.${t}`));
+		assert.equal(await writers('big'), 2, 'big is read in two key ranges at once (load.parallel 2)');
+		assert.equal(await writers('pairs'), 1, 'a composite key is read whole');
+		// every row, value by value, in both engines' words
+		for (const [t, cols] of [['big', "id, v, d, DATE_FORMAT(t, '%Y-%m-%d %H:%i:%s')"], ['signed_keys', 'id, v'],
+			['unsigned_keys', 'id, v'], ['pairs', 'a, b, v']]) {
+			const src = (await my.query(`SELECT ${cols} FROM ${t} ORDER BY 1, 2`, { db: 'splitsrc' })).map((r) => r.join('|'));
+			const pgCols = cols.replace("DATE_FORMAT(t, '%Y-%m-%d %H:%i:%s')", "to_char(t, 'YYYY-MM-DD HH24:MI:SS')");
+			const dst = (await env.sql('split', `SELECT ${pgCols} FROM splitsrc.${t} ORDER BY 1, 2`)).split('\n');
+			assert.equal(dst.length, src.length, `${t}: rows`);
+			assert.deepEqual(dst, src, t);
+		}
+		const events = await runEvents(env.api, run.id);
+		assert.ok(!events.some((e) => e.level === 'error'), 'no errors');
 	});
 
 	it('answers connection tests and refuses bad connection strings without showing their passwords', async () => {

@@ -23,6 +23,8 @@ struct my_source {
 	struct my_point *point; /* the point m was borrowed from, or NULL */
 	int slot;
 	bool lost;         /* the connection was lost: connecting again may help */
+	char defer[64];    /* the point a read begun without rows joins when it first needs its
+			      connection (see begin), or "" */
 	bool begin_ok;
 	struct err begin_err;
 	char *pending;     /* owned: the statement begun runs, or query's */

@@ -43,7 +43,21 @@ struct my_point {
 	struct my_point *next;
 };
 
+/*
+ * A connection of a point set aside by a split (see my_split) for the read
+ * of one part: the part's read takes it by its condition, so that the parts
+ * of a table never wait for connections other tables hold.
+ */
+struct my_handoff {
+	struct my_point *pt;
+	int slot;
+	char *cond;                /* owned: the part's condition */
+	const struct my_source *owner; /* the read that split the table */
+	struct my_handoff *next;
+};
+
 static pthread_mutex_t points_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct my_handoff *handoffs;
 static pthread_cond_t points_free = PTHREAD_COND_INITIALIZER;
 static struct my_point *points;
 static unsigned long point_seq;
@@ -201,21 +215,48 @@ static void point_close(struct my_point *pt)
 	free(pt);
 }
 
-/* Give the borrowed connection back to its point (closed when the point is gone or it is not fit). */
+/*
+ * Give slot back to pt (its connection closed when the point is gone or it
+ * is not fit), under points_lock. True when that was the gone point's last
+ * connection: the caller closes it, after unlocking.
+ */
+static bool slot_return(struct my_point *pt, int slot, bool fit)
+{
+	if (!fit || pt->gone) {
+		mysql_close(pt->conns[slot]);
+		pt->conns[slot] = NULL;
+	}
+	pt->busy[slot] = false;
+	pt->borrowed--;
+	pthread_cond_broadcast(&points_free);
+	return pt->gone && pt->borrowed == 0;
+}
+
+/*
+ * Give the borrowed connection back to its point (closed when the point is
+ * gone or it is not fit), and with it the connections its split set aside
+ * for parts that never took them.
+ */
 static void point_return(struct my_source *s, bool fit)
 {
+	s->defer[0] = '\0';
 	if (!s->point)
 		return;
 	pthread_mutex_lock(&points_lock);
 	struct my_point *pt = s->point;
-	if (!fit || pt->gone) {
-		mysql_close(pt->conns[s->slot]);
-		pt->conns[s->slot] = NULL;
+	bool last = false;
+	for (struct my_handoff **hp = &handoffs; *hp;) {
+		struct my_handoff *h = *hp;
+		if (h->owner != s) {
+			hp = &h->next;
+			continue;
+		}
+		*hp = h->next;
+		last = slot_return(h->pt, h->slot, true) || last;
+		free(h->cond);
+		free(h);
 	}
-	pt->busy[s->slot] = false;
-	pt->borrowed--;
-	bool last = pt->gone && pt->borrowed == 0;
-	pthread_cond_broadcast(&points_free);
+	last = slot_return(pt, s->slot, fit) || last;
 	pthread_mutex_unlock(&points_lock);
 	if (last)
 		point_close(pt);
@@ -362,8 +403,11 @@ static bool my_hold_point(struct source *src, const struct job *job, int readers
 	MYSQL *m = my_conn(src, e);
 	if (!m)
 		return false;
-	/* a spare or two: a read that fails closes its connection */
-	readers = (readers < 1 ? 1 : readers) + 2;
+	/*
+	 * one a reader, as many again for the parts of split tables (see
+	 * my_split), and a spare or two: a read that fails closes its connection
+	 */
+	readers = 2 * (readers < 1 ? 1 : readers) + 2;
 	struct err le;
 	err_clear(&le);
 	bool locked = my_exec(m, "FLUSH TABLES WITH READ LOCK", &le);
@@ -495,9 +539,40 @@ static void read_conv(struct my_source *s, const struct source_read *rd)
 	}
 }
 
+/*
+ * The connection of a read begun without rows: the one a split set aside
+ * for the part `part` when there is one, else any of the point's. False
+ * with e filled when the point is gone.
+ */
+static bool my_join(struct my_source *s, const char *part, struct err *e)
+{
+	if (s->m || !s->defer[0])
+		return true;
+	pthread_mutex_lock(&points_lock);
+	for (struct my_handoff **hp = &handoffs; part && *hp; hp = &(*hp)->next) {
+		struct my_handoff *h = *hp;
+		if (strcmp(h->pt->id, s->defer) || strcmp(h->cond, part))
+			continue;
+		*hp = h->next;
+		s->point = h->pt;
+		s->slot = h->slot;
+		s->m = h->pt->conns[h->slot];
+		pthread_mutex_unlock(&points_lock);
+		free(h->cond);
+		free(h);
+		return true;
+	}
+	pthread_mutex_unlock(&points_lock);
+	return point_borrow(s, s->defer, e);
+}
+
 static bool my_stream(struct source *src, const struct source_read *rd)
 {
 	struct my_source *s = MY(src);
+	if (!s->m && s->defer[0] && s->begin_ok) {
+		err_clear(&s->begin_err);
+		s->begin_ok = my_join(s, rd->part, &s->begin_err);
+	}
 	free(s->pending);
 	const char *sep = rd->filtered ? "AND" : "WHERE";
 	s->pending = rd->part ? xasprintf("%s %s %s", rd->select, sep, rd->part) : xstrdup(rd->select);
@@ -506,15 +581,25 @@ static bool my_stream(struct source *src, const struct source_read *rd)
 	return true;
 }
 
+/*
+ * A read begun with rows borrows its connection at once; one begun without
+ * joins the point when it first needs a connection (my_join), so that a
+ * part of a split table takes the connection set aside for it.
+ */
 static bool my_begin(struct source *src, const char *point, const struct source_read *rd)
 {
 	struct my_source *s = MY(src);
 	err_clear(&s->begin_err);
-	s->begin_ok = point_borrow(s, point, &s->begin_err);
 	free(s->pending);
 	s->pending = NULL;
-	if (rd)
-		my_stream(src, rd);
+	if (!rd) {
+		str_copy(s->defer, sizeof(s->defer), point);
+		s->begin_ok = true;
+		return true;
+	}
+	s->defer[0] = '\0';
+	s->begin_ok = point_borrow(s, point, &s->begin_err);
+	my_stream(src, rd);
 	return true;
 }
 
@@ -542,6 +627,155 @@ static bool my_begun(struct source *src, bool streaming, struct err *e)
 	s->reading = true;
 	s->ncols = (int)mysql_num_fields(s->res);
 	return true;
+}
+
+/* "`schema`.`name`", as my_qualified writes it, back into its parts; false when it is not so. */
+static bool relation_parse(const char *rel, struct qualname *q)
+{
+	char *out[2] = {q->schema, q->name};
+	size_t cap[2] = {sizeof(q->schema), sizeof(q->name)};
+	const char *p = rel;
+	for (int i = 0; i < 2; i++) {
+		if (*p++ != '`')
+			return false;
+		size_t n = 0;
+		for (;;) {
+			if (!*p)
+				return false;
+			if (*p == '`' && p[1] != '`')
+				break;
+			if (*p == '`')
+				p++;
+			if (n + 1 >= cap[i])
+				return false;
+			out[i][n++] = *p++;
+		}
+		out[i][n] = '\0';
+		p++;
+		if (i == 0 && *p++ != '.')
+			return false;
+	}
+	return *p == '\0';
+}
+
+/* Integers wider than any column's range, for key ranges of signed and unsigned BIGINT alike. */
+__extension__ typedef __int128 wide_int;
+
+static bool wide_parse(const char *s, wide_int *out)
+{
+	bool neg = *s == '-';
+	if (neg)
+		s++;
+	if (!*s)
+		return false;
+	wide_int v = 0;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > ((wide_int)1 << 80))
+			return false;
+		v = v * 10 + (*s - '0');
+	}
+	*out = neg ? -v : v;
+	return true;
+}
+
+static void wide_format(wide_int v, char *buf, size_t n)
+{
+	char tmp[48];
+	size_t i = sizeof(tmp);
+	tmp[--i] = '\0';
+	bool neg = v < 0;
+	if (neg)
+		v = -v;
+	do {
+		tmp[--i] = (char)('0' + (int)(v % 10));
+		v /= 10;
+	} while (v);
+	if (neg)
+		tmp[--i] = '-';
+	str_copy(buf, n, tmp + i);
+}
+
+/*
+ * Parts by ranges of the table's integer primary key (one column), from its
+ * smallest to its largest value in the run's point, of equal width. Each
+ * part after the first reads on a connection of the point set aside for it
+ * here, so parts never wait for connections other tables hold: there are
+ * only as many parts as idle connections allow (1: the table is read whole,
+ * as it is without such a key).
+ */
+static int my_split(struct source *src, const char *relation, int n, char **conds, struct err *e)
+{
+	struct my_source *s = MY(src);
+	struct qualname q;
+	if (!my_join(s, NULL, e))
+		return -1;
+	if (n < 2 || !s->point || !relation_parse(relation, &q))
+		return 1;
+	json_t *pk = my_primary_key(src, &q, e);
+	if (!pk)
+		return -1;
+	const char *col = json_array_size(pk) == 1 ? json_string_value(json_array_get(pk, 0)) : NULL;
+	char kind[32] = "", type[64];
+	struct err ke;
+	err_clear(&ke);
+	if (!col || !my_column_kind(src, &q, col, kind, sizeof(kind), type, sizeof(type), &ke) ||
+	    strcmp(kind, "integer")) {
+		json_decref(pk);
+		return 1;
+	}
+	char *qc = my_ident(src, col);
+	json_decref(pk);
+	char *sql = xasprintf("SELECT MIN(%s), MAX(%s) FROM %s", qc, qc, relation);
+	MYSQL_RES *res = my_query(s->m, sql, e);
+	free(sql);
+	if (!res) {
+		free(qc);
+		return -1;
+	}
+	MYSQL_ROW row = mysql_fetch_row(res);
+	wide_int lo = 0, hi = 0;
+	bool rows = row && row[0] && row[1] && wide_parse(row[0], &lo) && wide_parse(row[1], &hi);
+	mysql_free_result(res);
+	wide_int span = hi - lo + 1;
+	if (!rows || span < 2) {
+		free(qc);
+		return 1;
+	}
+	int k = span < n ? (int)span : n;
+	pthread_mutex_lock(&points_lock);
+	struct my_point *pt = s->point;
+	int got = 1;
+	int *slots = xcalloc((size_t)k, sizeof(*slots));
+	for (int i = 0; i < pt->n && got < k; i++) {
+		if (pt->busy[i] || !pt->conns[i] || pt->gone)
+			continue;
+		pt->busy[i] = true;
+		pt->borrowed++;
+		slots[got++] = i;
+	}
+	k = got;
+	wide_int width = span / k;
+	char from[48], to[48];
+	for (int i = 0; k > 1 && i < k; i++) {
+		wide_format(lo + width * i, from, sizeof(from));
+		wide_format(lo + width * (i + 1), to, sizeof(to));
+		conds[i] = i == 0 ? xasprintf("%s < %s", qc, to)
+			   : i == k - 1 ? xasprintf("%s >= %s", qc, from)
+					: xasprintf("%s >= %s AND %s < %s", qc, from, qc, to);
+		if (i == 0)
+			continue;
+		struct my_handoff *h = xcalloc(1, sizeof(*h));
+		h->pt = pt;
+		h->slot = slots[i];
+		h->cond = xstrdup(conds[i]);
+		h->owner = s;
+		h->next = handoffs;
+		handoffs = h;
+	}
+	pthread_mutex_unlock(&points_lock);
+	free(slots);
+	free(qc);
+	return k;
 }
 
 /* Name the value that could not be written: table position, column, row. */
@@ -627,12 +861,21 @@ static bool my_query_send(struct source *src, const char *sql)
 	struct my_source *s = MY(src);
 	free(s->pending);
 	s->pending = xstrdup(sql);
-	return s->m != NULL;
+	if (!s->m && s->defer[0] && s->begin_ok) {
+		err_clear(&s->begin_err);
+		s->begin_ok = my_join(s, NULL, &s->begin_err);
+	}
+	return s->m != NULL || !s->begin_ok;
 }
 
 static bool my_row(struct source *src, char **vals, int ncols, struct err *e)
 {
 	struct my_source *s = MY(src);
+	if (!s->m && !s->begin_ok) {
+		*e = s->begin_err;
+		s->begin_ok = true; /* reported once */
+		return false;
+	}
 	MYSQL_RES *res = my_query(s->m, s->pending, e);
 	free(s->pending);
 	s->pending = NULL;
@@ -722,7 +965,7 @@ const struct source_ops mysql_source_ops = {
 	.flag_expr = my_flag_expr,
 	.select_sql = my_select_sql,
 	.plain_sql = my_plain_sql,
-	.split = NULL,
+	.split = my_split,
 	.objects = NULL,
 	.begin = my_begin,
 	.stream = my_stream,

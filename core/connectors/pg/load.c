@@ -59,6 +59,8 @@ struct load_ctx {
 	int streams;          /* parts copied at once into the empty table (see split_wanted), or 1 */
 	char *part;           /* owned or NULL: the condition selecting this connection pair's part */
 	bool parts_committed; /* the other parts committed: a failure must empty the table */
+	long long parts_rows; /* with stream_sum: the rows and hash sum the other parts' reads summed */
+	unsigned long long parts_sum;
 	bool started;         /* both COPYs are under way */
 	bool commit_in_copy;  /* nothing runs between the COPYs' end and the commits: each side's
 				 message ends with its COMMIT (see direct_start) */
@@ -770,12 +772,19 @@ static bool parts_end(struct part *parts, int n, bool ok, bool *committed, struc
  */
 static bool split_stream(struct load_ctx *x, struct load_result *r, struct err *e)
 {
-	int n = x->streams, others = n - 1;
-	char **conds = xcalloc((size_t)n, sizeof(*conds));
-	if (!x->src->ops->split(x->src, x->t->copy->split_relation, n, conds, e)) {
+	char **conds = xcalloc((size_t)x->streams, sizeof(*conds));
+	int n = x->src->ops->split(x->src, x->t->copy->split_relation, x->streams, conds, e);
+	if (n < 1) {
 		free(conds);
 		return false;
 	}
+	if (n == 1) { /* the source reads it whole after all */
+		free(conds[0]);
+		free(conds);
+		x->streams = 1;
+		return stream(x, r, e);
+	}
+	int others = n - 1;
 	struct split sp = {.outer = x->h};
 	pthread_mutex_init(&sp.lock, NULL);
 	struct part *parts = xcalloc((size_t)others, sizeof(*parts));
@@ -828,6 +837,13 @@ static bool split_stream(struct load_ctx *x, struct load_result *r, struct err *
 		}
 		r->rows += parts[i].r.rows;
 		r->bytes += parts[i].r.bytes;
+		if (x->stream_sum && parts[i].ok) {
+			long long rows = 0;
+			unsigned long long sum = 0;
+			parts[i].x.src->ops->checksum(parts[i].x.src, &rows, &sum);
+			x->parts_rows += rows;
+			x->parts_sum += sum;
+		}
 	}
 	ok = parts_end(parts, started, ok, &x->parts_committed, e);
 	free(parts);
@@ -930,6 +946,8 @@ static bool validate_stream(struct load_ctx *x, struct load_result *r, struct er
 	long long src_rows = 0, dst_rows = 0;
 	unsigned long long src_sum = 0, dst_sum = 0;
 	x->src->ops->checksum(x->src, &src_rows, &src_sum);
+	src_rows += x->parts_rows;
+	src_sum += x->parts_sum;
 	if (!target_hash(x, &dst_rows, &dst_sum, e))
 		return false;
 	dst_rows -= atoll(x->before_rows);

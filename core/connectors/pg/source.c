@@ -477,7 +477,7 @@ static bool pg_plain_sql(struct source *s, const struct tdef *def, struct sb *ou
 }
 
 /* Parts by the pages the rows are on (ctid ranges), in the read's snapshot. */
-static bool pg_split(struct source *s, const char *relation, int n, char **conds, struct err *e)
+static int pg_split(struct source *s, const char *relation, int n, char **conds, struct err *e)
 {
 	const char *p[] = {relation};
 	PGresult *res = db_exec(PG(s)->c,
@@ -487,7 +487,7 @@ static bool pg_split(struct source *s, const char *relation, int n, char **conds
 		char msg[sizeof(e->msg)];
 		str_copy(msg, sizeof(msg), e->msg);
 		err_set(e, e->status, e->code, NULL, "source: %s", msg);
-		return false;
+		return -1;
 	}
 	long long pages = atoll(PQgetvalue(res, 0, 0));
 	PQclear(res);
@@ -498,7 +498,7 @@ static bool pg_split(struct source *s, const char *relation, int n, char **conds
 				      : xasprintf("ctid >= '(%lld,0)'::tid AND ctid < '(%lld,0)'::tid",
 						  from, to);
 	}
-	return true;
+	return n;
 }
 
 static bool pg_objects(struct source *s, const struct job *job, struct target *dst, const char *point,
