@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "copydesc.h"
 #include "job.h"
 #include "planner.h"
 #include "strategy.h"
@@ -327,6 +328,152 @@ static void test_plan_build(void **state)
 	json_decref(spec);
 }
 
+/* ---- the copy description a table's task carries, as the planner writes it and the loader reads it */
+
+static void f_select_sql(struct source *s, const struct tdef *def, struct sb *out)
+{
+	(void)s;
+	sb_addf(out, "SELECT [id], [n] FROM [%s].[%s]%s%s", def->src.schema, def->src.name,
+		def->filter ? " WHERE " : "", def->filter ? def->filter : "");
+}
+
+static bool f_plain_sql(struct source *s, const struct tdef *def, struct sb *out)
+{
+	(void)s;
+	(void)def;
+	(void)out;
+	return false;
+}
+
+static int f_split(struct source *s, const char *relation, int n, char **conds, struct err *e)
+{
+	(void)s;
+	(void)relation;
+	(void)conds;
+	(void)e;
+	return n;
+}
+
+static void f_checksum(struct source *s, long long *rows, unsigned long long *sum)
+{
+	(void)s;
+	*rows = 0;
+	*sum = 0;
+}
+
+static char *t_qualified(struct target *t, const char *schema, const char *name)
+{
+	(void)t;
+	return xasprintf("\"%s\".\"%s\"", schema, name);
+}
+
+static void t_column_list(struct target *t, const struct tdef *def, struct sb *out)
+{
+	(void)t;
+	for (int i = 0; i < def->ncols; i++)
+		if (!def->cols[i].generated)
+			sb_addf(out, "%s\"%s\"", out->len ? ", " : "", def->cols[i].target);
+}
+
+static const struct target_ops fake_target_ops = {
+	.kind = "fake",
+	.qualified = t_qualified,
+	.column_list = t_column_list,
+};
+
+/*
+ * The copy description of app.t planned with a job's load settings and
+ * read back as the loader reads it. create: this run creates the table;
+ * bytes: the source's size estimate; filter: the table's where.
+ */
+static json_t *describe(const char *load, bool create, long long bytes, const char *filter,
+			struct copy_desc *d)
+{
+	struct source_ops ops = fake_ops;
+	ops.select_sql = f_select_sql;
+	ops.plain_sql = f_plain_sql;
+	ops.split = f_split;
+	ops.checksum = f_checksum;
+	struct source src = {&ops};
+	struct target dst = {&fake_target_ops};
+	json_t *spec = spec_of(load);
+	struct job *job = job_parse(spec);
+	struct plan p;
+	memset(&p, 0, sizeof(p));
+	struct plan_table *t = plan_add(&p);
+	fake_def(&t->def, "t");
+	t->def.cols[2].generated = xstrdup("now()"); /* updated: computed on the target, never copied */
+	t->def.filter = filter ? xstrdup(filter) : NULL;
+	t->st.src = t->def.src;
+	t->st.dst = t->def.dst;
+	t->st.bytes_estimate = bytes;
+	t->create = create;
+	t->leaf = true;
+	str_copy(t->mode, sizeof(t->mode), "replace");
+	json_t *j = plan_copy_spec(&src, &dst, job, &p, t);
+	struct err e;
+	err_clear(&e);
+	if (!copy_desc_read(j, d, &e))
+		fail_msg("copy description refused: %s", e.msg);
+	plan_release(&p);
+	job_free(job);
+	json_decref(spec);
+	return j;
+}
+
+static void test_copy_description(void **state)
+{
+	(void)state;
+	struct copy_desc d;
+	/* 10 MB with parts of 1 MB and 4 copy slots: four parts, the relation in the source's quoting */
+	json_t *j = describe("\"load\": {\"parallel\": 4, \"split_bytes\": 1048576}", true, 10 << 20, NULL, &d);
+	assert_string_equal(d.select, "SELECT [id], [n] FROM [app].[t]");
+	assert_string_equal(d.columns, "\"id\", \"n\", \"name\"");
+	assert_string_equal(d.relation, "[app].[t]");
+	assert_false(d.binary);
+	assert_true(d.created);
+	assert_int_equal(d.relkind, 'r');
+	assert_null(d.plain);
+	assert_true(d.split);
+	assert_string_equal(d.split_relation, "[app].[t]");
+	assert_false(d.split_filtered);
+	assert_int_equal(d.split_streams, 4);
+	/* a checksum the connector sums: one kind a copied column, the generated one left out */
+	assert_non_null(d.kinds);
+	assert_int_equal(json_array_size(d.kinds), 3);
+	copy_desc_release(&d);
+	json_decref(j);
+
+	/* 2.5 parts' worth: three parts; a where of its own is joined with AND */
+	j = describe("\"load\": {\"parallel\": 4, \"split_bytes\": 1048576}", true, 5 << 19, "[n] > <0>", &d);
+	assert_string_equal(d.select, "SELECT [id], [n] FROM [app].[t] WHERE [n] > <0>");
+	assert_true(d.split);
+	assert_true(d.split_filtered);
+	assert_int_equal(d.split_streams, 3);
+	copy_desc_release(&d);
+	json_decref(j);
+
+	/* never split: a table the run does not create, one no bigger than a part, one copy slot, split_bytes 0 */
+	const struct {
+		const char *load;
+		bool create;
+		long long bytes;
+	} whole[] = {
+		{"\"load\": {\"parallel\": 4, \"split_bytes\": 1048576}", false, 10 << 20},
+		{"\"load\": {\"parallel\": 4, \"split_bytes\": 1048576}", true, 1 << 20},
+		{"\"load\": {\"parallel\": 1, \"split_bytes\": 1048576}", true, 10 << 20},
+		{"\"load\": {\"parallel\": 4, \"split_bytes\": 0}", true, 10 << 20},
+	};
+	for (size_t i = 0; i < sizeof(whole) / sizeof(whole[0]); i++) {
+		j = describe(whole[i].load, whole[i].create, whole[i].bytes, NULL, &d);
+		if (d.split)
+			fail_msg("case %zu split into %d parts", i, d.split_streams);
+		assert_int_equal(d.created, whole[i].create);
+		copy_desc_release(&d);
+		json_decref(j);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -335,6 +482,7 @@ int main(void)
 		cmocka_unit_test(test_backfill_bounds_asked_of_the_source),
 		cmocka_unit_test(test_delete_flag_and_swap),
 		cmocka_unit_test(test_plan_build),
+		cmocka_unit_test(test_copy_description),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
