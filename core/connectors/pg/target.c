@@ -142,8 +142,8 @@ static bool target_exec(PGconn *dst, const char *sql, char *msg, size_t n)
 	err_clear(&e);
 	if (db_simple(dst, sql, &e))
 		return true;
-	const char *m = strstr(e.msg, ": ");
-	str_copy(msg, n, m && !strncmp(e.msg, "database error", 14) ? m + 2 : e.msg);
+	/* the server's own message, without the words db_simple puts around it */
+	str_copy(msg, n, e.cause[0] ? e.cause : e.msg);
 	return false;
 }
 
