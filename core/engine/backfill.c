@@ -251,12 +251,12 @@ static json_t *time_windows(struct meta *m, const struct range *r, struct err *e
 	char limit[16];
 	snprintf(limit, sizeof(limit), "%d", BACKFILL_MAX_WINDOWS + 1);
 	const char *p[] = {r->from_s, r->to_s, r->step_s, limit};
-	PGresult *res = meta_exec(m, sql_backfill_windows, 4, p, e);
+	struct meta_rows *res = meta_exec(m, sql_backfill_windows, 4, p, e);
 	if (!res)
 		return NULL;
-	long n = atol(PQgetvalue(res, 0, 0));
-	json_t *arr = n > BACKFILL_MAX_WINDOWS ? NULL : json_loads(PQgetvalue(res, 0, 1), 0, NULL);
-	PQclear(res);
+	long n = atol(meta_value(res, 0, 0));
+	json_t *arr = n > BACKFILL_MAX_WINDOWS ? NULL : json_loads(meta_value(res, 0, 1), 0, NULL);
+	meta_rows_free(res);
 	if (n > BACKFILL_MAX_WINDOWS)
 		err_set(e, 400, "invalid_field", "step",
 			"from %s to %s in steps of \"%s\" makes more than %d windows; use a larger \"step\"",
@@ -283,7 +283,7 @@ json_t *backfill_create(struct meta *m, const char *job_id, json_t *body, struct
 	uuid_new(id);
 	char *text = json_dumps(windows, JSON_COMPACT);
 	const char *p[] = {id, job_id, r.from_s, r.to_s, r.step_s, text};
-	PGresult *res = meta_exec(m, sql_backfill_insert, 6, p, e);
+	struct meta_rows *res = meta_exec(m, sql_backfill_insert, 6, p, e);
 	free(text);
 	json_decref(windows);
 	if (!res) {
@@ -292,7 +292,7 @@ json_t *backfill_create(struct meta *m, const char *job_id, json_t *body, struct
 				"the job already has a running backfill; cancel it or wait until it ends");
 		return NULL;
 	}
-	PQclear(res);
+	meta_rows_free(res);
 	return backfill_get(m, id, e);
 }
 
@@ -331,14 +331,14 @@ json_t *backfill_cancel(struct meta *m, struct engine *en, const char *id, struc
 		return NULL;
 	json_decref(doc);
 	const char *p[] = {id};
-	PGresult *res = meta_exec(m, sql_backfill_cancel, 1, p, e);
+	struct meta_rows *res = meta_exec(m, sql_backfill_cancel, 1, p, e);
 	if (!res)
 		return NULL;
 	char run_id[37] = "";
-	bool cancelled = PQntuples(res) > 0;
+	bool cancelled = meta_nrows(res) > 0;
 	if (cancelled)
-		str_copy(run_id, sizeof(run_id), PQgetvalue(res, 0, 0));
-	PQclear(res);
+		str_copy(run_id, sizeof(run_id), meta_value(res, 0, 0));
+	meta_rows_free(res);
 	if (!cancelled) {
 		doc = backfill_get(m, id, e);
 		if (doc)

@@ -14,7 +14,6 @@
 #include "catalog.h"
 #include "copydesc.h"
 #include "planner.h"
-#include "db.h"
 #include "dsn.h"
 #include "job.h"
 #include "target.h"
@@ -23,29 +22,29 @@
 #include "util.h"
 #include "banned.h"
 
-/* The task res (task_claim.sql's result, or NULL) claimed into t; false when none (t untouched). */
-static bool claim_read(PGresult *res, struct task *t)
+/* The task res (task_claim.sql's rows, or NULL) claimed into t; false when none (t untouched). */
+static bool claim_read(struct meta_rows *res, struct task *t)
 {
-	bool got = res && PQntuples(res) == 1;
+	bool got = res && meta_nrows(res) == 1;
 	if (got) {
 		memset(t, 0, sizeof(*t));
-		t->id = atoll(PQgetvalue(res, 0, 0));
-		str_copy(t->run_id, sizeof(t->run_id), PQgetvalue(res, 0, 1));
-		str_copy(t->src.schema, sizeof(t->src.schema), PQgetvalue(res, 0, 2));
-		str_copy(t->src.name, sizeof(t->src.name), PQgetvalue(res, 0, 3));
-		str_copy(t->dst.schema, sizeof(t->dst.schema), PQgetvalue(res, 0, 4));
-		str_copy(t->dst.name, sizeof(t->dst.name), PQgetvalue(res, 0, 5));
-		str_copy(t->src_label, sizeof(t->src_label), PQgetvalue(res, 0, 6));
-		str_copy(t->dst_label, sizeof(t->dst_label), PQgetvalue(res, 0, 7));
-		t->job = job_from_text(PQgetvalue(res, 0, 9));
-		str_copy(t->snapshot, sizeof(t->snapshot), PQgetvalue(res, 0, 10));
-		t->step = !strcmp(PQgetvalue(res, 0, 11), "step");
-		t->copy = *PQgetvalue(res, 0, 12) ? json_loads(PQgetvalue(res, 0, 12), 0, NULL) : NULL;
-		str_copy(t->step_kind, sizeof(t->step_kind), PQgetvalue(res, 0, 13));
-		str_copy(t->step_name, sizeof(t->step_name), PQgetvalue(res, 0, 14));
-		t->step_sql = xstrdup(PQgetvalue(res, 0, 15));
-		t->attempts = atoi(PQgetvalue(res, 0, 16));
-		t->more = PQgetvalue(res, 0, 18)[0] == 't';
+		t->id = atoll(meta_value(res, 0, 0));
+		str_copy(t->run_id, sizeof(t->run_id), meta_value(res, 0, 1));
+		str_copy(t->src.schema, sizeof(t->src.schema), meta_value(res, 0, 2));
+		str_copy(t->src.name, sizeof(t->src.name), meta_value(res, 0, 3));
+		str_copy(t->dst.schema, sizeof(t->dst.schema), meta_value(res, 0, 4));
+		str_copy(t->dst.name, sizeof(t->dst.name), meta_value(res, 0, 5));
+		str_copy(t->src_label, sizeof(t->src_label), meta_value(res, 0, 6));
+		str_copy(t->dst_label, sizeof(t->dst_label), meta_value(res, 0, 7));
+		t->job = job_from_text(meta_value(res, 0, 9));
+		str_copy(t->snapshot, sizeof(t->snapshot), meta_value(res, 0, 10));
+		t->step = !strcmp(meta_value(res, 0, 11), "step");
+		t->copy = *meta_value(res, 0, 12) ? json_loads(meta_value(res, 0, 12), 0, NULL) : NULL;
+		str_copy(t->step_kind, sizeof(t->step_kind), meta_value(res, 0, 13));
+		str_copy(t->step_name, sizeof(t->step_name), meta_value(res, 0, 14));
+		t->step_sql = xstrdup(meta_value(res, 0, 15));
+		t->attempts = atoi(meta_value(res, 0, 16));
+		t->more = meta_value(res, 0, 18)[0] == 't';
 	}
 	bool usable = got && t->job && (t->step || t->copy);
 	if (got && !usable)
@@ -83,12 +82,12 @@ void claim_start(struct engine *en)
 }
 
 /*
- * The claim ended with res (task_claim.sql's result, or NULL; cleared here):
+ * The claim ended with res (task_claim.sql's rows, or NULL; freed here):
  * the task into t, if any. A task a worker already holds is not taken twice:
  * its claim was lost when the metadata database restarted, so it looked
  * queued, and its worker's outcome will settle it.
  */
-bool claim_end(struct engine *en, PGresult *res, struct task *t)
+bool claim_end(struct engine *en, struct meta_rows *res, struct task *t)
 {
 	bool got = claim_read(res, t);
 	if (got) {
@@ -104,9 +103,9 @@ bool claim_end(struct engine *en, PGresult *res, struct task *t)
 			got = false;
 		}
 	}
-	claim_done(en, res && PQntuples(res) == 1 ? PQgetvalue(res, 0, 1) : NULL);
+	claim_done(en, res && meta_nrows(res) == 1 ? meta_value(res, 0, 1) : NULL);
 	pthread_mutex_unlock(&en->claim_lock);
-	PQclear(res);
+	meta_rows_free(res);
 	return got;
 }
 
@@ -154,9 +153,9 @@ bool hook_progress(void *arg, long long rows, long long bytes)
 	const char *params[] = {id, r, b};
 	struct err e;
 	err_clear(&e);
-	PGresult *res = meta_exec(a->en->meta, sql_task_progress, 3, params, &e);
-	bool cancelling = res && PQntuples(res) && !strcmp(PQgetvalue(res, 0, 0), "cancelling");
-	PQclear(res);
+	struct meta_rows *res = meta_exec(a->en->meta, sql_task_progress, 3, params, &e);
+	bool cancelling = res && meta_nrows(res) && !strcmp(meta_value(res, 0, 0), "cancelling");
+	meta_rows_free(res);
 	pthread_mutex_lock(&a->en->lock);
 	if (cancelling)
 		a->stop = true;

@@ -14,7 +14,6 @@
 #include "catalog.h"
 #include "copydesc.h"
 #include "planner.h"
-#include "db.h"
 #include "dsn.h"
 #include "job.h"
 #include "target.h"
@@ -97,11 +96,11 @@ void claim_done(struct engine *en, const char *run_id)
 }
 
 /* Run a metadata statement that changes run_id or its tasks, marked as such while it runs. */
-PGresult *run_exec(struct engine *en, const char *run_id, const char *sql, int n,
-			  const char *const *params, struct err *e)
+struct meta_rows *run_exec(struct engine *en, const char *run_id, const char *sql, int n,
+			   const char *const *params, struct err *e)
 {
 	run_changed(en, run_id, 1);
-	PGresult *res = meta_exec(en->meta, sql, n, params, e);
+	struct meta_rows *res = meta_exec(en->meta, sql, n, params, e);
 	run_changed(en, run_id, -1);
 	return res;
 }
@@ -147,11 +146,11 @@ void hold_snapshot(struct engine *en, const char *run_id, struct source *snap)
  * run_changed(en, run_id, 1): a run it closed is let go; otherwise the
  * change is over.
  */
-void run_closed(struct engine *en, const char *run_id, PGresult *res)
+void run_closed(struct engine *en, const char *run_id, struct meta_rows *res)
 {
-	if (res && PQntuples(res) == 1) {
-		const char *state = PQgetvalue(res, 0, 0);
-		const char *error = PQgetvalue(res, 0, 1);
+	if (res && meta_nrows(res) == 1) {
+		const char *state = meta_value(res, 0, 0);
+		const char *error = meta_value(res, 0, 1);
 		const char *level = !strcmp(state, "succeeded")   ? "info"
 				    : !strcmp(state, "cancelled") ? "warning"
 								  : "error";
@@ -174,9 +173,9 @@ void finish_if_done(struct engine *en, const char *run_id)
 	err_clear(&e);
 	const char *params[] = {run_id};
 	run_changed(en, run_id, 1);
-	PGresult *res = meta_exec(en->meta, sql_run_finish, 1, params, &e);
+	struct meta_rows *res = meta_exec(en->meta, sql_run_finish, 1, params, &e);
 	run_closed(en, run_id, res);
-	PQclear(res);
+	meta_rows_free(res);
 }
 
 void fail_run(struct engine *en, const char *run_id, struct source *snap, const char *msg)
@@ -184,7 +183,7 @@ void fail_run(struct engine *en, const char *run_id, struct source *snap, const 
 	const char *params[] = {run_id, msg};
 	struct err e;
 	err_clear(&e);
-	PQclear(meta_exec(en->meta, sql_run_fail, 2, params, &e));
+	meta_rows_free(meta_exec(en->meta, sql_run_fail, 2, params, &e));
 	/* run_fail.sql recorded the run_finished event */
 	meta_event_log(run_id, "error", NULL, "run failed: %s", msg);
 	source_close(snap);
@@ -202,12 +201,12 @@ struct engine *engine_start(struct meta *m, int workers, struct err *e)
 	gethostname(host, sizeof(host) - 1);
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	const char *params[] = {en->instance, host, pid};
-	PGresult *res = meta_exec(m, sql_instance_register, 3, params, e);
+	struct meta_rows *res = meta_exec(m, sql_instance_register, 3, params, e);
 	if (!res) {
 		free(en);
 		return NULL;
 	}
-	PQclear(res);
+	meta_rows_free(res);
 	pthread_mutex_init(&en->lock, NULL);
 	pthread_mutex_init(&en->claim_lock, NULL);
 	pthread_mutex_init(&en->gen_lock, NULL);
@@ -251,11 +250,11 @@ static void stop_active(struct engine *en, const char *run_id)
 bool engine_cancel_run(struct engine *en, const char *run_id, struct err *e)
 {
 	const char *params[] = {run_id, "cancelled by request"};
-	PGresult *res = meta_exec(en->meta, sql_run_cancel, 2, params, e);
+	struct meta_rows *res = meta_exec(en->meta, sql_run_cancel, 2, params, e);
 	if (!res)
 		return false;
-	int n = PQntuples(res);
-	PQclear(res);
+	int n = meta_nrows(res);
+	meta_rows_free(res);
 	if (n == 0) {
 		json_t *run = meta_doc(en->meta, sql_run_get, 1, params, "run", e);
 		if (!run)
@@ -266,7 +265,7 @@ bool engine_cancel_run(struct engine *en, const char *run_id, struct err *e)
 		return false;
 	}
 	const char *tp[] = {run_id, "cancelled before it started"};
-	PQclear(run_exec(en, run_id, sql_run_cancel_queued_tasks, 2, tp, e));
+	meta_rows_free(run_exec(en, run_id, sql_run_cancel_queued_tasks, 2, tp, e));
 	meta_event(en->meta, run_id, "warning", NULL, "cancel_requested", "cancel requested");
 	stop_active(en, run_id);
 	finish_if_done(en, run_id);
@@ -282,20 +281,20 @@ static void close_owned_runs(struct engine *en, bool finish)
 	struct err e;
 	err_clear(&e);
 	const char *params[] = {en->instance, SHUTDOWN_REASON};
-	PGresult *res = meta_exec(en->meta, sql_runs_owned_active, 2, params, &e);
-	for (int i = 0; res && i < PQntuples(res); i++) {
-		const char *tp[] = {PQgetvalue(res, i, 0), SHUTDOWN_REASON};
-		PQclear(run_exec(en, tp[0], sql_run_cancel_queued_tasks, 2, tp, &e));
+	struct meta_rows *res = meta_exec(en->meta, sql_runs_owned_active, 2, params, &e);
+	for (int i = 0; res && i < meta_nrows(res); i++) {
+		const char *tp[] = {meta_value(res, i, 0), SHUTDOWN_REASON};
+		meta_rows_free(run_exec(en, tp[0], sql_run_cancel_queued_tasks, 2, tp, &e));
 		meta_event(en->meta, tp[0], "warning", NULL, "shutdown",
 			   "ferryd is shutting down: stopping this run's copies");
 	}
-	PQclear(res);
+	meta_rows_free(res);
 	if (!finish)
 		return;
 	res = meta_exec(en->meta, sql_runs_owned_cancelling, 1, params, &e);
-	for (int i = 0; res && i < PQntuples(res); i++)
-		finish_if_done(en, PQgetvalue(res, i, 0));
-	PQclear(res);
+	for (int i = 0; res && i < meta_nrows(res); i++)
+		finish_if_done(en, meta_value(res, i, 0));
+	meta_rows_free(res);
 }
 
 void engine_stop(struct engine *en)
@@ -318,7 +317,7 @@ void engine_stop(struct engine *en)
 	while (en->runs)
 		engine_release_run(en, en->runs->run_id);
 	const char *ip[] = {en->instance};
-	PQclear(meta_exec(en->meta, sql_instance_remove, 1, ip, &e));
+	meta_rows_free(meta_exec(en->meta, sql_instance_remove, 1, ip, &e));
 	log_info("engine stopped");
 }
 

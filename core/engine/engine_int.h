@@ -119,7 +119,7 @@ struct outcome {
 /* claims.c */
 void active_add(struct engine *en, struct active *a);
 void active_remove(struct engine *en, struct active *a);
-bool claim_end(struct engine *en, PGresult *res, struct task *t);
+bool claim_end(struct engine *en, struct meta_rows *res, struct task *t);
 void claim_start(struct engine *en);
 bool claim_task(struct engine *en, struct task *t);
 void hand_drop(struct engine *en, long long id);
@@ -136,8 +136,8 @@ void finish_if_done(struct engine *en, const char *run_id);
 void hold_snapshot(struct engine *en, const char *run_id, struct source *snap);
 void outcome_free(struct outcome *o);
 void run_changed(struct engine *en, const char *run_id, int delta);
-void run_closed(struct engine *en, const char *run_id, PGresult *res);
-PGresult *run_exec(struct engine *en, const char *run_id, const char *sql, int n, const char *const *params, struct err *e);
+void run_closed(struct engine *en, const char *run_id, struct meta_rows *res);
+struct meta_rows *run_exec(struct engine *en, const char *run_id, const char *sql, int n, const char *const *params, struct err *e);
 struct run_ctx *run_find(struct engine *en, const char *run_id);
 void task_release(struct task *t);
 

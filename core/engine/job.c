@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "cron.h"
-#include "db.h"
 #include "dsn.h"
 #include "names.h"
 #include "util.h"

@@ -14,7 +14,6 @@
 #include "catalog.h"
 #include "copydesc.h"
 #include "planner.h"
-#include "db.h"
 #include "dsn.h"
 #include "job.h"
 #include "target.h"
@@ -76,10 +75,10 @@ static void task_done(struct engine *en, struct task *t, const char *state,
 	}
 	struct err e;
 	err_clear(&e);
-	PGresult *res = run_exec(en, t->run_id, sql_task_finish, 11, o->params, &e);
+	struct meta_rows *res = run_exec(en, t->run_id, sql_task_finish, 11, o->params, &e);
 	if (!res)
 		log_warn("could not record the outcome of task %s of run %s: %s", o->id, t->run_id, e.msg);
-	PQclear(res);
+	meta_rows_free(res);
 	meta_event_log(t->run_id, level, table, "%s", o->msg);
 	outcome_free(o);
 }
@@ -92,12 +91,12 @@ static void skip_dependents(struct engine *en, struct task *t)
 	const char *p[] = {id, "its table did not load"};
 	struct err e;
 	err_clear(&e);
-	PGresult *res = run_exec(en, t->run_id, sql_task_skip_dependents, 2, p, &e);
-	for (int i = 0; res && i < PQntuples(res); i++)
-		meta_event(en->meta, t->run_id, "warning", t->src_label, PQgetvalue(res, i, 0),
-			   "skipped %s %s: its table did not load", PQgetvalue(res, i, 0),
-			   PQgetvalue(res, i, 1));
-	PQclear(res);
+	struct meta_rows *res = run_exec(en, t->run_id, sql_task_skip_dependents, 2, p, &e);
+	for (int i = 0; res && i < meta_nrows(res); i++)
+		meta_event(en->meta, t->run_id, "warning", t->src_label, meta_value(res, i, 0),
+			   "skipped %s %s: its table did not load", meta_value(res, i, 0),
+			   meta_value(res, i, 1));
+	meta_rows_free(res);
 }
 
 /* The job's after statements wait for every table: when one did not load (or one failed), say so. */
@@ -106,11 +105,11 @@ static void skip_after(struct engine *en, const char *run_id, const char *why)
 	const char *p[] = {run_id, why};
 	struct err e;
 	err_clear(&e);
-	PGresult *res = run_exec(en, run_id, sql_task_skip_after, 2, p, &e);
-	for (int i = 0; res && i < PQntuples(res); i++)
+	struct meta_rows *res = run_exec(en, run_id, sql_task_skip_after, 2, p, &e);
+	for (int i = 0; res && i < meta_nrows(res); i++)
 		meta_event(en->meta, run_id, "warning", NULL, "after", "skipped after step %s: %s",
-			   PQgetvalue(res, i, 0), why);
-	PQclear(res);
+			   meta_value(res, i, 0), why);
+	meta_rows_free(res);
 }
 
 /* An incremental table committed: its high-water mark moves to what this load read. */
@@ -123,7 +122,7 @@ static void move_mark(struct engine *en, struct task *t, const struct load_resul
 			   json_string_value(json_object_get(t->copy, "cursor_type")), r->mark, rows};
 	struct err e;
 	err_clear(&e);
-	PGresult *res = meta_exec(en->meta, sql_mark_set, 6, p, &e);
+	struct meta_rows *res = meta_exec(en->meta, sql_mark_set, 6, p, &e);
 	if (res)
 		meta_event(en->meta, t->run_id, "info", t->src_label, "mark",
 			   "high-water mark of cursor %s is now %s", p[2], r->mark);
@@ -131,7 +130,7 @@ static void move_mark(struct engine *en, struct task *t, const struct load_resul
 		meta_event(en->meta, t->run_id, "warning", t->src_label, "mark",
 			   "could not store the high-water mark %s (%s): the next run reads from the previous one again",
 			   r->mark, e.msg);
-	PQclear(res);
+	meta_rows_free(res);
 }
 
 /*
@@ -190,7 +189,7 @@ static void renew_snapshot(struct engine *en, const char *run_id, const struct j
 		return;
 	}
 	const char *p[] = {run_id, snap_id};
-	PQclear(meta_exec(en->meta, sql_run_set_snapshot, 2, p, &e));
+	meta_rows_free(meta_exec(en->meta, sql_run_set_snapshot, 2, p, &e));
 	pthread_mutex_lock(&en->lock);
 	if ((rc = run_find(en, run_id))) {
 		source_close(rc->snap);
@@ -223,10 +222,10 @@ static bool retry_later(struct engine *en, struct task *t, const struct err *e, 
 	struct err me;
 	err_clear(&me);
 	hand_drop(en, t->id); /* once queued, it may be claimed again */
-	PGresult *res = run_exec(en, t->run_id, sql_task_retry, 3, p, &me);
+	struct meta_rows *res = run_exec(en, t->run_id, sql_task_retry, 3, p, &me);
 	if (!res)
 		return false;
-	PQclear(res);
+	meta_rows_free(res);
 	meta_event(en->meta, t->run_id, "warning", t->src_label, t->step ? t->step_kind : "table_retry",
 		   "attempt %d of %d failed: %s; trying again in %.1f s", t->attempts, allowed, msg,
 		   delay);
@@ -396,12 +395,12 @@ bool settle(struct engine *en, struct task *t, bool claim, struct task *next)
 		if (!s[finish].res)
 			log_warn("could not record the outcome of task %s of run %s: %s", o->id, t->run_id,
 				 s[finish].e.msg);
-		PQclear(s[finish].res);
+		meta_rows_free(s[finish].res);
 		meta_event_log(t->run_id, o->params[6], o->params[7], "%s", o->msg);
 	}
 	hand_drop(en, t->id);
 	run_closed(en, t->run_id, s[close].res);
-	PQclear(s[close].res);
+	meta_rows_free(s[close].res);
 	return got;
 }
 

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
 #include "job.h"
 #include "rowhash.h"
 #include "sb.h"

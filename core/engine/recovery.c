@@ -14,7 +14,6 @@
 #include "catalog.h"
 #include "copydesc.h"
 #include "planner.h"
-#include "db.h"
 #include "dsn.h"
 #include "job.h"
 #include "target.h"
@@ -31,16 +30,16 @@ static void forget_dead_neighbours(struct engine *en)
 	struct err e;
 	err_clear(&e);
 	const char *p[] = {en->instance};
-	PGresult *res = meta_exec(en->meta, sql_instances_others, 1, p, &e);
-	for (int i = 0; res && i < PQntuples(res); i++) {
-		pid_t pid = (pid_t)atoi(PQgetvalue(res, i, 2));
-		if (strcmp(PQgetvalue(res, i, 1), host) || pid <= 0 || kill(pid, 0) == 0 || errno != ESRCH)
+	struct meta_rows *res = meta_exec(en->meta, sql_instances_others, 1, p, &e);
+	for (int i = 0; res && i < meta_nrows(res); i++) {
+		pid_t pid = (pid_t)atoi(meta_value(res, i, 2));
+		if (strcmp(meta_value(res, i, 1), host) || pid <= 0 || kill(pid, 0) == 0 || errno != ESRCH)
 			continue;
-		const char *ip[] = {PQgetvalue(res, i, 0)};
-		PQclear(meta_exec(en->meta, sql_instance_remove, 1, ip, &e));
+		const char *ip[] = {meta_value(res, i, 0)};
+		meta_rows_free(meta_exec(en->meta, sql_instance_remove, 1, ip, &e));
 		log_info("ferryd instance %s (pid %d) is gone; its runs will be taken over", ip[0], (int)pid);
 	}
-	PQclear(res);
+	meta_rows_free(res);
 }
 
 /* Did the load of copy task `id` commit on the target? Its rows, or -1 when not (or unknown). */
@@ -65,7 +64,7 @@ static void settle_orphan(struct engine *en, struct target *dst, const char *run
 		char r[32];
 		snprintf(r, sizeof(r), "%lld", rows);
 		const char *mp[] = {id, r};
-		PQclear(meta_exec(en->meta, sql_task_mark_loaded, 2, mp, &e));
+		meta_rows_free(meta_exec(en->meta, sql_task_mark_loaded, 2, mp, &e));
 		if (lost)
 			meta_event(en->meta, run_id, "info", label, "table_loaded",
 				   "its load of %lld rows had committed; the metadata database lost that record when it restarted",
@@ -78,7 +77,7 @@ static void settle_orphan(struct engine *en, struct target *dst, const char *run
 	const char *rp[] = {id, "0",
 			    lost ? "the metadata database lost the record of this attempt when it restarted; started again"
 				 : "interrupted: the ferryd running it stopped; started again"};
-	PQclear(meta_exec(en->meta, sql_task_retry, 3, rp, &e));
+	meta_rows_free(meta_exec(en->meta, sql_task_retry, 3, rp, &e));
 	const char *kind = copy ? "table_retry" : "step_retry";
 	if (lost)
 		meta_event(en->meta, run_id, "warning", label, kind,
@@ -96,11 +95,11 @@ static void settle_inflight(struct engine *en, const char *run_id, const struct 
 	err_clear(&e);
 	struct target *dst = target_open(job, &e);
 	const char *p[] = {run_id};
-	PGresult *res = meta_exec(en->meta, sql_run_tasks_inflight, 1, p, &e);
-	for (int i = 0; res && i < PQntuples(res); i++)
-		settle_orphan(en, dst, run_id, PQgetvalue(res, i, 0), !strcmp(PQgetvalue(res, i, 1), "copy"),
-			      PQgetvalue(res, i, 2), false);
-	PQclear(res);
+	struct meta_rows *res = meta_exec(en->meta, sql_run_tasks_inflight, 1, p, &e);
+	for (int i = 0; res && i < meta_nrows(res); i++)
+		settle_orphan(en, dst, run_id, meta_value(res, i, 0), !strcmp(meta_value(res, i, 1), "copy"),
+			      meta_value(res, i, 2), false);
+	meta_rows_free(res);
 	target_close(dst);
 }
 
@@ -119,35 +118,35 @@ void recover_lost(struct engine *en)
 	const char *p[] = {en->instance};
 	/* no claim between reading the tasks and looking at the workers' hands */
 	pthread_mutex_lock(&en->claim_lock);
-	PGresult *res = meta_exec(en->meta, sql_tasks_owned_loading, 1, p, &e);
-	int n = res ? PQntuples(res) : 0;
+	struct meta_rows *res = meta_exec(en->meta, sql_tasks_owned_loading, 1, p, &e);
+	int n = res ? meta_nrows(res) : 0;
 	bool *orphan = xcalloc((size_t)n + 1, sizeof(bool));
 	pthread_mutex_lock(&en->lock);
 	for (int i = 0; i < n; i++)
-		orphan[i] = !in_hand(en, atoll(PQgetvalue(res, i, 0)));
+		orphan[i] = !in_hand(en, atoll(meta_value(res, i, 0)));
 	pthread_mutex_unlock(&en->lock);
 	pthread_mutex_unlock(&en->claim_lock);
 	struct target *dst = NULL;
 	for (int i = 0; i < n; i++) {
-		const char *run_id = PQgetvalue(res, i, 3);
-		bool first = i == 0 || strcmp(run_id, PQgetvalue(res, i - 1, 3));
-		bool last = i == n - 1 || strcmp(run_id, PQgetvalue(res, i + 1, 3));
-		bool cancelling = !strcmp(PQgetvalue(res, i, 4), "cancelling");
+		const char *run_id = meta_value(res, i, 3);
+		bool first = i == 0 || strcmp(run_id, meta_value(res, i - 1, 3));
+		bool last = i == n - 1 || strcmp(run_id, meta_value(res, i + 1, 3));
+		bool cancelling = !strcmp(meta_value(res, i, 4), "cancelling");
 		if (first && !cancelling) {
-			struct job *job = job_from_text(PQgetvalue(res, i, 5));
+			struct job *job = job_from_text(meta_value(res, i, 5));
 			dst = job ? target_open(job, &e) : NULL;
 			job_free(job);
 		}
 		if (orphan[i] && cancelling) {
-			const char *cp[] = {PQgetvalue(res, i, 0), "cancelled", "0", "0", "", "null", "warning",
-					    PQgetvalue(res, i, 2), "table_cancelled",
+			const char *cp[] = {meta_value(res, i, 0), "cancelled", "0", "0", "", "null", "warning",
+					    meta_value(res, i, 2), "table_cancelled",
 					    "cancelled; the metadata database lost the record of its end when it restarted",
 					    "on"};
-			PQclear(run_exec(en, run_id, sql_task_finish, 11, cp, &e));
+			meta_rows_free(run_exec(en, run_id, sql_task_finish, 11, cp, &e));
 		} else if (orphan[i]) {
 			run_changed(en, run_id, 1);
-			settle_orphan(en, dst, run_id, PQgetvalue(res, i, 0),
-				      !strcmp(PQgetvalue(res, i, 1), "copy"), PQgetvalue(res, i, 2), true);
+			settle_orphan(en, dst, run_id, meta_value(res, i, 0),
+				      !strcmp(meta_value(res, i, 1), "copy"), meta_value(res, i, 2), true);
 			run_changed(en, run_id, -1);
 		}
 		if (last) {
@@ -158,7 +157,7 @@ void recover_lost(struct engine *en)
 		}
 	}
 	free(orphan);
-	PQclear(res);
+	meta_rows_free(res);
 }
 
 /* Carry on with a run whose ferryd died. */
@@ -168,13 +167,13 @@ static void resume_run(struct engine *en, const char *run_id, const char *state,
 	err_clear(&e);
 	const char *p[] = {run_id, "interrupted: the ferryd running it stopped"};
 	if (!strcmp(state, "cancelling")) {
-		PQclear(meta_exec(en->meta, sql_run_cancel_inflight, 2, p, &e));
+		meta_rows_free(meta_exec(en->meta, sql_run_cancel_inflight, 2, p, &e));
 		finish_if_done(en, run_id);
 		return;
 	}
-	PGresult *res = meta_exec(en->meta, sql_run_requeue_unplanned, 1, p, &e);
-	bool requeued = res && PQntuples(res) > 0;
-	PQclear(res);
+	struct meta_rows *res = meta_exec(en->meta, sql_run_requeue_unplanned, 1, p, &e);
+	bool requeued = res && meta_nrows(res) > 0;
+	meta_rows_free(res);
 	if (requeued) {
 		meta_event(en->meta, run_id, "warning", NULL, "run_resumed",
 			   "the ferryd planning this run stopped; it is queued to be planned again");
@@ -185,13 +184,13 @@ static void resume_run(struct engine *en, const char *run_id, const char *state,
 	struct source *snap = open_snapshot(en, run_id, job, snap_id, sizeof(snap_id), &e);
 	if (!snap) {
 		fail_run(en, run_id, NULL, e.msg);
-		PQclear(meta_exec(en->meta, sql_run_cancel_inflight, 2, p, &e));
+		meta_rows_free(meta_exec(en->meta, sql_run_cancel_inflight, 2, p, &e));
 		finish_if_done(en, run_id);
 		return;
 	}
 	settle_inflight(en, run_id, job);
 	const char *sp[] = {run_id, snap_id};
-	PQclear(meta_exec(en->meta, sql_run_set_snapshot, 2, sp, &e));
+	meta_rows_free(meta_exec(en->meta, sql_run_set_snapshot, 2, sp, &e));
 	hold_snapshot(en, run_id, snap);
 	meta_event(en->meta, run_id, "warning", NULL, "run_resumed",
 		   "resumed by %s after the ferryd running it stopped: loaded tables stay loaded, the rest load from a new snapshot (%s)",
@@ -205,22 +204,22 @@ static void housekeeping(struct engine *en)
 	struct err e;
 	err_clear(&e);
 	const char *params[] = {en->instance};
-	PQclear(meta_exec(en->meta, sql_instance_heartbeat, 1, params, &e));
+	meta_rows_free(meta_exec(en->meta, sql_instance_heartbeat, 1, params, &e));
 	unsigned restarts = meta_restarts(en->meta);
 	if (restarts != en->restarts_seen) {
 		en->restarts_seen = restarts;
 		recover_lost(en);
 	}
 	forget_dead_neighbours(en);
-	PGresult *res = meta_exec(en->meta, sql_runs_takeover, 1, params, &e);
-	for (int i = 0; res && i < PQntuples(res); i++) {
-		struct job *job = job_from_text(PQgetvalue(res, i, 2));
+	struct meta_rows *res = meta_exec(en->meta, sql_runs_takeover, 1, params, &e);
+	for (int i = 0; res && i < meta_nrows(res); i++) {
+		struct job *job = job_from_text(meta_value(res, i, 2));
 		if (job)
-			resume_run(en, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), job);
+			resume_run(en, meta_value(res, i, 0), meta_value(res, i, 1), job);
 		job_free(job);
 	}
-	PQclear(res);
-	PQclear(meta_exec(en->meta, sql_instances_prune, 0, NULL, &e));
+	meta_rows_free(res);
+	meta_rows_free(meta_exec(en->meta, sql_instances_prune, 0, NULL, &e));
 }
 
 void *housekeeper_main(void *arg)

@@ -14,7 +14,6 @@
 #include "catalog.h"
 #include "copydesc.h"
 #include "planner.h"
-#include "db.h"
 #include "dsn.h"
 #include "job.h"
 #include "target.h"
@@ -281,18 +280,18 @@ static bool store_plan(struct engine *en, const char *run_id, const struct job *
 	json_t *rows = plan_tasks(p, job, src, quoting, events, e);
 	char *text = rows ? json_dumps(rows, JSON_COMPACT) : NULL;
 	json_decref(rows);
-	PGconn *c = text ? meta_acquire(en->meta, e) : NULL;
-	PGresult *res = NULL;
+	struct meta_conn *c = text ? meta_acquire(en->meta, e) : NULL;
+	struct meta_rows *res = NULL;
 	bool ok = false;
 	const char *rp[] = {run_id, snap_id};
 	const char *tp[] = {run_id, text};
-	if (!c || !db_simple(c, "BEGIN", e) || !(res = db_exec(c, sql_run_lock_running, 1, rp, e)))
+	if (!c || !meta_begin(c, e) || !(res = meta_exec_on(c, sql_run_lock_running, 1, rp, e)))
 		goto out;
-	if (PQntuples(res) == 0) {
+	if (meta_nrows(res) == 0) {
 		err_set(e, 409, "conflict", NULL, "run was cancelled while it was planned");
 		goto out;
 	}
-	if (!db_run(c, sql_tasks_insert, 2, tp, e))
+	if (!meta_run_on(c, sql_tasks_insert, 2, tp, e))
 		goto out;
 	size_t i;
 	json_t *ev;
@@ -302,11 +301,11 @@ static bool store_plan(struct engine *en, const char *run_id, const struct job *
 			      json_string_value(json_object_get(ev, "kind")), "%s",
 			      json_string_value(json_object_get(ev, "message")));
 	}
-	ok = db_run(c, sql_run_set_snapshot, 2, rp, e) && db_simple(c, "COMMIT", e);
+	ok = meta_run_on(c, sql_run_set_snapshot, 2, rp, e) && meta_commit(c, e);
 out:
-	PQclear(res);
+	meta_rows_free(res);
 	if (c && !ok)
-		db_simple(c, "ROLLBACK", NULL);
+		meta_rollback(c);
 	meta_release(en->meta, c);
 	free(text);
 	json_decref(events);
@@ -412,25 +411,25 @@ bool plan_next_run(struct engine *en)
 	struct err e;
 	err_clear(&e);
 	const char *params[] = {en->instance};
-	PGresult *res = meta_exec(en->meta, sql_run_claim, 1, params, &e);
-	if (!res || PQntuples(res) == 0) {
-		PQclear(res);
+	struct meta_rows *res = meta_exec(en->meta, sql_run_claim, 1, params, &e);
+	if (!res || meta_nrows(res) == 0) {
+		meta_rows_free(res);
 		return false;
 	}
 	char run_id[37];
-	str_copy(run_id, sizeof(run_id), PQgetvalue(res, 0, 0));
+	str_copy(run_id, sizeof(run_id), meta_value(res, 0, 0));
 	pthread_mutex_lock(&en->lock);
 	en->runs_waiting = true; /* there may be another */
 	pthread_mutex_unlock(&en->lock);
-	struct job *job = job_from_text(PQgetvalue(res, 0, 1));
-	json_t *requested = *PQgetvalue(res, 0, 2) ? json_loads(PQgetvalue(res, 0, 2), 0, NULL) : NULL;
-	struct plan_ctx ctx = {NULL, json_loads(PQgetvalue(res, 0, 4), 0, NULL), true, NULL};
-	const char *jp[] = {PQgetvalue(res, 0, 3)};
-	PGresult *marks = meta_exec(en->meta, sql_marks_for_job, 1, jp, &e);
+	struct job *job = job_from_text(meta_value(res, 0, 1));
+	json_t *requested = *meta_value(res, 0, 2) ? json_loads(meta_value(res, 0, 2), 0, NULL) : NULL;
+	struct plan_ctx ctx = {NULL, json_loads(meta_value(res, 0, 4), 0, NULL), true, NULL};
+	const char *jp[] = {meta_value(res, 0, 3)};
+	struct meta_rows *marks = meta_exec(en->meta, sql_marks_for_job, 1, jp, &e);
 	if (marks)
-		ctx.marks = json_loads(PQgetvalue(marks, 0, 0), 0, NULL);
-	PQclear(marks);
-	PQclear(res);
+		ctx.marks = json_loads(meta_value(marks, 0, 0), 0, NULL);
+	meta_rows_free(marks);
+	meta_rows_free(res);
 	if (!marks)
 		fail_run(en, run_id, NULL, e.msg);
 	else

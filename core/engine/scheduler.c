@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "cron.h"
-#include "db.h"
 #include "log.h"
 #include "sql.h"
 #include "util.h"
@@ -62,15 +61,16 @@ static void next_slot(const char *schedule, time_t now, char out[32])
  * Queue run_id of job_id unless the job has an active run. *queued is set
  * when it was queued. False with e filled on a metadata error.
  */
-static bool queue_run(PGconn *c, const char *run_id, const char *job_id, const char *trigger,
-		      const char *params, const char *backfill_id, bool *queued, struct err *e)
+static bool queue_run(struct meta_conn *c, const char *run_id, const char *job_id,
+		      const char *trigger, const char *params, const char *backfill_id, bool *queued,
+		      struct err *e)
 {
 	const char *p[] = {run_id, job_id, trigger, params, backfill_id};
-	PGresult *res = db_exec(c, sql_sched_run_queue, 5, p, e);
+	struct meta_rows *res = meta_exec_on(c, sql_sched_run_queue, 5, p, e);
 	if (!res)
 		return false;
-	*queued = PQntuples(res) > 0;
-	PQclear(res);
+	*queued = meta_nrows(res) > 0;
+	meta_rows_free(res);
 	return true;
 }
 
@@ -78,8 +78,8 @@ static bool queue_run(PGconn *c, const char *run_id, const char *job_id, const c
  * Start the due slot of one job, or record it as skipped while an earlier
  * run is active, then move next_run_at past now. False on a metadata error.
  */
-static bool fire_job(PGconn *c, const char *job_id, const char *schedule, const char *slot,
-		     time_t now, int *started, struct err *e)
+static bool fire_job(struct meta_conn *c, const char *job_id, const char *schedule,
+		     const char *slot, time_t now, int *started, struct err *e)
 {
 	char run_id[37], next[32];
 	for (int attempt = 0; attempt < SCHED_ATTEMPTS; attempt++) {
@@ -94,34 +94,34 @@ static bool fire_job(PGconn *c, const char *job_id, const char *schedule, const 
 			break;
 		}
 		const char *p[] = {run_id, job_id};
-		PGresult *res = db_exec(c, sql_sched_run_skipped, 2, p, e);
+		struct meta_rows *res = meta_exec_on(c, sql_sched_run_skipped, 2, p, e);
 		if (!res)
 			return false;
-		bool skipped = PQntuples(res) > 0;
+		bool skipped = meta_nrows(res) > 0;
 		if (skipped)
 			meta_event_on(c, run_id, "warning", NULL, "run_skipped",
 				      "the slot at %s of the schedule \"%s\" was %s", slot, schedule,
-				      PQgetvalue(res, 0, 0));
-		PQclear(res);
+				      meta_value(res, 0, 0));
+		meta_rows_free(res);
 		if (skipped)
 			break;
 		/* the active run finished in between: try to queue again */
 	}
 	next_slot(schedule, now, next);
 	const char *np[] = {job_id, *next ? next : NULL};
-	return db_run(c, sql_sched_job_next, 2, np, e);
+	return meta_run_on(c, sql_sched_job_next, 2, np, e);
 }
 
-static bool fire_due_jobs(PGconn *c, int *started, struct err *e)
+static bool fire_due_jobs(struct meta_conn *c, int *started, struct err *e)
 {
-	PGresult *res = db_exec(c, sql_sched_due, 0, NULL, e);
+	struct meta_rows *res = meta_exec_on(c, sql_sched_due, 0, NULL, e);
 	if (!res)
 		return false;
 	bool ok = true;
-	for (int i = 0; ok && i < PQntuples(res); i++)
-		ok = fire_job(c, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
-			      (time_t)atoll(PQgetvalue(res, i, 3)), started, e);
-	PQclear(res);
+	for (int i = 0; ok && i < meta_nrows(res); i++)
+		ok = fire_job(c, meta_value(res, i, 0), meta_value(res, i, 1), meta_value(res, i, 2),
+			      (time_t)atoll(meta_value(res, i, 3)), started, e);
+	meta_rows_free(res);
 	return ok;
 }
 
@@ -131,8 +131,8 @@ static bool is_active(const char *state)
 }
 
 /* Queue the window `next` (JSON text) as run number q + 1 of n of backfill id. */
-static bool queue_window(PGconn *c, const char *id, const char *job_id, const char *next, int q,
-			 int n, int *started, struct err *e)
+static bool queue_window(struct meta_conn *c, const char *id, const char *job_id,
+			 const char *next, int q, int n, int *started, struct err *e)
 {
 	json_t *w = json_loads(next, 0, NULL);
 	json_t *params = json_pack("{s:O?,s:O?,s:s}", "from", json_object_get(w, "from"), "to",
@@ -144,7 +144,7 @@ static bool queue_window(PGconn *c, const char *id, const char *job_id, const ch
 	bool ok = queue_run(c, run_id, job_id, "backfill", text, id, &queued, e);
 	if (ok && queued) {
 		const char *p[] = {id, run_id};
-		ok = db_run(c, sql_backfill_queued, 2, p, e);
+		ok = meta_run_on(c, sql_backfill_queued, 2, p, e);
 		meta_event_on(c, run_id, "info", NULL, "run_backfill",
 			      "queued as window %d of %d of backfill %s: %s", q + 1, n, id, text);
 		(*started)++;
@@ -160,40 +160,41 @@ static bool queue_window(PGconn *c, const char *id, const char *job_id, const ch
  * when its last queued window did not succeed or every window did, queue
  * the next window when its job is idle. False on a metadata error.
  */
-static bool advance_backfill(PGconn *c, PGresult *res, int i, int *started, struct err *e)
+static bool advance_backfill(struct meta_conn *c, struct meta_rows *res, int i, int *started,
+			     struct err *e)
 {
-	const char *id = PQgetvalue(res, i, 0);
-	int q = atoi(PQgetvalue(res, i, 1));
-	int n = atoi(PQgetvalue(res, i, 2));
-	const char *run_id = PQgetvalue(res, i, 3), *state = PQgetvalue(res, i, 4);
+	const char *id = meta_value(res, i, 0);
+	int q = atoi(meta_value(res, i, 1));
+	int n = atoi(meta_value(res, i, 2));
+	const char *run_id = meta_value(res, i, 3), *state = meta_value(res, i, 4);
 	if (q > 0 && is_active(state))
 		return true;
 	if (q > 0 && strcmp(state, "succeeded")) {
 		char why[400];
 		snprintf(why, sizeof(why), "window %d of %d (from %s to %s) %s%s%s", q, n,
-			 PQgetvalue(res, i, 7), PQgetvalue(res, i, 8),
+			 meta_value(res, i, 7), meta_value(res, i, 8),
 			 *state ? state : "lost its run", *state ? " in run " : "", run_id);
 		const char *p[] = {id, !strcmp(state, "cancelled") ? "cancelled" : "failed", why};
 		log_info("backfill %s stopped: %s", id, why);
-		return db_run(c, sql_backfill_finish, 3, p, e);
+		return meta_run_on(c, sql_backfill_finish, 3, p, e);
 	}
 	if (q >= n) {
 		const char *p[] = {id, "succeeded", NULL};
 		log_info("backfill %s succeeded: %d windows", id, n);
-		return db_run(c, sql_backfill_finish, 3, p, e);
+		return meta_run_on(c, sql_backfill_finish, 3, p, e);
 	}
-	return queue_window(c, id, PQgetvalue(res, i, 6), PQgetvalue(res, i, 5), q, n, started, e);
+	return queue_window(c, id, meta_value(res, i, 6), meta_value(res, i, 5), q, n, started, e);
 }
 
-static bool drive_backfills(PGconn *c, int *started, struct err *e)
+static bool drive_backfills(struct meta_conn *c, int *started, struct err *e)
 {
-	PGresult *res = db_exec(c, sql_sched_backfills, 0, NULL, e);
+	struct meta_rows *res = meta_exec_on(c, sql_sched_backfills, 0, NULL, e);
 	if (!res)
 		return false;
 	bool ok = true;
-	for (int i = 0; ok && i < PQntuples(res); i++)
+	for (int i = 0; ok && i < meta_nrows(res); i++)
 		ok = advance_backfill(c, res, i, started, e);
-	PQclear(res);
+	meta_rows_free(res);
 	return ok;
 }
 
@@ -203,11 +204,11 @@ static void tick(struct scheduler *s)
 	struct err e;
 	int started = 0;
 	err_clear(&e);
-	PGconn *c = meta_acquire(s->meta, &e);
-	bool ok = c && db_simple(c, "BEGIN", &e) && fire_due_jobs(c, &started, &e) &&
-		  drive_backfills(c, &started, &e) && db_simple(c, "COMMIT", &e);
+	struct meta_conn *c = meta_acquire(s->meta, &e);
+	bool ok = c && meta_begin(c, &e) && fire_due_jobs(c, &started, &e) &&
+		  drive_backfills(c, &started, &e) && meta_commit(c, &e);
 	if (c && !ok)
-		db_simple(c, "ROLLBACK", NULL);
+		meta_rollback(c);
 	meta_release(s->meta, c);
 	if (!ok && !s->failing)
 		log_warn("scheduler: %s; trying again every second", e.msg);

@@ -12,7 +12,6 @@
 #include "planner.h"
 #include "source.h"
 #include "target.h"
-#include "db.h"
 #include "dsn.h"
 #include "job.h"
 #include "names.h"
@@ -49,17 +48,17 @@ static json_t *job_spec(struct service *s, const char *ref, char id[37], struct 
 {
 	const char *p[2];
 	ref_params(ref, p);
-	PGresult *res = meta_exec(s->meta, sql_job_spec, 2, p, e);
+	struct meta_rows *res = meta_exec(s->meta, sql_job_spec, 2, p, e);
 	if (!res)
 		return NULL;
 	json_t *spec = NULL;
-	if (PQntuples(res) == 1) {
-		str_copy(id, 37, PQgetvalue(res, 0, 0));
-		spec = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
+	if (meta_nrows(res) == 1) {
+		str_copy(id, 37, meta_value(res, 0, 0));
+		spec = json_loads(meta_value(res, 0, 1), 0, NULL);
 	} else {
 		err_set(e, 404, "not_found", NULL, "job \"%s\" not found", ref);
 	}
-	PQclear(res);
+	meta_rows_free(res);
 	return spec;
 }
 
@@ -86,11 +85,11 @@ static json_t *job_store(struct service *s, const char *sql, const char *id, jso
 	sched_first_slot(json_object_get(spec, "schedule"), time(NULL), next);
 	const char *p[] = {id, json_string_value(json_object_get(spec, "name")), text,
 			   *next ? next : NULL};
-	PGresult *res = meta_exec(s->meta, sql, 4, p, e);
+	struct meta_rows *res = meta_exec(s->meta, sql, 4, p, e);
 	free(text);
 	if (!res)
 		name_conflict(e, spec);
-	PQclear(res);
+	meta_rows_free(res);
 	json_decref(spec);
 	return res ? svc_job_get(s, id, e) : NULL;
 }
@@ -148,11 +147,11 @@ bool svc_job_delete(struct service *s, const char *ref, struct err *e)
 		return false;
 	json_decref(old);
 	const char *p[] = {id, NULL};
-	PGresult *res = meta_exec(s->meta, sql_job_delete, 2, p, e);
+	struct meta_rows *res = meta_exec(s->meta, sql_job_delete, 2, p, e);
 	if (!res)
 		return false;
-	int n = PQntuples(res);
-	PQclear(res);
+	int n = meta_nrows(res);
+	meta_rows_free(res);
 	if (n == 0)
 		return err_set(e, 409, "conflict", NULL,
 			       "job \"%s\" has a queued or running run; cancel it first", ref);
@@ -167,8 +166,8 @@ json_t *svc_job_pause(struct service *s, const char *ref, struct err *e)
 		return NULL;
 	json_decref(spec);
 	const char *p[] = {id};
-	PGresult *res = meta_exec(s->meta, sql_job_pause, 1, p, e);
-	PQclear(res);
+	struct meta_rows *res = meta_exec(s->meta, sql_job_pause, 1, p, e);
+	meta_rows_free(res);
 	return res ? svc_job_get(s, id, e) : NULL;
 }
 
@@ -185,8 +184,8 @@ json_t *svc_job_resume(struct service *s, const char *ref, struct err *e)
 	sched_first_slot(json_object_get(spec, "schedule"), time(NULL), next);
 	json_decref(spec);
 	const char *p[] = {id, *next ? next : NULL, once ? "true" : "false"};
-	PGresult *res = meta_exec(s->meta, sql_job_resume, 3, p, e);
-	PQclear(res);
+	struct meta_rows *res = meta_exec(s->meta, sql_job_resume, 3, p, e);
+	meta_rows_free(res);
 	return res ? svc_job_get(s, id, e) : NULL;
 }
 
@@ -423,7 +422,7 @@ static json_t *queue_run(struct service *s, const char *job_id, const char *job_
 	char *p = json_dumps(params ? params : empty, JSON_COMPACT);
 	json_decref(empty);
 	const char *args[] = {run_id, job_id, trigger, p, t};
-	PGresult *res = meta_exec(s->meta, sql_run_insert, 5, args, e);
+	struct meta_rows *res = meta_exec(s->meta, sql_run_insert, 5, args, e);
 	free(t);
 	free(p);
 	if (!res) {
@@ -433,7 +432,7 @@ static json_t *queue_run(struct service *s, const char *job_id, const char *job_
 				job_ref);
 		return NULL;
 	}
-	PQclear(res);
+	meta_rows_free(res);
 	engine_wake(s->engine);
 	return svc_run_get(s, run_id, e);
 }
@@ -474,13 +473,13 @@ json_t *svc_run_retry(struct service *s, const char *run_id, struct err *e)
 		return NULL;
 	}
 	const char *p[] = {run_id};
-	PGresult *res = meta_exec(s->meta, sql_run_not_loaded, 1, p, e);
+	struct meta_rows *res = meta_exec(s->meta, sql_run_not_loaded, 1, p, e);
 	if (!res)
 		return NULL;
 	json_t *tables = json_array();
-	for (int i = 0; i < PQntuples(res); i++)
-		json_array_append_new(tables, json_string(PQgetvalue(res, i, 0)));
-	PQclear(res);
+	for (int i = 0; i < meta_nrows(res); i++)
+		json_array_append_new(tables, json_string(meta_value(res, i, 0)));
+	meta_rows_free(res);
 	json_t *out = NULL;
 	if (json_array_size(tables) == 0)
 		err_set(e, 409, "conflict", NULL,
@@ -562,14 +561,14 @@ static char *run_tables_fetch(void *arg, const char *run_id, size_t *len, struct
 	const char *p[] = {run_id};
 	json_error_t jerr;
 	json_t *items = NULL;
-	PGresult *res = meta_exec(s->meta, sql_run_tables, 1, p, e);
+	struct meta_rows *res = meta_exec(s->meta, sql_run_tables, 1, p, e);
 	if (!res)
 		return NULL;
-	if (PQntuples(res) == 0)
+	if (meta_nrows(res) == 0)
 		err_set(e, 404, "not_found", NULL, "run \"%s\" not found", run_id);
-	else if (!(items = json_loads(PQgetvalue(res, 0, 0), 0, &jerr)))
+	else if (!(items = json_loads(meta_value(res, 0, 0), 0, &jerr)))
 		err_set(e, 500, "internal", NULL, "metadata returned malformed JSON: %s", jerr.text);
-	PQclear(res);
+	meta_rows_free(res);
 	if (!items)
 		return NULL;
 	json_t *doc = json_pack("{s:o}", "items", items);
@@ -743,11 +742,11 @@ bool svc_marks_reset(struct service *s, const char *job_ref, const char *table, 
 		return false;
 	json_decref(spec);
 	const char *p[] = {id, table};
-	PGresult *res = meta_exec(s->meta, sql_marks_reset, 2, p, e);
+	struct meta_rows *res = meta_exec(s->meta, sql_marks_reset, 2, p, e);
 	if (!res)
 		return false;
-	int n = PQntuples(res);
-	PQclear(res);
+	int n = meta_nrows(res);
+	meta_rows_free(res);
 	if (table && n == 0)
 		return err_set(e, 404, "not_found", NULL, "job \"%s\" has no high-water mark for table %s",
 			       job_ref, table);

@@ -63,6 +63,28 @@ PGconn *db_connect(const char *dsn, const char *what, struct err *e)
 	return db_connect_password(dsn, NULL, what, e);
 }
 
+bool db_conninfo_check(const char *dsn, char **why)
+{
+	char *errmsg = NULL;
+	PQconninfoOption *opts = PQconninfoParse(dsn, &errmsg);
+	if (why)
+		*why = !opts && errmsg ? xstrdup(errmsg) : NULL;
+	PQfreemem(errmsg);
+	PQconninfoFree(opts);
+	return opts != NULL;
+}
+
+char *db_conninfo_value(const char *dsn, const char *key)
+{
+	char *val = NULL;
+	PQconninfoOption *opts = PQconninfoParse(dsn, NULL);
+	for (PQconninfoOption *o = opts; o && o->keyword && !val; o++)
+		if (!strcmp(o->keyword, key) && o->val)
+			val = xstrdup(o->val);
+	PQconninfoFree(opts);
+	return val;
+}
+
 const char *db_sqlstate(const PGresult *res)
 {
 	const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;

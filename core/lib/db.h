@@ -45,6 +45,20 @@ bool db_simple(PGconn *c, const char *sql, struct err *e);
  */
 bool db_side_error(PGconn *c, const PGresult *res, const char *side, struct err *e);
 
+/*
+ * Parse a PostgreSQL connection string (key=value pairs or a URI) as libpq
+ * does, without connecting. True when libpq takes it; otherwise false, with
+ * *why (when why is not NULL) set to libpq's message (new string, caller
+ * frees; NULL when libpq gave none).
+ */
+bool db_conninfo_check(const char *dsn, char **why);
+/*
+ * The value the PostgreSQL connection string dsn gives keyword key, as libpq
+ * parses it (new string, caller frees); NULL when it gives none or libpq
+ * cannot parse dsn.
+ */
+char *db_conninfo_value(const char *dsn, const char *key);
+
 /* The SQLSTATE of a failed result, or "" (never NULL). */
 const char *db_sqlstate(const PGresult *res);
 

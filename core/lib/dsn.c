@@ -2,10 +2,10 @@
 #include "dsn.h"
 
 #include <ctype.h>
-#include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
 #include "sb.h"
 #include "util.h"
 #include "banned.h"
@@ -214,8 +214,7 @@ bool dsn_validate(const char *dsn, const char *field, struct err *e)
 		free(shown);
 		return false;
 	}
-	PQconninfoOption *opts = PQconninfoParse(dsn, &errmsg);
-	if (!opts) {
+	if (!db_conninfo_check(dsn, &errmsg)) {
 		char *clean = hide_echo(errmsg ? errmsg : "");
 		size_t n = strlen(clean);
 		while (n && (clean[n - 1] == '\n' || clean[n - 1] == '.' || clean[n - 1] == ' ' ||
@@ -229,10 +228,9 @@ bool dsn_validate(const char *dsn, const char *field, struct err *e)
 						  : "cannot parse");
 		free(shown);
 		free(clean);
-		PQfreemem(errmsg);
+		free(errmsg);
 		return false;
 	}
-	PQconninfoFree(opts);
 	return true;
 }
 
@@ -389,13 +387,11 @@ static char *dsn_password(const char *dsn)
 		dsn_mysql_release(&d);
 		return result;
 	}
-	PQconninfoOption *opts = PQconninfoParse(dsn, NULL);
-	if (!opts)
-		return NULL;
-	for (PQconninfoOption *o = opts; o->keyword; o++)
-		if (!strcmp(o->keyword, "password") && o->val && *o->val)
-			result = xstrdup(o->val);
-	PQconninfoFree(opts);
+	result = db_conninfo_value(dsn, "password");
+	if (result && !*result) {
+		free(result);
+		result = NULL;
+	}
 	return result;
 }
 

@@ -34,6 +34,46 @@ struct meta {
 	unsigned restarts;     /* times a new connection found it started again */
 };
 
+/*
+ * A struct meta_rows is a PGresult and a struct meta_conn a PGconn, under
+ * types of their own so that what uses the store never sees libpq; only
+ * this file converts between them.
+ */
+static struct meta_rows *rows_of(PGresult *res)
+{
+	return (struct meta_rows *)res;
+}
+
+static const PGresult *res_of(const struct meta_rows *r)
+{
+	return (const PGresult *)r;
+}
+
+static struct meta_conn *handle_of(PGconn *c)
+{
+	return (struct meta_conn *)c;
+}
+
+static PGconn *conn_of(struct meta_conn *c)
+{
+	return (PGconn *)c;
+}
+
+int meta_nrows(const struct meta_rows *r)
+{
+	return PQntuples(res_of(r));
+}
+
+const char *meta_value(const struct meta_rows *r, int row, int col)
+{
+	return PQgetvalue(res_of(r), row, col);
+}
+
+void meta_rows_free(struct meta_rows *r)
+{
+	PQclear((PGresult *)r);
+}
+
 /* migrations[v - 1] brings the schema to version v */
 static const char *const migrations[] = {sql_migrate_001, sql_migrate_002, sql_migrate_003,
 					 sql_migrate_004, sql_migrate_005, sql_migrate_006};
@@ -252,7 +292,8 @@ static void give_slot(struct meta *m)
 	pthread_mutex_unlock(&m->lock);
 }
 
-PGconn *meta_acquire(struct meta *m, struct err *e)
+/* Take a connection from the pool, or a new one; NULL with e filled. */
+static PGconn *conn_acquire(struct meta *m, struct err *e)
 {
 	PGconn *c = NULL;
 	if (!meta_patient && !take_slot(m, e))
@@ -272,7 +313,8 @@ PGconn *meta_acquire(struct meta *m, struct err *e)
 	return c;
 }
 
-void meta_release(struct meta *m, PGconn *c)
+/* Give c back to the pool, or close it when it is not ready for the next statement. */
+static void conn_release(struct meta *m, PGconn *c)
 {
 	if (!c)
 		return;
@@ -293,20 +335,56 @@ void meta_release(struct meta *m, PGconn *c)
 	PQfinish(c);
 }
 
+struct meta_conn *meta_acquire(struct meta *m, struct err *e)
+{
+	return handle_of(conn_acquire(m, e));
+}
+
+void meta_release(struct meta *m, struct meta_conn *c)
+{
+	conn_release(m, conn_of(c));
+}
+
+struct meta_rows *meta_exec_on(struct meta_conn *c, const char *sql, int n,
+			       const char *const *params, struct err *e)
+{
+	return rows_of(db_exec(conn_of(c), sql, n, params, e));
+}
+
+bool meta_run_on(struct meta_conn *c, const char *sql, int n, const char *const *params,
+		 struct err *e)
+{
+	return db_run(conn_of(c), sql, n, params, e);
+}
+
+bool meta_begin(struct meta_conn *c, struct err *e)
+{
+	return db_simple(conn_of(c), "BEGIN", e);
+}
+
+bool meta_commit(struct meta_conn *c, struct err *e)
+{
+	return db_simple(conn_of(c), "COMMIT", e);
+}
+
+void meta_rollback(struct meta_conn *c)
+{
+	db_simple(conn_of(c), "ROLLBACK", NULL);
+}
 
 static PGresult *exec_once(struct meta *m, const char *sql, int n, const char *const *params,
 			   struct err *e)
 {
-	PGconn *c = meta_acquire(m, e);
+	PGconn *c = conn_acquire(m, e);
 	if (!c)
 		return NULL;
 	PGresult *res = exec_prepared(c, sql, n, params, e);
-	meta_release(m, c);
+	conn_release(m, c);
 	return res;
 }
 
-PGresult *meta_exec(struct meta *m, const char *sql, int n, const char *const *params,
-		    struct err *e)
+struct meta_rows *meta_exec(struct meta *m, const char *sql, int n, const char *const *params,
+			    struct err *e)
 {
 	int64_t start = now_ms();
 	int pause_ms = 250;
@@ -315,7 +393,7 @@ PGresult *meta_exec(struct meta *m, const char *sql, int n, const char *const *p
 		if (res || !meta_patient || e->status != 503 || now_ms() - start > META_PATIENCE_MS) {
 			if (!res && e->status >= 500)
 				log_error("metadata query failed: %s", e->msg);
-			return res;
+			return rows_of(res);
 		}
 		log_warn("metadata database unavailable (%s); trying again", e->msg);
 		struct timespec ts = {pause_ms / 1000, (pause_ms % 1000) * 1000000L};
@@ -359,7 +437,7 @@ static bool batch_once(PGconn *c, struct meta_stmt *s, int n)
 		} else {
 			res = db_checked(c, res, &s[i].e);
 		}
-		s[i].res = res;
+		s[i].res = rows_of(res);
 		s[i].done = true;
 		while ((more = PQgetResult(c))) /* the end of this statement's results */
 			PQclear(more);
@@ -379,9 +457,9 @@ bool meta_batch(struct meta *m, struct meta_stmt *s, int n)
 	}
 	struct err e;
 	err_clear(&e);
-	PGconn *c = meta_acquire(m, &e);
+	PGconn *c = conn_acquire(m, &e);
 	bool whole = c && batch_once(c, s, n);
-	meta_release(m, c);
+	conn_release(m, c);
 	/* what the batch did not get to: one at a time, with meta_exec's patience */
 	for (int i = 0; i < n; i++)
 		if (!s[i].done) {
@@ -394,20 +472,20 @@ bool meta_batch(struct meta *m, struct meta_stmt *s, int n)
 json_t *meta_docs(struct meta *m, const char *sql, int n, const char *const *params,
 		  struct err *e)
 {
-	PGresult *res = meta_exec(m, sql, n, params, e);
+	struct meta_rows *res = meta_exec(m, sql, n, params, e);
 	if (!res)
 		return NULL;
 	json_t *arr = json_array();
-	for (int i = 0; i < PQntuples(res); i++) {
+	for (int i = 0; i < meta_nrows(res); i++) {
 		json_error_t jerr;
-		json_t *doc = json_loads(PQgetvalue(res, i, 0), 0, &jerr);
+		json_t *doc = json_loads(meta_value(res, i, 0), 0, &jerr);
 		if (!doc) {
 			log_error("metadata returned malformed JSON: %s", jerr.text);
 			continue;
 		}
 		json_array_append_new(arr, doc);
 	}
-	PQclear(res);
+	meta_rows_free(res);
 	return arr;
 }
 
@@ -427,28 +505,29 @@ json_t *meta_doc(struct meta *m, const char *sql, int n, const char *const *para
 long long meta_count(struct meta *m, const char *sql, int n, const char *const *params,
 		     struct err *e)
 {
-	PGresult *res = meta_exec(m, sql, n, params, e);
+	struct meta_rows *res = meta_exec(m, sql, n, params, e);
 	if (!res)
 		return -1;
-	long long v = PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : 0;
-	PQclear(res);
+	long long v = meta_nrows(res) ? atoll(meta_value(res, 0, 0)) : 0;
+	meta_rows_free(res);
 	return v;
 }
 
 /* Record an event on c, or on a pooled connection when c is NULL; log it too. */
-static void event_add(struct meta *m, PGconn *c, const char *run_id, const char *level,
-		      const char *table, const char *kind, const char *fmt, va_list ap)
+static void event_add(struct meta *m, struct meta_conn *c, const char *run_id,
+		      const char *level, const char *table, const char *kind, const char *fmt,
+		      va_list ap)
 {
 	char msg[2048];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	const char *params[] = {run_id, level, table, kind, msg};
 	struct err e;
 	err_clear(&e);
-	PGresult *res = c ? db_exec(c, sql_event_add, 5, params, &e)
-			  : meta_exec(m, sql_event_add, 5, params, &e);
+	struct meta_rows *res = c ? meta_exec_on(c, sql_event_add, 5, params, &e)
+				  : meta_exec(m, sql_event_add, 5, params, &e);
 	if (!res)
 		log_warn("could not record event for run %s: %s", run_id, e.msg);
-	PQclear(res);
+	meta_rows_free(res);
 	meta_event_log(run_id, level, table, "%s", msg);
 }
 
@@ -472,8 +551,8 @@ void meta_event(struct meta *m, const char *run_id, const char *level, const cha
 	va_end(ap);
 }
 
-void meta_event_on(PGconn *c, const char *run_id, const char *level, const char *table,
-		   const char *kind, const char *fmt, ...)
+void meta_event_on(struct meta_conn *c, const char *run_id, const char *level,
+		   const char *table, const char *kind, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -483,7 +562,7 @@ void meta_event_on(PGconn *c, const char *run_id, const char *level, const char 
 
 bool meta_ping(struct meta *m, struct err *e)
 {
-	PGresult *res = meta_exec(m, "SELECT 1", 0, NULL, e);
-	PQclear(res);
+	struct meta_rows *res = meta_exec(m, "SELECT 1", 0, NULL, e);
+	meta_rows_free(res);
 	return res != NULL;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
 #include "dsn.h"
 
 struct redact_case {
@@ -379,6 +380,42 @@ static void test_mysql_uri(void **state)
 	free(sc);
 }
 
+/* What dsn.c asks libpq about a PostgreSQL connection string, through db.c. */
+static void test_conninfo(void **state)
+{
+	(void)state;
+	char *why = NULL;
+	assert_true(db_conninfo_check("host=h dbname=d", &why));
+	assert_null(why);
+	assert_true(db_conninfo_check("postgresql://u:p@h/db", NULL));
+	assert_false(db_conninfo_check("host=x foo", &why));
+	assert_non_null(why);
+	assert_non_null(strstr(why, "missing"));
+	free(why);
+	assert_false(db_conninfo_check("password='unterminated", NULL));
+
+	static const struct {
+		const char *dsn, *key, *want; /* want NULL: no value */
+	} cases[] = {
+		{"host=h password='x y'", "password", "x y"},
+		{"postgresql://u:p%40ss@h/db", "password", "p@ss"},
+		{"postgresql://h/db?password=t0k3n", "password", "t0k3n"},
+		{"postgresql://u@h:5433/db", "port", "5433"},
+		{"password=", "password", ""},
+		{"host=h dbname=d", "password", NULL},
+		{"host=x foo password=s3cret", "password", NULL},
+		{"host=h", "bogus", NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = db_conninfo_value(cases[i].dsn, cases[i].key);
+		if (cases[i].want ? !got || strcmp(got, cases[i].want) : got != NULL)
+			fail_msg("db_conninfo_value(%s, %s) = %s, want %s", cases[i].dsn,
+				 cases[i].key, got ? got : "NULL",
+				 cases[i].want ? cases[i].want : "NULL");
+		free(got);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -398,6 +435,7 @@ int main(void)
 		cmocka_unit_test(test_scrub_without_password),
 		cmocka_unit_test(test_unknown_scheme),
 		cmocka_unit_test(test_mysql_uri),
+		cmocka_unit_test(test_conninfo),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
