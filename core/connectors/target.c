@@ -45,6 +45,14 @@ bool target_step(const struct job *job, const char *sql, const struct load_hooks
 	return ops && ops->step(job, sql, h, session, e);
 }
 
+bool target_exists_error(const struct job *job, const char *code)
+{
+	struct err e;
+	err_clear(&e);
+	const struct target_ops *ops = target_kind(job, &e);
+	return ops && ops->exists_error && ops->exists_error(code);
+}
+
 void load_session_close(struct load_session *s)
 {
 	source_close(s->src);

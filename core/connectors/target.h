@@ -138,6 +138,14 @@ struct target_ops {
 	 */
 	bool (*step)(const struct job *job, const char *sql, const struct load_hooks *h,
 		     struct load_session *session, struct err *e);
+	/*
+	 * The statements of a post-load step that creates one of a schema's
+	 * other objects (see model.h), as the target runs them: the object's
+	 * statements with the session settings they expect (new string).
+	 */
+	char *(*object_sql)(struct target *t, const char *sql);
+	/* Whether a statement failed because its object is on the target already (the error's code). */
+	bool (*exists_error)(const char *code);
 	/* Whether the index or constraint `name` (of `kind`) of table q is on the target already. */
 	bool (*step_done)(struct target *t, const struct qualname *q, const char *name,
 			  const char *kind);
@@ -158,6 +166,8 @@ bool target_load(const struct load_table *t, const struct load_hooks *h, struct 
 		 struct err *e);
 bool target_step(const struct job *job, const char *sql, const struct load_hooks *h,
 		 struct load_session *session, struct err *e);
+/* exists_error of the job's target connector (false when it has none). */
+bool target_exists_error(const struct job *job, const char *code);
 /* The PostgreSQL connector. */
 extern const struct target_ops pg_target_ops;
 

@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "catalog.h"
 #include "copydesc.h"
 #include "planner.h"
 #include "dsn.h"

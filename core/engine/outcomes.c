@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "catalog.h"
 #include "copydesc.h"
 #include "planner.h"
 #include "dsn.h"
@@ -327,7 +326,7 @@ static void run_step(struct engine *en, struct task *t, struct active *a, struct
 	bool object = !strcmp(t->step_kind, "object");
 	const char *table = after || object ? NULL : t->src_label;
 	/* an object the target has already (made by an earlier attempt, or there before) is kept */
-	bool there = !ok && object && objects_exists_error(e.code);
+	bool there = !ok && object && target_exists_error(t->job, e.code);
 	if (there) {
 		task_done(en, t, "loaded", &r, NULL, "info", NULL, "object",
 			  "%s is already on the target and is kept as it is", t->step_name);

@@ -5,13 +5,11 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "catalog.h"
 #include "err.h"
 #include "job.h"
-#include "objects.h"
+#include "model.h"
 #include "source.h"
 #include "strategy.h"
-#include "tabledef.h"
 #include "target.h"
 
 struct plan_table {

@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "catalog.h"
 #include "copydesc.h"
 #include "planner.h"
 #include "dsn.h"
@@ -182,7 +181,7 @@ static int publication_step(const struct objects *o, const char *name)
  * publication's table for the publication. An object that could not be
  * created before the data is an errored step, so that the run fails naming it.
  */
-static bool add_object_steps(json_t *rows, json_t *events, int *seq, struct objects *o)
+static bool add_object_steps(struct target *dst, json_t *rows, json_t *events, int *seq, struct objects *o)
 {
 	struct plan_table holder;
 	memset(&holder, 0, sizeof(holder));
@@ -208,7 +207,7 @@ static bool add_object_steps(json_t *rows, json_t *events, int *seq, struct obje
 				wait = o->o[ob->parent].task_seq;
 			else if (!strncmp(ob->type, "PUBLICATION ", 12))
 				wait = publication_step(o, ob->name);
-			char *sql = ob->failed ? NULL : objects_step_sql(o, i);
+			char *sql = ob->failed ? NULL : dst->ops->object_sql(dst, ob->sql);
 			json_t *fields = json_pack("{s:s,s:s,s:s,s:s,s:i,s:o?,s:s?,s:s?}", "kind", "step",
 				"step_kind", "object", "step_name", label, "step_sql", sql ? sql : "",
 				"phase", 2, "waits_for", wait ? json_integer(wait) : NULL,
@@ -263,7 +262,7 @@ static json_t *plan_tasks(struct plan *p, const struct job *job, struct source *
 		if (p->t[i].create && !*p->t[i].error)
 			ok = add_steps(quoting, rows, events, &seq, p, &p->t[i]);
 	if (p->objects)
-		ok = ok && add_object_steps(rows, events, &seq, p->objects);
+		ok = ok && add_object_steps(quoting, rows, events, &seq, p->objects);
 	ok = ok && add_after_steps(rows, &seq, job);
 	if (ok)
 		return rows;

@@ -7,7 +7,6 @@
 #include <time.h>
 
 #include "backfill.h"
-#include "catalog.h"
 #include "cron.h"
 #include "planner.h"
 #include "source.h"

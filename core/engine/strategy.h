@@ -5,8 +5,8 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "model.h"
 #include "source.h"
-#include "tabledef.h"
 
 /* What a run knows beyond its job when it is planned (both borrowed, may be NULL). */
 struct plan_ctx {

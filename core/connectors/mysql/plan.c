@@ -6,11 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "catalog.h"
 #include "job.h"
+#include "model.h"
 #include "planner.h"
 #include "strategy.h"
-#include "tabledef.h"
 #include "util.h"
 #include "banned.h"
 
@@ -170,7 +169,7 @@ static bool select_tables(struct source *src, MYSQL *m, const struct job *job, j
 		str_copy(t->st.src.name, sizeof(t->st.src.name), row[1]);
 		t->st.rows_estimate = atoll(row[2]);
 		t->st.bytes_estimate = atoll(row[3]);
-		catalog_table_target(job, &t->st);
+		src_table_target(job, &t->st);
 		str_copy(t->mode, sizeof(t->mode), job_table_mode(job, row[0], row[1]));
 		t->leaf = true;
 		if (*row[5])
@@ -684,7 +683,7 @@ static bool read_foreign_keys(struct my_source *s, MYSQL *m, const struct job *j
 			struct tdef_step *st = tdef_add_step(&t->def, "foreign_key", name);
 			st->ref = ref;
 			struct src_table rt = {.src = ref};
-			catalog_table_target(job, &rt);
+			src_table_target(job, &rt);
 			free(rt.filter);
 			char *rq = pq2(rt.dst.schema, rt.dst.name);
 			str_copy(st->ref_printed, sizeof(st->ref_printed), rq);

@@ -11,28 +11,6 @@
 #include "util.h"
 #include "banned.h"
 
-/* Fill the target name of t from the job's per-table options and schema map. */
-void catalog_table_target(const struct job *job, struct src_table *t)
-{
-	const struct job_table *opts = job_table_options(job, t->src.schema, t->src.name);
-	const char *target = opts ? opts->target : NULL;
-	const char *filter = opts ? opts->where : NULL;
-	t->dst = t->src;
-	str_copy(t->dst.schema, sizeof(t->dst.schema), job_schema_target(job, t->src.schema));
-	if (target) {
-		struct qualname q;
-		if (qualname_parse(target, true, &q, "", NULL)) {
-			t->dst = q;
-			if (!*q.schema)
-				str_copy(t->dst.schema, sizeof(t->dst.schema),
-					 job_schema_target(job, t->src.schema));
-		}
-	}
-	t->filter = filter ? xstrdup(filter) : NULL;
-	qualname_format(&t->src, t->src_label, sizeof(t->src_label));
-	qualname_format(&t->dst, t->dst_label, sizeof(t->dst_label));
-}
-
 /* True when name (a "schema.table" string) is in the requested list. */
 static bool is_requested(json_t *requested, const struct qualname *q, bool *used)
 {
@@ -76,7 +54,7 @@ bool catalog_select(PGconn *src, const struct job *job, json_t *requested, struc
 		t->rows_estimate = atoll(PQgetvalue(res, i, 2));
 		t->bytes_estimate = atoll(PQgetvalue(res, i, 3));
 		t->has_pk = PQgetvalue(res, i, 4)[0] == 't';
-		catalog_table_target(job, t);
+		src_table_target(job, t);
 		/* never analyzed (reltuples -1): count its rows */
 		if (PQgetvalue(res, i, 5)[0] != 't') {
 			uncounted[nuncounted] = &t->src;
@@ -113,17 +91,8 @@ fail:
 	free(uncounted);
 	free(which);
 	free(counts);
-	catalog_free(tables, count);
+	src_tables_free(tables, count);
 	return false;
-}
-
-void catalog_free(struct src_table *t, int n)
-{
-	if (!t)
-		return;
-	for (int i = 0; i < n; i++)
-		free(t[i].filter);
-	free(t);
 }
 
 /* Run sql with $1 and $2 the arrays of the schemas and of the names of the n tables q[i]. */

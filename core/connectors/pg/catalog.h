@@ -8,19 +8,8 @@
 
 #include "err.h"
 #include "job.h"
+#include "model.h"
 #include "names.h"
-
-/* One source table a job selects, with where it goes. */
-struct src_table {
-	struct qualname src;
-	struct qualname dst;
-	char src_label[300];
-	char dst_label[300];
-	char *filter; /* owned; the job's "where" for it, or NULL */
-	long long rows_estimate;
-	long long bytes_estimate;
-	bool has_pk;
-};
 
 /*
  * List the tables of the source (regular and partitioned, not partitions)
@@ -29,13 +18,10 @@ struct src_table {
  * A requested name the job does not select fails with 400 naming
  * "tables[i]". Row estimates come from the catalog, or from count(*) for a
  * table never analyzed. Returns false with e filled on failure; *out is a
- * new array the caller frees with catalog_free.
+ * new array the caller frees with src_tables_free.
  */
 bool catalog_select(PGconn *src, const struct job *job, json_t *requested, struct src_table **out,
 		    int *n, struct err *e);
-void catalog_free(struct src_table *t, int n);
-/* Fill t's target name (the job's schema map, its per-table target), filter and labels from t->src. */
-void catalog_table_target(const struct job *job, struct src_table *t);
 
 /*
  * The kind (pg_class.relkind) of each of the n relations q[i] into kinds[i],
@@ -43,13 +29,6 @@ void catalog_table_target(const struct job *job, struct src_table *t);
  */
 bool catalog_relkinds(PGconn *c, const struct qualname *const *q, int n, char *kinds,
 		      struct err *e);
-
-struct column {
-	int table; /* the index of its table in the names asked about */
-	char name[128];
-	char type[256];
-	bool generated;
-};
 
 /*
  * Read the columns of the n tables q[i], table by table, each in column

@@ -19,6 +19,7 @@
 #include "job.h"
 #include "log.h"
 #include "names.h"
+#include "pgtarget.h"
 #include "planner.h"
 #include "sb.h"
 #include "sql.h"
@@ -512,12 +513,6 @@ static bool post_kind(const char *type)
 	return false;
 }
 
-/* Kinds that describe another object: they follow its fate. */
-static bool describes(const char *type)
-{
-	return !strcmp(type, "COMMENT") || !strcmp(type, "SECURITY LABEL");
-}
-
 /* Parse "-- Name: n; Type: t; Schema: s; Owner: o" (line without "-- "); false when it is not one. */
 static bool parse_header(char *line, struct obj *o, char *owner, size_t n)
 {
@@ -767,7 +762,7 @@ static char *drop_missing_roles(const struct ctx *c, const char *sql)
 static int parent_of(const struct objects *o, int i)
 {
 	int k = i - 1;
-	while (k >= 0 && describes(o->o[k].type))
+	while (k >= 0 && objects_describes(o->o[k].type))
 		k--;
 	return k;
 }
@@ -825,7 +820,7 @@ static void classify(struct ctx *c, struct objects *os, int i)
 			return;
 		}
 	}
-	if (describes(t)) {
+	if (objects_describes(t)) {
 		o->parent = parent_of(os, i);
 		const struct obj *par = o->parent >= 0 ? &os->o[o->parent] : NULL;
 		o->post = par && par->post;
@@ -1141,47 +1136,6 @@ done:
 	return ok;
 }
 
-void objects_release(struct objects *o)
-{
-	for (int i = 0; i < o->n; i++) {
-		free(o->o[i].name);
-		free(o->o[i].sql);
-		free(o->o[i].why);
-	}
-	free(o->o);
-	free(o->preamble);
-	json_decref(o->warnings);
-	for (int i = 0; i < o->nschemas; i++)
-		free(o->schemas[i]);
-	free(o->schemas);
-	memset(o, 0, sizeof(*o));
-}
-
-/* An object's name with its schema: "public.actor", "TABLE actor in schema public" for a grant or comment. */
-static char *obj_name(const struct obj *ob)
-{
-	if (!*ob->schema)
-		return xstrdup(ob->name);
-	if (describes(ob->type) || !strcmp(ob->type, "ACL"))
-		return xasprintf("%s in schema %s", ob->name, ob->schema);
-	return xasprintf("%s.%s", ob->schema, ob->name);
-}
-
-char *objects_label(const struct objects *o, int i)
-{
-	char *name = obj_name(&o->o[i]);
-	char *label = xasprintf("%s %s", o->o[i].type, name);
-	free(name);
-	return label;
-}
-
-bool objects_exists_error(const char *state)
-{
-	/* duplicate_table, duplicate_object, duplicate_function, duplicate_schema */
-	return !strcmp(state, "42P07") || !strcmp(state, "42710") || !strcmp(state, "42723") ||
-	       !strcmp(state, "42P06");
-}
-
 /* Run sql on dst; "" on success, else the server's message in msg (and its SQLSTATE in state). */
 static bool run_sql(PGconn *dst, const char *sql, char *msg, size_t n, char state[6])
 {
@@ -1233,7 +1187,7 @@ void objects_create_before(PGconn *dst, struct objects *o, objects_table_fn tabl
 		}
 		/* an object whose parent or dependency failed here */
 		struct qualname hit;
-		long k = describes(ob->type) && ob->parent >= 0 && o->o[ob->parent].fate == OBJ_SKIP ? -2
+		long k = objects_describes(ob->type) && ob->parent >= 0 && o->o[ob->parent].fate == OBJ_SKIP ? -2
 			 : mentions(ob->sql, &failed, &hit);
 		if (k != -1 && ob->fate != OBJ_FERRY) {
 			char *why = k >= 0 ? xstrdup(failed.texts[k])
@@ -1259,7 +1213,7 @@ void objects_create_before(PGconn *dst, struct objects *o, objects_table_fn tabl
 		char *label = objects_label(o, i);
 		if (run_sql(dst, sql, msg, sizeof(msg), state)) {
 			made += ob->fate == OBJ_CREATE;
-		} else if (objects_exists_error(state)) {
+		} else if (pg_exists_error(state)) {
 			/* named one by one up to a point: a job run every night finds them all there */
 			if (++kept <= KEPT_NAMED) {
 				char *m = xasprintf("%s is already on the target and is kept as it is", label);
@@ -1292,35 +1246,3 @@ void objects_create_before(PGconn *dst, struct objects *o, objects_table_fn tabl
 	free(m);
 }
 
-char *objects_step_sql(const struct objects *o, int i)
-{
-	/* the settings pg_dump's statements expect, for this step's transaction only */
-	return xasprintf("SELECT pg_catalog.set_config('search_path', '', true);\n"
-			 "SET LOCAL check_function_bodies = false;\nSET LOCAL client_min_messages = warning;\n%s",
-			 o->o[i].sql);
-}
-
-json_t *objects_summary(const struct objects *o)
-{
-	json_t *kinds = json_array();
-	json_t *index = json_object();
-	for (int i = 0; i < o->n; i++) {
-		const struct obj *ob = &o->o[i];
-		json_t *k = json_object_get(index, ob->type);
-		if (!k) {
-			k = json_pack("{s:s,s:[],s:[],s:[]}", "kind", ob->type, "create", "by_ferry", "skip");
-			json_array_append_new(kinds, k);
-			json_object_set(index, ob->type, k);
-		}
-		char *name = obj_name(ob);
-		if (ob->fate == OBJ_SKIP)
-			json_array_append_new(json_object_get(k, "skip"),
-					      json_pack("{s:s,s:s}", "name", name, "reason", ob->why ? ob->why : ""));
-		else
-			json_array_append_new(json_object_get(k, ob->fate == OBJ_FERRY ? "by_ferry" : "create"),
-					      json_string(name));
-		free(name);
-	}
-	json_decref(index);
-	return kinds;
-}

@@ -8,39 +8,9 @@
 
 #include "err.h"
 #include "job.h"
+#include "model.h"
 
 struct plan;
-
-/* What becomes of one object. */
-enum obj_fate {
-	OBJ_CREATE, /* pg_dump's statements create it */
-	OBJ_FERRY,  /* ferry creates it with its tables (the table, its defaults, keys, indexes) */
-	OBJ_SKIP,   /* not created: see why */
-};
-
-struct obj {
-	char type[40];     /* pg_dump's kind: TABLE, VIEW, FUNCTION, COMMENT, ACL, … */
-	char schema[128];  /* "" for an object outside any schema */
-	char *name;        /* owned: pg_dump's name for it ("actor", "actor last_updated", "TABLE actor") */
-	char *sql;         /* owned: the statements to run (for OBJ_FERRY, those ferry's DDL leaves out), or "" */
-	char *why;         /* owned or NULL: why it is skipped */
-	enum obj_fate fate;
-	bool post;         /* created after the data */
-	bool failed;       /* creating it before the data failed: why holds the database's message */
-	bool seq_made;     /* a sequence ferry may have made already: run only what follows its CREATE then */
-	int table;         /* OBJ_FERRY tables: the plan's index of the table, else -1 */
-	int parent;        /* comments and labels: the object they describe, else -1 */
-	int task_seq;      /* once stored: the seq of its post-load step (0: none) */
-};
-
-struct objects {
-	struct obj *o;    /* owned, in pg_dump's order, which satisfies dependencies */
-	int n;
-	char *preamble;   /* owned: the session settings pg_dump's statements expect */
-	json_t *warnings; /* owned: array of strings for the plan */
-	char **schemas;   /* owned: the schemas the objects were read from */
-	int nschemas;
-};
 
 /*
  * Read the objects of the schemas that p's tables live in, with pg_dump
@@ -55,7 +25,6 @@ struct objects {
  */
 bool objects_read(const struct job *job, PGconn *src, PGconn *dst, const char *snapshot,
 		  const struct plan *p, struct objects *out, struct err *e);
-void objects_release(struct objects *o);
 
 /* Reports one object: level, kind, message. */
 typedef void (*objects_note_fn)(void *arg, const char *level, const char *kind, const char *msg);
@@ -72,20 +41,5 @@ typedef bool (*objects_table_fn)(void *arg, int i);
  */
 void objects_create_before(PGconn *dst, struct objects *o, objects_table_fn table,
 			   objects_note_fn note, void *arg);
-
-/* The statements of post-load object i as a step runs them (new string). */
-char *objects_step_sql(const struct objects *o, int i);
-
-/*
- * The plan's view of the objects: per kind, what is created (and by whom)
- * and what is skipped and why. New reference.
- */
-json_t *objects_summary(const struct objects *o);
-
-/* The label of object i in events and the plan ("VIEW public.actor_info"); new string. */
-char *objects_label(const struct objects *o, int i);
-
-/* True when a statement failed because its object already exists (SQLSTATE state). */
-bool objects_exists_error(const char *state);
 
 #endif

@@ -19,6 +19,9 @@ PGconn *pg_target_conn(struct target *t);
  */
 PGconn *pg_connect(const struct job *job, const char *side, struct err *e);
 
+/* True when a statement failed because its object already exists (its SQLSTATE). */
+bool pg_exists_error(const char *code);
+
 /* The loader (load.c): target_ops' load and step. */
 bool pg_load(const struct load_table *t, const struct load_hooks *h, struct load_result *r,
 	     struct err *e);

@@ -303,7 +303,7 @@ static bool pg_plan(struct source *s, const struct job *job, json_t *requested, 
 	}
 	/* every name the catalog prints from here on comes schema-qualified */
 	if (!db_simple(src, "SET LOCAL search_path = pg_catalog", e)) {
-		catalog_free(tops, ntops);
+		src_tables_free(tops, ntops);
 		return false;
 	}
 	int *idx = xcalloc((size_t)ntops + 1, sizeof(*idx));
@@ -314,7 +314,7 @@ static bool pg_plan(struct source *s, const struct job *job, json_t *requested, 
 		str_copy(t->mode, sizeof(t->mode), job_table_mode(job, t->st.src.schema, t->st.src.name));
 		idx[i] = i;
 	}
-	catalog_free(tops, ntops);
+	src_tables_free(tops, ntops);
 	describe_tables(src, job, p, idx, ntops);
 	free(idx);
 	for (int i = 0; i < p->n; i++)

@@ -10,40 +10,6 @@
 #include "util.h"
 #include "banned.h"
 
-static void column_release(struct tdef_column *c)
-{
-	free(c->select);
-	free(c->default_expr);
-	free(c->generated);
-	free(c->sequence);
-	free(c->sequence_ddl);
-	free(c->comment);
-	for (int i = 0; i < c->nuses; i++) {
-		free(c->uses[i].name);
-		free(c->uses[i].ddl);
-	}
-	free(c->uses);
-}
-
-void tdef_release(struct tdef *t)
-{
-	for (int i = 0; i < t->ncols; i++)
-		column_release(&t->cols[i]);
-	for (int i = 0; i < t->nsteps; i++) {
-		free(t->steps[i].sql);
-		free(t->steps[i].skip);
-	}
-	free(t->cols);
-	free(t->steps);
-	free(t->partkey);
-	free(t->partbound);
-	free(t->reloptions);
-	free(t->filter);
-	free(t->extra_select);
-	free(t->comment);
-	memset(t, 0, sizeof(*t));
-}
-
 static char *opt_strdup(PGresult *res, int row, int col)
 {
 	return PQgetisnull(res, row, col) ? NULL : xstrdup(PQgetvalue(res, row, col));
@@ -70,14 +36,6 @@ static int batch_take(struct batch *b, int pos, int *n)
 		b->next++;
 	*n = b->next - first;
 	return first;
-}
-
-struct tdef_column *tdef_add_column(struct tdef *t)
-{
-	t->cols = xrealloc(t->cols, sizeof(*t->cols) * (size_t)(t->ncols + 1));
-	struct tdef_column *c = &t->cols[t->ncols++];
-	memset(c, 0, sizeof(*c));
-	return c;
 }
 
 /*
@@ -273,7 +231,7 @@ static bool apply_renames(PGconn *src, struct tdef *t, const struct job_table *o
 				dropped = true;
 		}
 		if (dropped) {
-			column_release(c);
+			tdef_column_release(c);
 			continue;
 		}
 		const char *to = json_string_value(json_object_get(renames, c->source));
@@ -380,16 +338,6 @@ static const char *touched_column(const struct tdef *t, const char *cols, bool *
 			p++;
 	}
 	return NULL;
-}
-
-struct tdef_step *tdef_add_step(struct tdef *t, const char *kind, const char *name)
-{
-	t->steps = xrealloc(t->steps, sizeof(*t->steps) * (size_t)(t->nsteps + 1));
-	struct tdef_step *s = &t->steps[t->nsteps++];
-	memset(s, 0, sizeof(*s));
-	str_copy(s->kind, sizeof(s->kind), kind);
-	str_copy(s->name, sizeof(s->name), name);
-	return s;
 }
 
 /* Replace the first occurrence of from in text by to (new string). */

@@ -364,6 +364,22 @@ static bool pg_create(struct target *tgt, const struct job *job, struct plan *p,
 	return true;
 }
 
+/* pg_dump's statements in the step's transaction, with the settings they expect for it only. */
+static char *pg_object_sql(struct target *t, const char *sql)
+{
+	(void)t;
+	return xasprintf("SELECT pg_catalog.set_config('search_path', '', true);\n"
+			 "SET LOCAL check_function_bodies = false;\nSET LOCAL client_min_messages = warning;\n%s",
+			 sql);
+}
+
+bool pg_exists_error(const char *code)
+{
+	/* duplicate_table, duplicate_object, duplicate_function, duplicate_schema */
+	return !strcmp(code, "42P07") || !strcmp(code, "42710") || !strcmp(code, "42723") ||
+	       !strcmp(code, "42P06");
+}
+
 const struct target_ops pg_target_ops = {
 	.kind = "postgresql",
 	.open = pg_open,
@@ -380,6 +396,8 @@ const struct target_ops pg_target_ops = {
 	.create = pg_create,
 	.load = pg_load,
 	.step = pg_step,
+	.object_sql = pg_object_sql,
+	.exists_error = pg_exists_error,
 	.step_done = pg_step_done,
 	.loaded_rows = pg_loaded_rows,
 };
