@@ -1,9 +1,11 @@
 /* core/connectors/model.c: ferry's table model (see model.h): releasing it, growing it, naming its parts */
 #include "model.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "sb.h"
 #include "util.h"
 #include "banned.h"
 
@@ -88,6 +90,31 @@ void src_tables_free(struct src_table *t, int n)
 	for (int i = 0; i < n; i++)
 		free(t[i].filter);
 	free(t);
+}
+
+bool src_tables_found(json_t *requested, const bool *used, struct err *e)
+{
+	size_t missing = 0, first = 0;
+	struct sb names;
+	sb_init(&names);
+	for (size_t i = 0; i < json_array_size(requested); i++) {
+		if (used[i])
+			continue;
+		if (!missing++)
+			first = i;
+		sb_addf(&names, "%s\"%s\"", names.len ? ", " : "",
+			json_string_value(json_array_get(requested, i)));
+	}
+	if (missing) {
+		char field[32];
+		snprintf(field, sizeof(field), "tables[%zu]", first);
+		err_set(e, 400, "invalid_field", field,
+			missing == 1 ? "table %s does not exist in the source or is not selected by the job's include/exclude"
+				     : "tables %s do not exist in the source or are not selected by the job's include/exclude",
+			names.buf);
+	}
+	sb_release(&names);
+	return missing == 0;
 }
 
 void objects_release(struct objects *o)

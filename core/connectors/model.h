@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "err.h"
 #include "job.h"
 #include "names.h"
 
@@ -88,6 +89,13 @@ struct src_table {
 void src_tables_free(struct src_table *t, int n);
 /* Fill t's target name (the job's schema map, its per-table target), filter and labels from t->src. */
 void src_table_target(const struct job *job, struct src_table *t);
+/*
+ * After a connector matched its tables against `requested` (the run's
+ * table names, used[i] set for each one found): false with e filled (400,
+ * field the first one missing) naming every requested table the source
+ * does not have or the job does not select.
+ */
+bool src_tables_found(json_t *requested, const bool *used, struct err *e);
 
 /* ---- a column the target has already */
 

@@ -1,7 +1,7 @@
 // tests/e2e/dropped.test.js: a source table changed after the run planned it and before its copy read it, for
 // a PostgreSQL and a MariaDB source. Dropped or renamed: the DDL is not held up by the run, the run ends within
 // a deadline, each missing table fails once with the source's "does not exist" error naming it, the other
-// tables load in full, and a retry of the run fails at its plan, naming the missing table. Emptied by TRUNCATE,
+// tables load in full, and a retry of the run fails at its plan, naming the missing tables. Emptied by TRUNCATE,
 // or dropped and created again under its name: the table fails once, with an error that says what happened,
 // instead of loading no rows, the other tables load in full, and a retry loads the table as it is now
 'use strict';
@@ -277,14 +277,14 @@ function droppedChecks(s, c, missingError) {
 		}
 	});
 
-	it('fails a retry of the run at its plan, naming a missing table', async () => {
+	it('fails a retry of the run at its plan, naming every missing table', async () => {
 		const { run } = s();
 		const r = await c.api.post(`/api/v1/runs/${run.id}/retry`);
 		assert.equal(r.status, 202, r.text);
 		assert.deepEqual(r.json.tables_requested, [c.label('gone'), c.label('moved')]);
 		const retry = await waitRun(c.api, r.json.id, { timeoutMs: RUN_DEADLINE_MS, intervalMs: 50 });
 		assert.equal(retry.state, 'failed', JSON.stringify(retry));
-		assert.equal(retry.error, `table "${c.label('gone')}" does not exist in the source or is not selected by the job's include/exclude`);
+		assert.equal(retry.error, `tables "${c.label('gone')}", "${c.label('moved')}" do not exist in the source or are not selected by the job's include/exclude`);
 		assert.equal(retry.tables.total, 0);
 	});
 }

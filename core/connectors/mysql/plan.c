@@ -183,18 +183,9 @@ static bool select_tables(struct source *src, MYSQL *m, const struct job *job, j
 	if (views.len)
 		warn_plan(p, "not carried over (ferry copies tables): %s", views.buf);
 	sb_release(&views);
-	for (size_t i = 0; i < nreq; i++) {
-		if (!used[i]) {
-			char field[32];
-			snprintf(field, sizeof(field), "tables[%zu]", i);
-			free(used);
-			return err_set(e, 400, "invalid_field", field,
-				       "table \"%s\" does not exist in the source or is not selected by the job's include/exclude",
-				       json_string_value(json_array_get(requested, i)));
-		}
-	}
+	bool found = !requested || src_tables_found(requested, used, e);
 	free(used);
-	return true;
+	return found;
 }
 
 /* Is column `name` of table schema.name a JSON column (MariaDB: CHECK (json_valid(`name`)))? */

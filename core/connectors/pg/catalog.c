@@ -62,16 +62,8 @@ bool catalog_select(PGconn *src, const struct job *job, json_t *requested, struc
 		}
 		count++;
 	}
-	for (size_t i = 0; i < nreq; i++) {
-		if (!used[i]) {
-			char field[32];
-			snprintf(field, sizeof(field), "tables[%zu]", i);
-			err_set(e, 400, "invalid_field", field,
-				"table \"%s\" does not exist in the source or is not selected by the job's include/exclude",
-				json_string_value(json_array_get(requested, i)));
-			goto fail;
-		}
-	}
+	if (requested && !src_tables_found(requested, used, e))
+		goto fail;
 	counts = xcalloc((size_t)nuncounted + 1, sizeof(*counts));
 	if (!catalog_count_rows(src, uncounted, nuncounted, 0, counts, e))
 		goto fail;
