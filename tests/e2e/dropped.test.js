@@ -18,16 +18,13 @@
 
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const path = require('node:path');
-const { spawn } = require('node:child_process');
 
-const { bindir } = require('../lib/cluster');
 const { ferrydAvailable } = require('../lib/ferryd');
 const { startMariadb, mariadbAvailable } = require('../lib/mariadb');
 const { pollUntil } = require('../lib/util');
 const {
 	startEnv, createJob, triggerRun, getRun, waitRun, runTables, runEvents, waitTables, rel,
-	tableChecksum, countOrNull,
+	tableChecksum, countOrNull, holdWrites,
 } = require('./helpers');
 
 /* After the hold ends, the run must finish within this. */
@@ -116,47 +113,6 @@ DROP TABLE works.recreated;
 CREATE TABLE works.recreated (id int PRIMARY KEY, v varchar(64));
 INSERT INTO works.recreated SELECT seq, concat('new r', seq) FROM seq_5001_to_${5000 + RECREATED_NEW_ROWS};
 `;
-
-/*
- * A psql session of the test's own that locks relation of database db in
- * SHARE mode in an open transaction: readers go through, writers (ferry's
- * COPY … FROM STDIN) wait. Resolves once the lock is held to { release() },
- * which ends the session and so rolls the transaction back.
- */
-async function holdWrites(cluster, db, relation) {
-	const env = {};
-	for (const [k, v] of Object.entries(process.env))
-		if (!k.startsWith('PG'))
-			env[k] = v;
-	const child = spawn(path.join(bindir(), 'psql'), ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
-		'-h', cluster.host, '-p', String(cluster.port), '-U', 'postgres', '-d', db], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-	let out = '';
-	let exited = false;
-	child.stdout.on('data', (b) => { out += b.toString('utf8'); });
-	child.stderr.on('data', (b) => { out += b.toString('utf8'); });
-	child.stdin.on('error', () => {});
-	const closed = new Promise((resolve) => child.on('close', () => {
-		exited = true;
-		resolve();
-	}));
-	const release = async () => {
-		child.stdin.end();
-		await closed;
-	};
-	try {
-		child.stdin.write(`BEGIN; LOCK TABLE ${relation} IN SHARE MODE; SELECT 'locked';\n`);
-		await pollUntil(() => {
-			if (exited)
-				throw new Error(`the lock holder exited: ${out}`);
-			return out.includes('locked');
-		}, { timeoutMs: 10000, intervalMs: 20, what: `a SHARE lock on ${relation}` });
-	} catch (e) {
-		child.kill();
-		await closed;
-		throw e;
-	}
-	return { release };
-}
 
 /*
  * The scenario, for either source and either change. c: {

@@ -304,6 +304,47 @@ function spawnFerryd(args, opts = {}) {
 	};
 }
 
+/*
+ * A psql session of the test's own that locks relation of database db in
+ * SHARE mode in an open transaction: readers go through, writers (ferry's
+ * COPY … FROM STDIN) wait. Resolves once the lock is held to { release() },
+ * which ends the session and so rolls the transaction back.
+ */
+async function holdWrites(cluster, db, relation) {
+	const env = {};
+	for (const [k, v] of Object.entries(process.env))
+		if (!k.startsWith('PG'))
+			env[k] = v;
+	const child = spawn(path.join(bindir(), 'psql'), ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+		'-h', cluster.host, '-p', String(cluster.port), '-U', 'postgres', '-d', db], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+	let out = '';
+	let exited = false;
+	child.stdout.on('data', (b) => { out += b.toString('utf8'); });
+	child.stderr.on('data', (b) => { out += b.toString('utf8'); });
+	child.stdin.on('error', () => {});
+	const closed = new Promise((resolve) => child.on('close', () => {
+		exited = true;
+		resolve();
+	}));
+	const release = async () => {
+		child.stdin.end();
+		await closed;
+	};
+	try {
+		child.stdin.write(`BEGIN; LOCK TABLE ${relation} IN SHARE MODE; SELECT 'locked';\n`);
+		await pollUntil(() => {
+			if (exited)
+				throw new Error(`the lock holder exited: ${out}`);
+			return out.includes('locked');
+		}, { timeoutMs: 10000, intervalMs: 20, what: `a SHARE lock on ${relation}` });
+	} catch (e) {
+		child.kill();
+		await closed;
+		throw e;
+	}
+	return { release };
+}
+
 module.exports = {
 	FINISHED,
 	UUID_RE,
@@ -325,4 +366,5 @@ module.exports = {
 	restartCluster,
 	waitTables,
 	spawnFerryd,
+	holdWrites,
 };

@@ -14,7 +14,7 @@ const { ferrydAvailable } = require('../lib/ferryd');
 const { startMariadb, mariadbAvailable } = require('../lib/mariadb');
 const { pollUntil } = require('../lib/util');
 const {
-	startEnv, createJob, triggerRun, waitRun, runToEnd, runEvents, runTables, waitTables, rel,
+	startEnv, createJob, triggerRun, waitRun, runToEnd, runEvents, runTables, waitTables, rel, holdWrites,
 } = require('./helpers');
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures');
@@ -42,7 +42,7 @@ describe('MySQL and MariaDB sources', { skip }, () => {
 
 	before(async () => {
 		[env, my] = await Promise.all([
-			startEnv({ dbs: ['sakila', 'types', 'strict', 'tampered', 'inc', 'crash', 'restart', 'mapped', 'split'] }),
+			startEnv({ dbs: ['sakila', 'types', 'strict', 'tampered', 'inc', 'crash', 'restart', 'mapped', 'split', 'opts', 'modes'] }),
 			startMariadb(),
 		]);
 		await my.sqlFile(path.join(FIXTURES, 'sakila_mini.sql'));
@@ -381,6 +381,118 @@ describe('MySQL and MariaDB sources', { skip }, () => {
 		}
 		const events = await runEvents(env.api, run.id);
 		assert.ok(!events.some((e) => e.level === 'error'), 'no errors');
+	});
+
+	it('applies every per-table option in MySQL\'s SQL: target, where, columns, drop_columns, expressions, casts, and a delete flag', async () => {
+		await my.sql(`CREATE DATABASE opts; USE opts;
+			CREATE TABLE people (id INT PRIMARY KEY, first VARCHAR(40) NOT NULL, last VARCHAR(40) NOT NULL,
+				email VARCHAR(100), secret VARCHAR(40), age INT NOT NULL, deleted TINYINT(1) NOT NULL DEFAULT 0);
+			INSERT INTO people VALUES (1, 'Ann', 'Lee', 'ann@x.org', 's1', 30, 0), (2, 'Bob', 'Ng', 'bob@x.org', 's2', 17, 0),
+				(3, 'Cy', 'Oh', 'cy@x.org', 's3', 45, 1), (4, 'Di', 'Pe', NULL, 's4', 52, 0);`);
+		const shaped = await createJob(env.api, {
+			name: 'opts-shaped', source: { dsn: my.dsn('opts') }, target: { dsn: env.dsn('opts') },
+			include: ['opts.people'], load: { mode: 'drop', validate: 'count' },
+			tables: {
+				'opts.people': {
+					target: 'crm.adults', where: 'age >= 18 AND last <> _utf8mb4\'Oh\'', columns: { first: 'given_name' },
+					drop_columns: ['secret', 'deleted'], casts: { age: 'bigint' },
+					expressions: { email: "CONCAT(LEFT(email, 1), '***')", full_name: "CONCAT(first, ' ', last)" },
+				},
+			},
+		});
+		await succeed(shaped);
+		const cols = rows(await env.sql('opts', `SELECT column_name, data_type FROM information_schema.columns
+			WHERE table_schema = 'crm' AND table_name = 'adults' ORDER BY ordinal_position`));
+		assert.deepEqual(cols.map((c) => c[0]), ['id', 'given_name', 'last', 'email', 'age', 'full_name'],
+			'renamed, dropped, replaced and added columns, in order');
+		assert.deepEqual(cols.slice(0, 5).map((c) => c[1]), ['integer', 'character varying', 'character varying', 'text', 'bigint'],
+			'a cast column gets its type');
+		assert.deepEqual(rows(await env.sql('opts', `SELECT id, given_name, email, age, full_name FROM crm.adults ORDER BY id`)),
+			[['1', 'Ann', 'a***', '30', 'Ann Lee'], ['4', 'Di', '', '52', 'Di Pe']], 'where, renames, masks, computed columns');
+
+		// upsert with a delete flag: flagged rows are deleted from the target, the others merged by the key
+		const flagged = await createJob(env.api, {
+			name: 'opts-flagged', source: { dsn: my.dsn('opts') }, target: { dsn: env.dsn('opts') },
+			include: ['opts.people'], load: { mode: 'upsert', validate: 'count' },
+			tables: { 'opts.people': { target: 'crm.people', delete_flag: 'deleted', drop_columns: ['secret'] } },
+		});
+		await succeed(flagged);
+		const live = async () => rows(await env.sql('opts', 'SELECT id, first FROM crm.people ORDER BY id'));
+		assert.deepEqual(await live(), [['1', 'Ann'], ['2', 'Bob'], ['4', 'Di']]);
+		await my.sql(`UPDATE people SET deleted = 1 WHERE id = 1; UPDATE people SET first = 'Robert' WHERE id = 2;
+			INSERT INTO people VALUES (5, 'Ed', 'Qu', NULL, 's5', 23, 0);`, { db: 'opts' });
+		await succeed(flagged);
+		assert.deepEqual(await live(), [['2', 'Robert'], ['4', 'Di'], ['5', 'Ed']]);
+	});
+
+	it('loads in every mode, backfills a window and cancels a copy with a MySQL source', async () => {
+		await my.sql(`CREATE DATABASE modes; USE modes;
+			CREATE TABLE m (id INT PRIMARY KEY, v VARCHAR(40) NOT NULL, KEY m_v (v));
+			INSERT INTO m SELECT seq, CONCAT('v', seq) FROM seq_1_to_100;
+			CREATE TABLE ev (id INT PRIMARY KEY, at DATETIME NOT NULL, note VARCHAR(40));
+			INSERT INTO ev SELECT seq, '2026-01-01 00:00:00' + INTERVAL seq MINUTE, CONCAT('e', seq) FROM seq_1_to_180;`);
+		const spec = (name, table, load, extra = {}) => ({
+			name, source: { dsn: my.dsn('modes') }, target: { dsn: env.dsn('modes') },
+			include: [`modes.${table}`], load: { validate: 'checksum', ...load }, ...extra,
+		});
+		const count = async (t) => Number(await env.sql('modes', `SELECT count(*) FROM modes.${t}`));
+		const job = await createJob(env.api, spec('modes', 'm', { mode: 'drop' }));
+		await succeed(job);
+		assert.equal(await count('m'), 100);
+		const put = (load) => env.api.put(`/api/v1/jobs/${job.id}`, spec('modes', 'm', load));
+
+		// fail: the table holds rows, so it fails and keeps them
+		assert.equal((await put({ mode: 'fail' })).status, 200);
+		const failed = await runToEnd(env.api, job.id, undefined, { timeoutMs: RUN_TIMEOUT_MS });
+		assert.equal(failed.state, 'failed');
+		assert.match((await runTables(env.api, failed.id))['modes.m'].error, /holds 100 rows and load\.mode is fail/);
+		// replace: what the source holds now
+		await my.sql('DELETE FROM m WHERE id > 90', { db: 'modes' });
+		assert.equal((await put({ mode: 'replace' })).status, 200);
+		await succeed(job);
+		assert.equal(await count('m'), 90);
+		// swap: a new copy swapped in, the table's index kept
+		await my.sql("UPDATE m SET v = 'swapped' WHERE id = 1", { db: 'modes' });
+		assert.equal((await put({ mode: 'swap' })).status, 200);
+		await succeed(job);
+		assert.equal(await env.sql('modes', 'SELECT v FROM modes.m WHERE id = 1'), 'swapped');
+		assert.match(await env.sql('modes', "SELECT string_agg(indexname, ',') FROM pg_indexes WHERE tablename = 'm'"), /m_v/);
+		// append: new rows only, chosen by the job's where
+		await my.sql("INSERT INTO m SELECT seq, 'appended' FROM seq_1001_to_1005", { db: 'modes' });
+		await env.api.put(`/api/v1/jobs/${job.id}`, spec('modes', 'm', { mode: 'append' }, { tables: { 'modes.m': { where: 'id > 1000' } } }));
+		await succeed(job);
+		assert.equal(await count('m'), 95);
+
+		// a backfill replaces just its window of an incremental table
+		const inc = await createJob(env.api, spec('modes-inc', 'ev', { mode: 'incremental' }, { tables: { 'modes.ev': { cursor: 'at' } } }));
+		await succeed(inc);
+		assert.equal(await count('ev'), 180);
+		await my.sql("DELETE FROM ev WHERE id = 70; UPDATE ev SET note = 'fixed' WHERE id = 71; UPDATE ev SET note = 'outside' WHERE id = 150",
+			{ db: 'modes' });
+		const window = { from: '2026-01-01 01:00:00', to: '2026-01-01 02:00:00' };
+		const { run: bf } = await succeed(inc, { params: window });
+		assert.deepEqual(bf.params, window);
+		assert.deepEqual(rows(await env.sql('modes', 'SELECT count(*), min(note) FILTER (WHERE id = 71), min(note) FILTER (WHERE id = 150) FROM modes.ev')),
+			[['179', 'fixed', 'e150']], 'the window follows the source; rows outside it are untouched');
+
+		// cancel: the copy waits for a lock on the target; the cancelled run leaves the target as it was
+		const hold = await holdWrites(env.cluster, 'modes', 'modes.m');
+		let run;
+		try {
+			await env.api.put(`/api/v1/jobs/${job.id}`, spec('modes', 'm', { mode: 'replace' }));
+			run = await triggerRun(env.api, job.id);
+			await waitTables(env.api, run.id, (t) => t['modes.m']?.state === 'loading', 'the copy of modes.m under way');
+			const r = await env.api.post(`/api/v1/runs/${run.id}/cancel`);
+			assert.equal(r.status, 202, r.text);
+			const done = await waitRun(env.api, run.id, { timeoutMs: 30000 });
+			assert.equal(done.state, 'cancelled');
+		} finally {
+			await hold.release();
+		}
+		assert.equal(await count('m'), 95, 'the cancelled replace rolled back');
+		// and the next run reads the source again, on connections the cancelled one gave back
+		await succeed(job);
+		assert.equal(await count('m'), 95);
 	});
 
 	it('answers connection tests and refuses bad connection strings without showing their passwords', async () => {
