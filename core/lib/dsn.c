@@ -274,7 +274,8 @@ static const char *skip_brackets(const char *p)
  * the last '@' before it (outside a bracketed host) covers that, an '@'
  * inside the password, and strings libpq would refuse. A parameter whose
  * key decodes to "password" is hidden up to the next '&' wherever a '?' or
- * '&' starts it, even where that runs into what looked like the user info.
+ * '&' starts it, before or after the user info, even where that runs into
+ * what looked like the user info.
  * Hidden stretches are marked first and then each is written as one "***".
  */
 static void redact_uri(const char *dsn, struct sb *out)
@@ -297,9 +298,14 @@ static void redact_uri(const char *dsn, struct sb *out)
 	const char *colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
 	for (const char *q = colon ? colon + 1 : at; colon && q < at; q++)
 		hide[q - dsn] = true;
-	/* parameters, as libpq finds them: after the user info that ends at the first '@' */
-	for (const char *q = first_at ? first_at : p; *q; q++) {
-		if (*q != '?' && *q != '&')
+	/*
+	 * parameters: wherever a '?' or '&' starts one after the first '@', as
+	 * libpq finds them, and before it too outside the hidden password, since
+	 * a string libpq or the scheme check refuses has no user info to trust
+	 * (a host in brackets before an '@' leaves "?password=" ahead of it)
+	 */
+	for (const char *q = p; *q; q++) {
+		if ((*q != '?' && *q != '&') || (first_at && q < first_at && hide[q - dsn]))
 			continue;
 		size_t key = strcspn(q + 1, "=?&");
 		if (q[1 + key] != '=' || !is_password_key(q + 1, key))

@@ -93,6 +93,10 @@ static void test_redact_uri_query_password(void **state)
 		{"postgresql://u:one@host/db?password=two",
 		 "postgresql://u:***@host/db?password=***", "two"},
 		{"postgresql://host?password=secret", "postgresql://host?password=***", "secret"},
+		/* a bracketed "host" ahead of the parameters and an '@' after them */
+		{"postgpostgresql://[/d]?password=se[cr@et]x:y/z", "postgpostgresql://[/d]?password=***",
+		 "cr@et"},
+		{"postgresql://u?password=secret:x@host/db", "postgresql://u?password=***", "secret"},
 	};
 	check_redactions(cases, sizeof(cases) / sizeof(cases[0]));
 }
