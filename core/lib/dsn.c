@@ -275,10 +275,12 @@ static const char *skip_brackets(const char *p)
  * inside the password, and strings libpq would refuse. A parameter whose
  * key decodes to "password" is hidden up to the next '&' wherever a '?' or
  * '&' starts it, before or after the user info, even where that runs into
- * what looked like the user info.
+ * what looked like the user info. Only in a PostgreSQL URI libpq accepts
+ * (trusted) is a "?password=" inside the user info's password taken as part
+ * of that password, as libpq takes it, and not hidden on past its '@'.
  * Hidden stretches are marked first and then each is written as one "***".
  */
-static void redact_uri(const char *dsn, struct sb *out)
+static void redact_uri(const char *dsn, bool trusted, struct sb *out)
 {
 	size_t len = strlen(dsn);
 	bool *hide = xcalloc(len + 1, sizeof(bool));
@@ -300,12 +302,14 @@ static void redact_uri(const char *dsn, struct sb *out)
 		hide[q - dsn] = true;
 	/*
 	 * parameters: wherever a '?' or '&' starts one after the first '@', as
-	 * libpq finds them, and before it too outside the hidden password, since
-	 * a string libpq or the scheme check refuses has no user info to trust
-	 * (a host in brackets before an '@' leaves "?password=" ahead of it)
+	 * libpq finds them, and before it too, since a string libpq or the scheme
+	 * check refuses has no user info to trust (a host in brackets before an
+	 * '@' leaves "?password=" ahead of it, and a password's value may run on
+	 * past the '@' that seemed to end the user info)
 	 */
 	for (const char *q = p; *q; q++) {
-		if ((*q != '?' && *q != '&') || (first_at && q < first_at && hide[q - dsn]))
+		if ((*q != '?' && *q != '&') ||
+		    (trusted && first_at && q < first_at && hide[q - dsn]))
 			continue;
 		size_t key = strcspn(q + 1, "=?&");
 		if (q[1 + key] != '=' || !is_password_key(q + 1, key))
@@ -373,10 +377,13 @@ char *dsn_redact(const char *dsn)
 {
 	struct sb out;
 	sb_init(&out);
-	if (is_uri(dsn))
-		redact_uri(dsn, &out);
-	else
+	if (is_uri(dsn)) {
+		const char *kind = dsn_kind(dsn);
+		bool trusted = kind && !strcmp(kind, "postgresql") && db_conninfo_check(dsn, NULL);
+		redact_uri(dsn, trusted, &out);
+	} else {
 		redact_kv(dsn, &out);
+	}
 	return sb_detach(&out);
 }
 

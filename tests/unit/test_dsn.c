@@ -124,6 +124,11 @@ static void test_redact_uri_question_mark_in_password(void **state)
 		{"postgresql://user:pa?ss@host/db", "postgresql://user:***@host/db", "pa?ss"},
 		{"postgresql://user:x?password=y@host/db", "postgresql://user:***@host/db",
 		 "x?password"},
+		/*
+		 * a string no parser accepts has no user info to trust: a password
+		 * parameter inside what looks like one is hidden to its end
+		 */
+		{"pgx://[/u:x?password=p@ss]h://u[:@", "pgx://[/u:***", "ss]h"},
 	};
 	check_redactions(cases, sizeof(cases) / sizeof(cases[0]));
 }
