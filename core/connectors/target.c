@@ -31,20 +31,6 @@ void target_close(struct target *t)
 		t->ops->close(t);
 }
 
-bool target_load(const struct load_table *t, const struct load_hooks *h, struct load_result *r,
-		 struct err *e)
-{
-	const struct target_ops *ops = target_kind(t->job, e);
-	return ops && ops->load(t, h, r, e);
-}
-
-bool target_step(const struct job *job, const char *sql, const struct load_hooks *h,
-		 struct load_session *session, struct err *e)
-{
-	const struct target_ops *ops = target_kind(job, e);
-	return ops && ops->step(job, sql, h, session, e);
-}
-
 bool target_exists_error(const struct job *job, const char *code)
 {
 	struct err e;

@@ -71,6 +71,21 @@ struct load_result {
 	char *mark;         /* owned or NULL: an incremental table's new high-water mark */
 };
 
+/*
+ * How a table's rows reach the target, as its load mode and copy say
+ * (chosen by the engine's loader, carried out by the target's connector).
+ */
+enum load_way {
+	LOAD_EMPTY,  /* empty the table, then copy (replace, drop, a table this run created) */
+	LOAD_APPEND, /* copy after the rows already there (append, fail) */
+	LOAD_WINDOW, /* delete the cursor window's rows, then copy (incremental without a key) */
+	LOAD_MERGE,  /* copy into a staging table, then merge by key (upsert, incremental with a key) */
+	LOAD_SWAP,   /* copy into a shadow table, index it, rename it into place (swap) */
+};
+
+/* One table's load on a target: the connector's own. */
+struct target_load;
+
 /* Reports a step of creating the plan's targets: level, table label or NULL, kind, message. */
 typedef void (*plan_note_fn)(void *arg, const char *level, const char *table, const char *kind,
 			     const char *msg);
@@ -118,26 +133,86 @@ struct target_ops {
 	bool (*create)(struct target *t, const struct job *job, struct plan *p, plan_note_fn note, void *arg,
 		       struct err *e);
 
-	/* ---- loads */
+	/* ---- loads: the engine's loader (core/engine/loader.c) drives each table's through these */
+	/* Whether t may serve the next table: connected, and outside any transaction. */
+	bool (*idle)(struct target *t);
+	/* Whether t's connection is gone (a kept one the server closed: what failed on it never ran). */
+	bool (*lost)(struct target *t);
 	/*
-	 * Load one table from src's stream inside one target transaction as its
-	 * mode says: empty the target (or refuse a non-empty one), delete its
-	 * cursor window, stage the rows and merge them by key, or load a shadow
-	 * table and swap it in; carry sequences over, validate (count or
-	 * checksum), commit. Opens (or takes from t->session) its own
-	 * connections to both sides, and more for a table loaded in parts. On
-	 * failure everything on the target is rolled back; false with e filled
-	 * (the database's message, without passwords).
+	 * The load of table lt on t, the way the engine chose for its mode;
+	 * `part`: one part of a table loaded in parts (the table is empty and
+	 * its rows are only appended); `stream_sum`: validation will compare
+	 * the rows' hashes (hash_rows), so prepare reads those of the rows
+	 * an append keeps. Freed by load_close.
 	 */
-	bool (*load)(const struct load_table *t, const struct load_hooks *h, struct load_result *r,
-		     struct err *e);
+	struct target_load *(*load_open)(struct target *t, const struct load_table *lt,
+					 const struct load_hooks *h, enum load_way way, bool part,
+					 bool stream_sum);
+	void (*load_close)(struct target_load *l);
 	/*
-	 * Run one post-load statement (an index, a constraint, an object) on the
-	 * target, on the session's connection (NULL: a new one), kept there
-	 * again after. False with e filled when it fails.
+	 * Begin the load's transaction and bring the table into the state its
+	 * way asks for: refuse a non-empty one (mode fail), note what an append
+	 * keeps (for validation), delete the cursor window, create the staging
+	 * or shadow table. A LOAD_EMPTY table to load in *streams > 1 parts
+	 * that holds rows after all is emptied here and *streams set to 1.
 	 */
-	bool (*step)(const struct job *job, const char *sql, const struct load_hooks *h,
-		     struct load_session *session, struct err *e);
+	bool (*prepare)(struct target_load *l, int *streams, struct err *e);
+	/*
+	 * Start taking rows. `direct` (LOAD_EMPTY, in one go, without prepare):
+	 * begin, empty the table and start in one message, and with `commit`
+	 * commit as soon as the rows end well, which rows_end confirms.
+	 */
+	bool (*rows_begin)(struct target_load *l, bool direct, bool commit, struct err *e);
+	/* Rows in the source's stream format (source_read), any cut; false with e filled when refused. */
+	bool (*rows_write)(struct target_load *l, const char *data, size_t len, struct err *e);
+	/* Notice what the target said meanwhile (an error mid-stream) without waiting. */
+	void (*rows_poll)(struct target_load *l);
+	/* Give up the rows started, telling the target why; the transaction is then failed. */
+	void (*rows_abort)(struct target_load *l, const char *why);
+	/* The rows ended: how many the target took, in *rows. */
+	bool (*rows_end)(struct target_load *l, long long *rows, struct err *e);
+	/*
+	 * LOAD_MERGE: merge the staged rows into the table by the copy's key
+	 * (`rows` were staged), and tell, for validation, how many rows were
+	 * staged and how many of them are on the target as staged (or gone,
+	 * when flagged deleted).
+	 */
+	bool (*merge)(struct target_load *l, long long rows, struct err *e);
+	bool (*merge_check)(struct target_load *l, long long *staged, long long *found,
+			    struct err *e);
+	/*
+	 * Validation by the target's database: check_send asks for the count
+	 * (and with `checksum` the rows' hash sum, computed as the source's
+	 * validation_sql does) of the rows loaded; check_read reads it and
+	 * tells, net of what an append kept, the rows and whether the sum
+	 * equals the source's (a decimal string).
+	 */
+	bool (*check_send)(struct target_load *l, bool checksum);
+	bool (*check_read)(struct target_load *l, const char *src_sum, long long *rows,
+			   bool *same_sum, struct err *e);
+	/* The loaded rows read back and hashed as rowhash.h says (net of what an append kept). */
+	bool (*hash_rows)(struct target_load *l, long long *rows, unsigned long long *sum,
+			  struct err *e);
+	/* LOAD_SWAP: index the shadow table like the table, carry grants over, rename it into place. */
+	bool (*swap_in)(struct target_load *l, struct err *e);
+	/* Set a sequence the table uses to the source's value (last_value, is_called). */
+	bool (*set_sequence)(struct target_load *l, const struct copy_seq *s, const char *last_value,
+			     const char *is_called, struct err *e);
+	/* Record, in the load's transaction, that this task's rows are in (see create's p->mark). */
+	bool (*mark_loaded)(struct target_load *l, long long rows, struct err *e);
+	bool (*commit)(struct target_load *l, struct err *e);
+	/*
+	 * Roll the load back; with `empty` also empty the table, whose other
+	 * parts committed (a failure there is logged).
+	 */
+	void (*rollback)(struct target_load *l, bool empty);
+	/*
+	 * Run one post-load statement (an index, a constraint, an object;
+	 * statements in one implicit transaction). False with e filled when it
+	 * fails; *gone set too when t's connection turned out closed before
+	 * the statement was sent (so that nothing ran).
+	 */
+	bool (*step)(struct target *t, const char *sql, bool *gone, struct err *e);
 	/*
 	 * The statements of a post-load step that creates one of a schema's
 	 * other objects (see model.h), as the target runs them: the object's
@@ -161,11 +236,6 @@ const struct target_ops *target_kind(const struct job *job, struct err *e);
 /* Open the job's target with its connector. */
 struct target *target_open(const struct job *job, struct err *e);
 void target_close(struct target *t);
-/* Load one table, or run one post-load step, with the job's target connector (see target_ops). */
-bool target_load(const struct load_table *t, const struct load_hooks *h, struct load_result *r,
-		 struct err *e);
-bool target_step(const struct job *job, const char *sql, const struct load_hooks *h,
-		 struct load_session *session, struct err *e);
 /* exists_error of the job's target connector (false when it has none). */
 bool target_exists_error(const struct job *job, const char *code);
 /* The PostgreSQL connector. */

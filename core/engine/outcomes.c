@@ -15,6 +15,7 @@
 #include "planner.h"
 #include "dsn.h"
 #include "job.h"
+#include "loader.h"
 #include "target.h"
 #include "log.h"
 #include "sql.h"
