@@ -2,8 +2,8 @@
 // subset arrives with its NOT NULLs, defaults, index names, foreign keys and sequences; every column type
 // arrives as the README's cast table promises, value by value; values PostgreSQL cannot hold fail or are
 // converted as the job says; the checksum validation works across the two engines; incremental and upsert
-// loads; the plan's assessment; bad connection strings and servers; a SIGKILL of ferryd and a restart of
-// MariaDB in the middle of a copy
+// loads; every load mode, a backfill, cancel and a schedule; the plan's assessment; bad connection strings
+// and servers; a SIGKILL of ferryd and a restart of MariaDB in the middle of a copy
 'use strict';
 
 const { describe, it, before, after } = require('node:test');
@@ -490,8 +490,32 @@ describe('MySQL and MariaDB sources', { skip }, () => {
 			await hold.release();
 		}
 		assert.equal(await count('m'), 95, 'the cancelled replace rolled back');
+
+		// cancel while the source is slow to send rows: the read itself is stopped, long before it would end
+		const slow = await createJob(env.api, spec('modes-slow', 'm', { mode: 'replace' }, {
+			tables: { 'modes.m': { where: 'SLEEP(0.3) = 0' } },
+		}));
+		const slowRun = await triggerRun(env.api, slow.id);
+		await waitTables(env.api, slowRun.id, (t) => t['modes.m']?.state === 'loading', 'the slow read of modes.m under way');
+		assert.equal((await env.api.post(`/api/v1/runs/${slowRun.id}/cancel`)).status, 202);
+		/* the read takes 95 × 0.3 s = 28.5 s; the run must end well before */
+		const slowDone = await waitRun(env.api, slowRun.id, { timeoutMs: 10000 });
+		assert.equal(slowDone.state, 'cancelled');
+		assert.equal(await count('m'), 95, 'the cancelled slow replace rolled back');
 		// and the next run reads the source again, on connections the cancelled one gave back
 		await succeed(job);
+		assert.equal(await count('m'), 95);
+
+		// a schedule: an @once job runs by itself soon after it is stored, validated by checksum
+		await my.sql("UPDATE m SET v = 'scheduled' WHERE id = 2", { db: 'modes' });
+		const once = await createJob(env.api, spec('modes-once', 'm', { mode: 'replace' }, { schedule: '@once' }));
+		const runs = await pollUntil(async () => (await env.api.get(`/api/v1/jobs/${once.id}/runs`)).json.items, {
+			until: (items) => items.length === 1 && ['succeeded', 'failed'].includes(items[0].state),
+			timeoutMs: 30000, what: 'the @once run of a MySQL job to end',
+		});
+		assert.equal(runs[0].state, 'succeeded', runs[0].error);
+		assert.equal(runs[0].trigger, 'schedule');
+		assert.equal(await env.sql('modes', 'SELECT v FROM modes.m WHERE id = 2'), 'scheduled');
 		assert.equal(await count('m'), 95);
 	});
 

@@ -2,6 +2,8 @@
 #ifndef FERRY_MYSOURCE_H
 #define FERRY_MYSOURCE_H
 
+#include <pthread.h>
+
 #include <mysql.h>
 #include <stdbool.h>
 
@@ -17,7 +19,10 @@ struct my_point;
 struct my_source {
 	struct source base;
 	struct job *job;      /* owned: the job it reads for */
-	MYSQL *m;          /* the connection: its own (planning), or borrowed from point */
+	MYSQL *m;          /* the connection: its own (planning), or borrowed from point; set
+			      under cancel_lock (my_set_conn) */
+	pthread_mutex_t cancel_lock; /* m as a cancel from another thread sees it */
+	bool cancelled;    /* a cancel came (under cancel_lock): a connection borrowed later is not used */
 	bool mariadb;      /* the server is MariaDB */
 	struct my_point *held;  /* the run's point this handle holds (see hold_point) */
 	struct my_point *point; /* the point m was borrowed from, or NULL */

@@ -70,6 +70,24 @@ static void library_init(void)
 
 #define MY(s) ((struct my_source *)(s))
 
+static bool cancel_came(struct my_source *s)
+{
+	pthread_mutex_lock(&s->cancel_lock);
+	bool cancelled = s->cancelled;
+	pthread_mutex_unlock(&s->cancel_lock);
+	return cancelled;
+}
+
+/* Set the handle's connection where a cancel sees it; true when a cancel came already. */
+static bool set_conn(struct my_source *s, MYSQL *m)
+{
+	pthread_mutex_lock(&s->cancel_lock);
+	s->m = m;
+	bool cancelled = s->cancelled;
+	pthread_mutex_unlock(&s->cancel_lock);
+	return cancelled;
+}
+
 bool my_fail(MYSQL *m, struct err *e, const char *what)
 {
 	unsigned no = mysql_errno(m);
@@ -187,6 +205,7 @@ static struct source *my_open(const struct job *job, struct err *e)
 	(void)e;
 	struct my_source *s = xcalloc(1, sizeof(*s));
 	s->base.ops = &mysql_source_ops;
+	pthread_mutex_init(&s->cancel_lock, NULL);
 	s->job = job_parse(job->doc);
 	sb_init(&s->chunk);
 	sb_init(&s->scratch);
@@ -199,7 +218,7 @@ MYSQL *my_conn(struct source *src, struct err *e)
 	struct my_source *s = MY(src);
 	if (s->m)
 		return s->m;
-	s->m = my_connect(s->job, e);
+	set_conn(s, my_connect(s->job, e));
 	if (s->m)
 		s->mariadb = strstr(mysql_get_server_info(s->m), "MariaDB") != NULL;
 	return s->m;
@@ -261,7 +280,7 @@ static void point_return(struct my_source *s, bool fit)
 	if (last)
 		point_close(pt);
 	s->point = NULL;
-	s->m = NULL;
+	set_conn(s, NULL);
 }
 
 static void my_close(struct source *src)
@@ -306,6 +325,7 @@ static void my_close(struct source *src)
 	sb_release(&s->scratch);
 	job_free(s->job);
 	json_decref(s->warnings);
+	pthread_mutex_destroy(&s->cancel_lock);
 	free(s);
 }
 
@@ -482,6 +502,10 @@ static bool point_borrow(struct my_source *s, const char *id, struct err *e)
 {
 	pthread_mutex_lock(&points_lock);
 	for (;;) {
+		if (cancel_came(s)) { /* cancelled while waiting for a connection */
+			pthread_mutex_unlock(&points_lock);
+			return err_set(e, 499, "cancelled", NULL, "cancelled");
+		}
 		struct my_point *pt = points;
 		while (pt && strcmp(pt->id, id))
 			pt = pt->next;
@@ -507,9 +531,10 @@ static bool point_borrow(struct my_source *s, const char *id, struct err *e)
 			pt->borrowed++;
 			s->point = pt;
 			s->slot = i;
-			s->m = pt->conns[i];
+			bool cancelled = set_conn(s, pt->conns[i]);
 			pthread_mutex_unlock(&points_lock);
-			return true;
+			/* a cancel that came meanwhile saw no connection to stop: the read stops here */
+			return !cancelled || err_set(e, 499, "cancelled", NULL, "cancelled");
 		}
 		pthread_cond_wait(&points_free, &points_lock);
 	}
@@ -556,11 +581,11 @@ static bool my_join(struct my_source *s, const char *part, struct err *e)
 		*hp = h->next;
 		s->point = h->pt;
 		s->slot = h->slot;
-		s->m = h->pt->conns[h->slot];
+		bool cancelled = set_conn(s, h->pt->conns[h->slot]);
 		pthread_mutex_unlock(&points_lock);
 		free(h->cond);
 		free(h);
-		return true;
+		return !cancelled || err_set(e, 499, "cancelled", NULL, "cancelled");
 	}
 	pthread_mutex_unlock(&points_lock);
 	return point_borrow(s, s->defer, e);
@@ -905,26 +930,40 @@ static void my_checksum(struct source *src, long long *rows, unsigned long long 
 	*sum = MY(src)->sum;
 }
 
-/* mariadb_cancel stops what a connection does from another thread: its socket is shut down. */
+/*
+ * The handle is the source itself, alive until after the engine frees the
+ * handle. A cancel stops the connection the source holds then
+ * (mariadb_cancel shuts its socket down), wakes a load waiting for one of
+ * the point's connections, and leaves a mark, so that a connection
+ * borrowed later is not used.
+ */
 static void *my_cancel_new(struct source *src)
 {
 	struct my_source *s = MY(src);
-	if (!s->m)
-		return NULL;
-	MYSQL **h = xmalloc(sizeof(*h));
-	*h = s->m;
-	return h;
+	pthread_mutex_lock(&s->cancel_lock);
+	s->cancelled = false; /* a new load on a kept handle */
+	pthread_mutex_unlock(&s->cancel_lock);
+	return s;
 }
 
 static void my_cancel(void *h)
 {
-	if (h)
-		mariadb_cancel(*(MYSQL **)h);
+	struct my_source *s = h;
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->cancel_lock);
+	s->cancelled = true;
+	if (s->m)
+		mariadb_cancel(s->m);
+	pthread_mutex_unlock(&s->cancel_lock);
+	pthread_mutex_lock(&points_lock);
+	pthread_cond_broadcast(&points_free);
+	pthread_mutex_unlock(&points_lock);
 }
 
 static void my_cancel_free(void *h)
 {
-	free(h);
+	(void)h;
 }
 
 static bool my_end(struct source *src)
