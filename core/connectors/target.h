@@ -185,7 +185,8 @@ struct target_ops {
 	 * (and with `checksum` the rows' hash sum, computed as the source's
 	 * validation_sql does) of the rows loaded; check_read reads it and
 	 * tells, net of what an append kept, the rows and whether the sum
-	 * equals the source's (a decimal string).
+	 * equals the source's (a decimal string; NULL when the source's side
+	 * failed: only the answer is read).
 	 */
 	bool (*check_send)(struct target_load *l, bool checksum);
 	bool (*check_read)(struct target_load *l, const char *src_sum, long long *rows,

@@ -141,6 +141,9 @@ static bool reconnect(struct load_ctx *x, int side, struct err *e)
 	x->reused[side] = false;
 	log_info("run %s table %s: the %s connection kept from the table before was closed; connecting again",
 		 x->t->run_id, x->t->dst_label, side_names[side]);
+	/* a cancel must not reach a connection being closed: unhook both until the new one is in */
+	if (x->h->connections)
+		x->h->connections(x->h->arg, NULL, NULL);
 	struct err ce;
 	err_clear(&ce);
 	bool ok;
@@ -630,10 +633,9 @@ static bool validate(struct load_ctx *x, struct load_result *r, struct err *e)
 			   : err_set(&se, 500, "copy_failed", NULL, "source: the connection is closed");
 	long long dst_rows = 0;
 	bool same_sum = false;
-	bool dst_ok = dsent && x->tops->check_read(x->tl, src_ok && sv[1] ? sv[1] : "0", &dst_rows,
-						    &same_sum, e);
-	if (!dsent)
-		err_set(e, 500, "copy_failed", NULL, "target: the connection is closed");
+	(void)dsent; /* check_read reports a query that could not be sent */
+	bool dst_ok = x->tops->check_read(x->tl, src_ok ? (sv[1] ? sv[1] : "0") : NULL, &dst_rows,
+					  &same_sum, e);
 	long long src_rows = atoll(sv[0] ? sv[0] : "0");
 	free(sv[0]);
 	free(sv[1]);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dsn.h"
@@ -261,6 +262,7 @@ static void point_return(struct my_source *s, bool fit)
 	s->defer[0] = '\0';
 	if (!s->point)
 		return;
+	set_conn(s, NULL); /* before the connection may be closed: a cancel no longer reaches it */
 	pthread_mutex_lock(&points_lock);
 	struct my_point *pt = s->point;
 	bool last = false;
@@ -280,7 +282,6 @@ static void point_return(struct my_source *s, bool fit)
 	if (last)
 		point_close(pt);
 	s->point = NULL;
-	set_conn(s, NULL);
 }
 
 static void my_close(struct source *src)
@@ -316,8 +317,10 @@ static void my_close(struct source *src)
 		if (idle)
 			point_close(pt);
 	}
-	if (s->m)
-		mysql_close(s->m);
+	MYSQL *own = s->m;
+	set_conn(s, NULL);
+	if (own)
+		mysql_close(own);
 	free(s->pending);
 	free(s->conv);
 	free(s->kinds);
@@ -536,7 +539,15 @@ static bool point_borrow(struct my_source *s, const char *id, struct err *e)
 			/* a cancel that came meanwhile saw no connection to stop: the read stops here */
 			return !cancelled || err_set(e, 499, "cancelled", NULL, "cancelled");
 		}
-		pthread_cond_wait(&points_free, &points_lock);
+		/* woken when a connection comes back, and a few times a second to see a cancel */
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 250 * 1000 * 1000;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&points_free, &points_lock, &until);
 	}
 }
 
@@ -956,9 +967,12 @@ static void my_cancel(void *h)
 	if (s->m)
 		mariadb_cancel(s->m);
 	pthread_mutex_unlock(&s->cancel_lock);
-	pthread_mutex_lock(&points_lock);
+	/*
+	 * points_lock is not taken here (the engine's lock is held, and
+	 * points_lock can wait on the network): a load that misses this wake-up
+	 * sees the mark at its next timed wake (see point_borrow)
+	 */
 	pthread_cond_broadcast(&points_free);
-	pthread_mutex_unlock(&points_lock);
 }
 
 static void my_cancel_free(void *h)
