@@ -31,7 +31,9 @@
 #                             small (200k, 2, 14k) or a factor of full
 #   BENCH_REPEAT=N            rounds (default 3)
 #   BENCH_RSS_CHECK=0|1       ferryd RSS at 1/10 vs full device table (default 1)
-#   BENCH_METHODS=a,b         only these methods (default all): ferry, pgcopydb,
+#   BENCH_METHODS=a,b         only these methods (default all): ferry (ferryd as
+#                             started with no flags, the judged row),
+#                             ferry_tuned (--workers 2 x jobs), pgcopydb,
 #                             dump_dir, dump_pipe, copy_pipe, limit_out, limit_in,
 #                             and many (the many small tables measure); with
 #                             many alone the main data set is not made
@@ -79,10 +81,11 @@ sampler_pid=""
 page_kb=$(($(getconf PAGESIZE) / 1024))
 
 ferryd_before=${FERRYD_BEFORE:-}
-all_methods=(ferry pgcopydb dump_dir dump_pipe copy_pipe limit_out limit_in)
+all_methods=(ferry ferry_tuned pgcopydb dump_dir dump_pipe copy_pipe limit_out limit_in)
 declare -A label=(
-	[ferry]="ferry (REST API, 2 table + 2 index workers)"
-	[ferry_before]="ferry, the FERRYD_BEFORE build, same settings"
+	[ferry]="ferry (REST API, ferryd's defaults)"
+	[ferry_tuned]="ferry, --workers 2 x jobs (tuned, not judged)"
+	[ferry_before]="ferry, the FERRYD_BEFORE build, its defaults"
 	[pgcopydb]="pgcopydb clone, 2 table + 2 index jobs"
 	[dump_dir]="pg_dump -Fd -j2 + pg_restore -j2"
 	[dump_pipe]="pg_dump -Fc piped to pg_restore"
@@ -648,13 +651,26 @@ api() {
 	[[ $code == 2* ]]
 }
 
-# start_ferryd [METHOD]: this build, or for ferry_before the FERRYD_BEFORE build (its own metadata database)
+# is_ferry METHOD: a method timed through a ferryd
+is_ferry() { [ "$1" = ferry ] || [ "$1" = ferry_tuned ] || [ "$1" = ferry_before ]; }
+
+# start_ferryd [METHOD]: this build with its defaults (ferry, and the rss
+# measure; ferry_before: the FERRYD_BEFORE build), or tuned (ferry_tuned, and
+# no METHOD: the many small tables measure), each with a metadata database of
+# its own
 start_ferryd() {
-	local port="" deadline bin=$ferryd meta=ferry_meta
-	if [ "${1:-}" = ferry_before ]; then bin=$ferryd_before meta=ferry_meta_before; fi
+	local port="" deadline bin=$ferryd meta=ferry_meta flags=()
+	case "${1:-}" in
+	ferry) ;;
+	ferry_before) bin=$ferryd_before meta=ferry_meta_before ;;
+	*)
+		meta=ferry_meta_tuned
+		# a worker for each table job and each index job, as pgcopydb gets processes
+		flags=(--workers "$((2 * jobs_n))")
+		;;
+	esac
 	: >"$tmp/logs/ferryd.log.cur"
-	# a worker for each table job and each index job, as pgcopydb gets processes
-	"$bin" --meta "$(uri "$tgt_port" "$meta")" --workers "$((2 * jobs_n))" --listen 127.0.0.1:0 \
+	"$bin" --meta "$(uri "$tgt_port" "$meta")" "${flags[@]}" --listen 127.0.0.1:0 \
 		>>"$tmp/logs/ferryd.log.cur" 2>&1 &
 	ferry_pid=$!
 	deadline=$((SECONDS + 120))
@@ -691,14 +707,16 @@ stop_ferryd() {
 }
 
 # ensure_job NAME SOURCE_DB INCLUDE_GLOB [TARGET_DB MODE PARALLEL]
-# (defaults: tgt, drop, two tables and two indexes at a time)
+# (defaults: tgt, drop, jobs_n tables and as many indexes at a time; PARALLEL
+# "" leaves both to ferryd's defaults)
 ensure_job() {
 	local body
 	if api GET "/api/v1/jobs/$1" >/dev/null 2>&1; then return 0; fi
 	body=$(jq -n --arg name "$1" --arg src "$(uri "$src_port" "$2")" --arg dst "$(uri "$tgt_port" "${4:-tgt}")" \
-		--arg inc "$3" --arg mode "${5:-drop}" --argjson p "${6:-$jobs_n}" '{
+		--arg inc "$3" --arg mode "${5:-drop}" --arg p "${6-$jobs_n}" '{
 		name: $name, source: {dsn: $src}, target: {dsn: $dst}, include: [$inc],
-		load: {mode: $mode, create: true, parallel: $p, index_parallel: $p, validate: "none"}}')
+		load: ({mode: $mode, create: true, validate: "none"}
+			+ (if $p == "" then {} else {parallel: ($p | tonumber), index_parallel: ($p | tonumber)} end))}')
 	api POST /api/v1/jobs "$body" >/dev/null || die "ferryd refused the job $1: $(api GET "/api/v1/jobs/$1" 2>&1 || true)"
 }
 
@@ -707,6 +725,7 @@ ensure_job() {
 # start to its end is the method's time.
 
 m_ferry_before() { m_ferry; }
+m_ferry_tuned() { m_ferry; }
 
 m_ferry() {
 	local run id
@@ -804,9 +823,12 @@ warm_up() {
 time_method() {
 	local m=$1 r=$2 log="$tmp/logs/$1.$2.log" t0 t1 c0 c1 cpu rc=0 secs rss hwm valid=yes note
 	prepare_target
-	if [ "$m" = ferry ] || [ "$m" = ferry_before ]; then
+	if [ "$m" = ferry_tuned ]; then
 		start_ferryd "$m"
 		ensure_job "$ferry_job" "$ferry_src" "$ferry_include"
+	elif is_ferry "$m"; then
+		start_ferryd "$m"
+		ensure_job "$ferry_job" "$ferry_src" "$ferry_include" tgt drop ""
 	fi
 	if [ "$m" = limit_in ]; then
 		"$pg_bin/pg_dump" --schema-only --section=pre-data -d "$(uri "$src_port" src)" |
@@ -817,7 +839,7 @@ time_method() {
 	c0=$(cpu_ticks)
 	ferry_latency="$tmp/latency.$r" "m_$m" >"$log" 2>&1 &
 	method_pid=$!
-	if [ "$m" = ferry ] || [ "$m" = ferry_before ]; then
+	if is_ferry "$m"; then
 		sampler "$method_pid" "$ferry_pid" '^ferryd$' "$tmp/rss" &
 		sampler_pid=$!
 	else
@@ -831,7 +853,7 @@ time_method() {
 	wait "$sampler_pid" || true
 	sampler_pid=""
 	rss=$(cat "$tmp/rss")
-	if [ "$m" = ferry ] || [ "$m" = ferry_before ]; then
+	if is_ferry "$m"; then
 		hwm=$(vm_hwm "$ferry_pid")
 		if [ "${hwm:-0}" -gt "$rss" ]; then rss=$hwm; fi
 		stop_ferryd
@@ -844,7 +866,7 @@ time_method() {
 		echo "$note"
 		loud "${label[$m]} FAILED in round $r (exit status $rc); last lines of its output:" \
 			"$(tail -n 25 "$log")"
-		if [ "$m" = ferry ] || [ "$m" = ferry_before ]; then tail -n 25 "$tmp/logs/ferryd.log" >&2 || true; fi
+		if is_ferry "$m"; then tail -n 25 "$tmp/logs/ferryd.log" >&2 || true; fi
 	elif [ "$m" = limit_out ]; then
 		note="no target"
 		echo "$note"
@@ -868,8 +890,8 @@ rss_compare() {
 	for db in rss_small src; do
 		prepare_target
 		ferry_job=bench-device-$db ferry_src=$db ferry_include=public.device
-		start_ferryd
-		ensure_job "$ferry_job" "$ferry_src" "$ferry_include"
+		start_ferryd ferry
+		ensure_job "$ferry_job" "$ferry_src" "$ferry_include" tgt drop ""
 		rc=0
 		m_ferry >"$tmp/logs/rss-$db.log" 2>&1 || rc=$?
 		kb=$(vm_hwm "$ferry_pid")
@@ -1392,7 +1414,8 @@ main() {
 	say "starting the source (127.0.0.1:$src_port) and target (127.0.0.1:$tgt_port) clusters, PostgreSQL $("$pg_bin/postgres" --version | sed 's/.*) \([0-9.]*\).*/\1/')"
 	start_cluster source "$src_port"
 	start_cluster target "$tgt_port"
-	if has_method ferry || [ "$run_many" = 1 ]; then sql "$tgt_port" postgres -c 'CREATE DATABASE ferry_meta'; fi
+	if has_method ferry || [ "$rss_check" = 1 ]; then sql "$tgt_port" postgres -c 'CREATE DATABASE ferry_meta'; fi
+	if has_method ferry_tuned || [ "$run_many" = 1 ]; then sql "$tgt_port" postgres -c 'CREATE DATABASE ferry_meta_tuned'; fi
 	if has_method ferry_before; then sql "$tgt_port" postgres -c 'CREATE DATABASE ferry_meta_before'; fi
 
 	if [ ${#methods[@]} -gt 0 ]; then make_source; fi
