@@ -116,7 +116,9 @@ demo: deps-build
 bench: deps-build
 	@tests/deps.sh bench
 	@$(MAKE) --no-print-directory all
-	@bench/run.sh
+	@for shape in $${BENCH_SHAPES:-$${BENCH_SHAPE:-standard medium tables toast}}; do \
+		BENCH_SHAPE=$$shape bench/run.sh || exit 1; \
+	done
 	@if [ "$${BENCH_MYSQL:-0}" = 1 ]; then bench/mysql.sh; fi
 
 loadtest: deps-build

@@ -29,7 +29,16 @@
 #   BENCH_SCALE=full|small|F  data set size: full (default: 10M device rows,
 #                             pgbench scale 50, 700k wide rows, about 2.4 GB),
 #                             small (200k, 2, 14k) or a factor of full
-#   BENCH_REPEAT=N            rounds (default 3)
+#   BENCH_SHAPE=S             the data set's shape (default standard): standard
+#                             (the sizes above), medium (5M device rows, pgbench
+#                             scale 50, 1M wide rows), tables (120 tables of 1
+#                             to 50 MB, a primary key and an index each, about
+#                             3.5 GB) or toast (6,000 rows of 60 kB text and
+#                             256 kB bytea, 600 of 1 MB bytea); each scaled by
+#                             BENCH_SCALE. Only standard runs the many small
+#                             tables measure and the RSS check
+#   BENCH_TABLES_N=N          tables of the tables shape
+#   BENCH_REPEAT=N            rounds (default 5)
 #   BENCH_RSS_CHECK=0|1       ferryd RSS at 1/10 vs full device table (default 1)
 #   BENCH_METHODS=a,b         only these methods (default all): ferry (ferryd as
 #                             started with no flags, the judged row),
@@ -46,7 +55,7 @@
 #   BENCH_LOGS=DIR            keep every log (each method's, ferryd's, the
 #                             clusters') in DIR when the script ends
 #   BENCH_RESULTS=FILE        where to write the results (default
-#                             bench/results/<date>-<host>[-<scale>].md)
+#                             bench/results/<date>-<host>[-<shape>][-<scale>].md)
 #   BENCH_DEVICE_ROWS, BENCH_PGBENCH_SCALE, BENCH_WIDE_ROWS  override one size
 #   FERRYD=PATH               the ferryd binary (default build/ferryd)
 #   FERRYD_BEFORE=PATH        another ferryd binary (the build of an earlier
@@ -111,12 +120,17 @@ loud() {
 # ---------------------------------------------------------------- settings
 
 scale=${BENCH_SCALE:-full}
+shape=${BENCH_SHAPE:-standard}
+case $shape in
+standard | medium | tables | toast) ;;
+*) die "BENCH_SHAPE must be standard, medium, tables or toast (got \"$shape\")" ;;
+esac
 case $scale in
 full | 1)
-	scale=full device_rows=10000000 pgbench_scale=50 wide_rows=700000
+	scale=full device_rows=10000000 pgbench_scale=50 wide_rows=700000 factor=1
 	;;
 small)
-	device_rows=200000 pgbench_scale=2 wide_rows=14000
+	device_rows=200000 pgbench_scale=2 wide_rows=14000 factor=0.02
 	;;
 *)
 	[[ $scale =~ ^(0|[1-9][0-9]*)?(\.[0-9]+)?$ && $scale != . && $scale != "" ]] ||
@@ -124,13 +138,32 @@ small)
 	read -r device_rows pgbench_scale wide_rows < <(awk -v f="$scale" 'BEGIN {
 		s = int(50 * f + 0.5); if (s < 1) s = 1
 		printf "%d %d %d\n", 10000000 * f, s, 700000 * f }')
+	factor=$scale
+	;;
+esac
+# the other shapes, at the same scale factor
+case $shape in
+medium)
+	read -r device_rows pgbench_scale wide_rows < <(awk -v f="$factor" -v p="$pgbench_scale" 'BEGIN {
+		printf "%d %d %d\n", 5000000 * f, p, 1000000 * f }')
+	;;
+tables)
+	# tables of 1 to 50 MB, each with a primary key and a secondary index
+	tables_n=$(awk -v f="$factor" 'BEGIN { n = int(120 * f + 0.5); print (n < 4 ? 4 : n) }')
+	tables_n=${BENCH_TABLES_N:-$tables_n}
+	;;
+toast)
+	# few rows of large values: text stored compressed out of line, bytea that does not compress
+	toast_docs=$(awk -v f="$factor" 'BEGIN { n = int(6000 * f + 0.5); print (n < 20 ? 20 : n) }')
+	toast_attachments=$(awk -v f="$factor" 'BEGIN { n = int(600 * f + 0.5); print (n < 4 ? 4 : n) }')
 	;;
 esac
 device_rows=${BENCH_DEVICE_ROWS:-$device_rows}
 pgbench_scale=${BENCH_PGBENCH_SCALE:-$pgbench_scale}
 wide_rows=${BENCH_WIDE_ROWS:-$wide_rows}
-repeat=${BENCH_REPEAT:-3}
+repeat=${BENCH_REPEAT:-5}
 rss_check=${BENCH_RSS_CHECK:-1}
+if [ "$shape" != standard ]; then rss_check=0; fi # it copies the standard shape's device table
 many_tables=${BENCH_MANY_TABLES:-5000}
 many_repeat=${BENCH_MANY_REPEAT:-3}
 many_on_disk=${BENCH_MANY_ON_DISK:-0}
@@ -169,7 +202,7 @@ if [ -n "$ferryd_before" ]; then
 	done
 	methods=("${with_before[@]}")
 fi
-if [ "$many_tables" -eq 0 ]; then run_many=0; fi
+if [ "$many_tables" -eq 0 ] || [ "$shape" != standard ]; then run_many=0; fi
 [ ${#methods[@]} -gt 0 ] || [ "$run_many" = 1 ] ||
 	die "nothing to measure (BENCH_METHODS=many but BENCH_MANY_TABLES=0)"
 has_method() {
@@ -477,6 +510,51 @@ gen_part() {
 			DROP EXTENSION pgcrypto;
 		EOF
 		;;
+	tables_a | tables_b)
+		# table i holds about 1 + (37 i mod 50) MB; odd tables in one part, even in the other
+		local first=1
+		[ "$1" = tables_b ] && first=2
+		sql "$src_port" src -v first="$first" -v n="$tables_n" <<-'EOF'
+			SELECT set_config('bench.first', :'first', false), set_config('bench.n', :'n', false);
+			DO $$
+			DECLARE
+			    i int;
+			    nrows bigint;
+			BEGIN
+			    FOR i IN SELECT g FROM generate_series(current_setting('bench.first')::int,
+			                                           current_setting('bench.n')::int, 2) g LOOP
+			        nrows := (1 + (37 * i) % 50) * 8700;
+			        EXECUTE format($f$
+			            INSERT INTO %I
+			            SELECT g, (random() * 100000)::int,
+			                   timestamptz '2024-01-01 00:00:00+00' + g * interval '7 seconds',
+			                   'order ' || g || ' ' || md5(random()::text) || md5(random()::text)
+			              FROM generate_series(1, %s) g$f$, format('t%s', lpad(i::text, 3, '0')), nrows);
+			        COMMIT;
+			    END LOOP;
+			END $$;
+		EOF
+		;;
+	toast_a | toast_b)
+		local lo=1 hi=$((toast_docs / 2))
+		[ "$1" = toast_b ] && lo=$((hi + 1)) hi=$toast_docs
+		sql "$src_port" src -v lo="$lo" -v hi="$hi" <<-'EOF'
+			INSERT INTO doc
+			SELECT i, 'document ' || i,
+			       (SELECT string_agg(md5(i::text || ':' || k || random()::text), ' ') FROM generate_series(1, 1800) k),
+			       (SELECT string_agg(gen_random_bytes(1024), ''::bytea) FROM generate_series(1, 256 + 0 * i) k),
+			       timestamptz '2022-01-01 00:00:00+00' + i * interval '1 hour'
+			  FROM generate_series(:lo, :hi) i;
+		EOF
+		;;
+	toast_c)
+		sql "$src_port" src -v n="$toast_attachments" -v docs="$toast_docs" <<-'EOF'
+			INSERT INTO attachment
+			SELECT i, 1 + (i * 7) % :docs, 'file-' || i || '.bin',
+			       (SELECT string_agg(gen_random_bytes(1024), ''::bytea) FROM generate_series(1, 1024 + 0 * i) k)
+			  FROM generate_series(1, :n) i;
+		EOF
+		;;
 	rss_small)
 		local small=$(((per + 9) / 10))
 		{
@@ -490,9 +568,55 @@ gen_part() {
 	esac
 }
 
+# the source data set of the shapes other than standard and medium (see BENCH_SHAPE)
+make_other_source() {
+	local i
+	case $shape in
+	tables)
+		say "generating the source data set in database \"src\" (shape tables: $tables_n tables of 1 to 50 MB, a primary key and an index each)"
+		sql "$src_port" postgres -c 'CREATE DATABASE src'
+		for ((i = 1; i <= tables_n; i++)); do
+			printf 'CREATE TABLE t%03d (id bigint NOT NULL, customer int NOT NULL, at timestamptz NOT NULL, note text);\n' "$i"
+		done | sql "$src_port" src
+		run_each "$jobs_n" gen_part tables_a tables_b || die "generating the data set failed (logs in $tmp/logs)"
+		{
+			for ((i = 1; i <= tables_n; i++)); do
+				printf 'ALTER TABLE t%03d ADD PRIMARY KEY (id);\nCREATE INDEX t%03d_customer_idx ON t%03d (customer);\n' "$i" "$i" "$i"
+			done
+			echo 'VACUUM (FREEZE, ANALYZE);'
+			echo 'CHECKPOINT;'
+		} | sql "$src_port" src
+		;;
+	toast)
+		say "generating the source data set in database \"src\" (shape toast: $(commas "$toast_docs") documents of 60 kB text and 256 kB bytea, $(commas "$toast_attachments") attachments of 1 MB)"
+		sql "$src_port" postgres -c 'CREATE DATABASE src'
+		sql "$src_port" src <<-'EOF'
+			CREATE TABLE doc (id bigint NOT NULL, title text NOT NULL, body text, scan bytea, created_at timestamptz NOT NULL);
+			CREATE TABLE attachment (id bigint NOT NULL, doc_id bigint NOT NULL, name text NOT NULL, data bytea);
+			CREATE EXTENSION pgcrypto;
+		EOF
+		run_each "$jobs_n" gen_part toast_a toast_b toast_c || die "generating the data set failed (logs in $tmp/logs)"
+		sql "$src_port" src <<-'EOF'
+			DROP EXTENSION pgcrypto;
+			ALTER TABLE doc ADD PRIMARY KEY (id);
+			CREATE INDEX doc_created_at_idx ON doc (created_at);
+			ALTER TABLE attachment ADD PRIMARY KEY (id);
+			CREATE INDEX attachment_doc_id_idx ON attachment (doc_id);
+			VACUUM (FREEZE, ANALYZE);
+			CHECKPOINT;
+		EOF
+		;;
+	esac
+}
+
 make_source() {
 	local t0=$SECONDS parts=(device_a device_b pgbench wide)
-	say "generating the source data set in database \"src\" (device $(commas $((((device_rows + 2) / 3) * 3))) rows, pgbench scale $pgbench_scale, wide $(commas "$wide_rows") rows)"
+	if [ "$shape" = tables ] || [ "$shape" = toast ]; then
+		make_other_source
+		describe_source "$t0"
+		return
+	fi
+	say "generating the source data set in database \"src\" (shape $shape: device $(commas $((((device_rows + 2) / 3) * 3))) rows, pgbench scale $pgbench_scale, wide $(commas "$wide_rows") rows)"
 	sql "$src_port" postgres -c 'CREATE DATABASE src'
 	{
 		create_device_sql
@@ -524,6 +648,13 @@ make_source() {
 			CHECKPOINT;
 		EOF
 	} | sql "$src_port" src
+	describe_source "$t0"
+}
+
+# describe_source START: the source's tables, biggest first, what they hold,
+# their checksums and schema; the files the "COPY FROM file" limit reads
+describe_source() {
+	local t0=$1
 	printf '    done in %d s\n' $((SECONDS - t0))
 
 	# the tables, biggest first, and what they hold
@@ -554,7 +685,7 @@ make_source() {
 	printf '    table data %s MB (pg_table_size), indexes %s MB, %s rows\n' \
 		"$(awk -v b="$data_bytes" 'BEGIN { printf "%.0f", b / 1e6 }')" \
 		"$(awk -v b="$index_bytes" 'BEGIN { printf "%.0f", b / 1e6 }')" "$(commas "$total_rows")"
-	if [ "$scale" = full ] && [ "$data_bytes" -lt 2000000000 ]; then
+	if [ "$scale" = full ] && [ "$shape" = standard ] && [ "$data_bytes" -lt 2000000000 ]; then
 		loud "the full data set holds only $data_bytes bytes of table data (wanted >= 2 GB)"
 	fi
 
@@ -1136,8 +1267,8 @@ report() {
 		printf -- '- load average before / after: %s / %s\n' "$load_before" "$load_after"
 		if [ -n "${BENCH_NOTE:-}" ]; then printf -- '- note: %s\n' "$BENCH_NOTE"; fi
 		if [ ${#methods[@]} -gt 0 ]; then
-			printf -- '- data set (scale %s): %s MB of table data (sum of pg_table_size), %s rows, %s MB of indexes:\n\n' \
-				"$scale" "$mb_data" "$(commas "$total_rows")" "$(awk -v b="$index_bytes" 'BEGIN { printf "%.0f", b / 1e6 }')"
+			printf -- '- data set (shape %s, scale %s): %s MB of table data (sum of pg_table_size), %s rows, %s MB of indexes:\n\n' \
+				"$shape" "$scale" "$mb_data" "$(commas "$total_rows")" "$(awk -v b="$index_bytes" 'BEGIN { printf "%.0f", b / 1e6 }')"
 			printf '| table | rows | size |\n| --- | ---: | --- |\n'
 			printf '%s\n' "${dataset_lines[@]}"
 			printf '\n- %s round(s); every round runs each method once, the order rotated by one each round;\n' "$repeat"
@@ -1402,8 +1533,14 @@ main() {
 
 	local need=0 avail
 	if [ ${#methods[@]} -gt 0 ]; then
-		need=$(awk -v d="$device_rows" -v p="$pgbench_scale" -v w="$wide_rows" \
-			'BEGIN { printf "%d", (d * 150 + p * 16000000 + w * 950) * 6 / 1048576 }')
+		case $shape in
+		tables) need=$((tables_n * 26 * 6)) ;;
+		toast) need=$(((toast_docs * 330 / 1000 + toast_attachments * 11 / 10) * 6)) ;;
+		*)
+			need=$(awk -v d="$device_rows" -v p="$pgbench_scale" -v w="$wide_rows" \
+				'BEGIN { printf "%d", (d * 150 + p * 16000000 + w * 950) * 6 / 1048576 }')
+			;;
+		esac
 	fi
 	if [ "$run_many" = 1 ]; then need=$((need + many_tables / 10)); fi
 	avail=$(df -Pm "$tmp" | awk 'NR == 2 { print $4 }')
@@ -1441,8 +1578,9 @@ main() {
 		out="$repo/bench/results/$(date '+%Y-%m-%d')-$(hostname -s)"
 		if [ "$n" -eq 0 ]; then
 			out+="-many-$many_tables"
-		elif [ "$scale" != full ]; then
-			out+="-scale-$scale"
+		else
+			if [ "$shape" != standard ]; then out+="-$shape"; fi
+			if [ "$scale" != full ]; then out+="-scale-$scale"; fi
 		fi
 		out+=.md
 	fi
