@@ -69,6 +69,7 @@ struct load_result {
 	long long bytes;
 	json_t *validation; /* owned: {state, source_rows, target_rows} */
 	char *mark;         /* owned or NULL: an incremental table's new high-water mark */
+	int parts;          /* the parts its rows were read in at once (0 or 1: read whole) */
 };
 
 /*

@@ -547,6 +547,8 @@ static bool split_stream(struct load_ctx *x, struct load_result *r, struct err *
 		}
 	}
 	ok = parts_end(parts, started, ok, &x->parts_committed, e);
+	if (ok)
+		r->parts = started + 1;
 	free(parts);
 	pthread_mutex_destroy(&sp.lock);
 	return ok;

@@ -258,10 +258,13 @@ static void run_copy(struct engine *en, struct task *t, struct active *a,
 	bool stopped = a->stop, shutting = en->stopping;
 	pthread_mutex_unlock(&en->lock);
 	if (ok) {
+		char parts_note[32] = "";
+		if (r.parts > 1)
+			snprintf(parts_note, sizeof(parts_note), ", in %d parts at once", r.parts);
 		t->hold = t->hold && !r.mark; /* the mark moves only once the outcome is stored */
 		task_done(en, t, "loaded", &r, NULL, "info", t->src_label, "table_loaded",
-			  "loaded %lld rows (%lld bytes) in %.2f s, %.0f rows/s", r.rows, r.bytes, secs,
-			  secs > 0 ? (double)r.rows / secs : 0.0);
+			  "loaded %lld rows (%lld bytes) in %.2f s, %.0f rows/s%s", r.rows, r.bytes, secs,
+			  secs > 0 ? (double)r.rows / secs : 0.0, parts_note);
 		if (r.mark)
 			move_mark(en, t, &r);
 	} else if (stopped) {

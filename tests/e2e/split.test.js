@@ -25,6 +25,8 @@ CREATE TABLE filtered (id integer, v text);
 INSERT INTO filtered SELECT g, repeat('y', 50 + g % 50) FROM generate_series(1, 30000) g;
 CREATE TABLE small (id integer PRIMARY KEY, x text);
 INSERT INTO small SELECT g, 'x' || g FROM generate_series(1, 100) g;
+CREATE TABLE slow (id integer, v text);
+INSERT INTO slow SELECT g, repeat('s', 300) FROM generate_series(1, 30000) g;
 `;
 
 /* The number of transactions that wrote the rows of a table: one per part. */
@@ -47,7 +49,7 @@ describe('split loads', { skip: !ferrydAvailable() && 'build/ferryd not built' }
 	let env;
 
 	before(async () => {
-		env = await startEnv({ dbs: ['src', 'dst_split', 'dst_whole', 'dst_fail'], workers: 4 });
+		env = await startEnv({ dbs: ['src', 'dst_split', 'dst_whole', 'dst_fail', 'dst_free'], workers: 4 });
 		await env.sql('src', SOURCE_SQL);
 		// the plan's size estimates come from the catalog
 		await env.sql('src', 'VACUUM ANALYZE');
@@ -60,7 +62,8 @@ describe('split loads', { skip: !ferrydAvailable() && 'build/ferryd not built' }
 
 	it('copies a big created table in load.parallel parts at once, validated and indexed as one table', async () => {
 		await createJob(env.api, job(env, 'split', 'dst_split', { parallel: 3, validate: 'checksum', split_bytes: 200000 },
-			{ tables: { 'public.filtered': { where: 'id % 3 <> 0' } } }));
+			{ include: ['public.big', 'public.filtered', 'public.small'],
+				tables: { 'public.filtered': { where: 'id % 3 <> 0' } } }));
 		const run = await runToEnd(env.api, 'split');
 		assert.equal(run.state, 'succeeded', JSON.stringify(run));
 		assert.equal(run.rows, 40000 + 20000 + 100);
@@ -85,6 +88,10 @@ describe('split loads', { skip: !ferrydAvailable() && 'build/ferryd not built' }
 
 		// a split table takes every copy slot of the run: the next table starts once it is in
 		const events = await runEvents(env.api, run.id);
+		const loaded = (table) => events.find((e) => e.table === table && e.kind === 'table_loaded').message;
+		assert.match(loaded('public.big'), /, in 3 parts at once$/);
+		assert.match(loaded('public.filtered'), /, in 3 parts at once$/);
+		assert.doesNotMatch(loaded('public.small'), /parts/);
 		const at = (table, kind) => events.findIndex((e) => e.table === table && e.kind === kind);
 		const order = ['public.big', 'public.filtered', 'public.small'].sort((a, b) => at(a, 'table_started') - at(b, 'table_started'));
 		assert.equal(order[2], 'public.small', 'the smallest table goes last');
@@ -95,8 +102,31 @@ describe('split loads', { skip: !ferrydAvailable() && 'build/ferryd not built' }
 		}
 	});
 
+	it('reads a table in as many parts as copy slots are free when it starts', async () => {
+		// "slow" goes first (the heaviest copy: it is not split, as it loads
+		// into a table that exists) and holds one of the three slots for two
+		// seconds; "big" starts beside it on the two others
+		await env.sql('dst_free', 'CREATE TABLE slow (id integer, v text)');
+		await createJob(env.api, job(env, 'free', 'dst_free', { parallel: 3, validate: 'count', split_bytes: 200000 }, {
+			include: ['public.big', 'public.slow'],
+			tables: { 'public.slow': { mode: 'append', where: 'CASE WHEN id = 1 THEN pg_sleep(2) IS NOT NULL ELSE true END' } },
+		}));
+		const run = await runToEnd(env.api, 'free');
+		assert.equal(run.state, 'succeeded', JSON.stringify(run));
+		const events = await runEvents(env.api, run.id);
+		const at = (table, kind) => events.findIndex((e) => e.table === table && e.kind === kind);
+		const trail = events.map((e) => `${e.table} ${e.kind} ${e.message}`).join('\n');
+		assert.ok(at('public.slow', 'table_started') >= 0 && at('public.slow', 'table_started') < at('public.big', 'table_started'), trail);
+		assert.ok(at('public.big', 'table_started') < at('public.slow', 'table_loaded'), trail);
+		assert.match(events[at('public.big', 'table_loaded')].message, /, in 2 parts at once$/, trail);
+		assert.equal(await writers(env, 'dst_free', 'big'), 2);
+		assert.equal(await env.sql('dst_free', 'SELECT count(*) FROM slow'), '30000');
+		assert.deepEqual(await tableChecksum(env, 'dst_free', 'public.big'), await tableChecksum(env, 'src', 'public.big'));
+	});
+
 	it('loads every table in one go when load.split_bytes is 0', async () => {
-		await createJob(env.api, job(env, 'whole', 'dst_whole', { parallel: 3, validate: 'count', split_bytes: 0 }));
+		await createJob(env.api, job(env, 'whole', 'dst_whole', { parallel: 3, validate: 'count', split_bytes: 0 },
+			{ include: ['public.big', 'public.filtered', 'public.small'] }));
 		const run = await runToEnd(env.api, 'whole');
 		assert.equal(run.state, 'succeeded', JSON.stringify(run));
 		assert.equal(await writers(env, 'dst_whole', 'big'), 1);

@@ -1,5 +1,5 @@
 -- claim the next task of a run this instance owns: post-load steps first
--- (they finish tables), then the copies, biggest table first (seq). Each
+-- (they finish tables), then the copies in seq order (see plan_tasks). Each
 -- probe walks a partial index and stops at the first task that may start, so
 -- a claim costs the same with ten tasks queued or ten thousand.
 WITH owned AS (
@@ -47,15 +47,16 @@ WITH owned AS (
                             END
                       ORDER BY t.seq LIMIT 1)
                     UNION ALL
-                    -- the next copy, once as many slots are free as it has streams
-                    (SELECT q.id, 1 AS pass, q.seq, q.streams
-                       FROM (SELECT t.id, t.seq, coalesce((t.copy -> 'split' ->> 'streams')::int, 1) AS streams
-                               FROM ferry.run_tasks t
-                              WHERE r.copies_loading < r.copy_slots
-                                AND t.run_id = r.id AND t.state = 'queued' AND t.kind = 'copy'
-                                AND (t.not_before IS NULL OR t.not_before <= now())
-                              ORDER BY t.seq LIMIT 1) q
-                      WHERE r.copies_loading + least(q.streams, r.copy_slots) <= r.copy_slots)) c
+                    -- the next copy, with as many of its streams as slots are free: a
+                    -- table to load in parts never leaves a worker waiting for a slot
+                    (SELECT t.id, 1 AS pass, t.seq,
+                            least(coalesce((t.copy -> 'split' ->> 'streams')::int, 1),
+                                  r.copy_slots - r.copies_loading) AS slots
+                       FROM ferry.run_tasks t
+                      WHERE r.copies_loading < r.copy_slots
+                        AND t.run_id = r.id AND t.state = 'queued' AND t.kind = 'copy'
+                        AND (t.not_before IS NULL OR t.not_before <= now())
+                      ORDER BY t.seq LIMIT 1)) c
      ORDER BY r.created_at, c.pass, c.seq
      LIMIT 1
 ), claimed AS (
@@ -64,7 +65,12 @@ WITH owned AS (
     UPDATE ferry.run_tasks t
        SET state = 'loading', attempts = t.attempts + 1, owner = $1::uuid,
            lease_until = now() + interval '60 seconds', started_at = now(), finished_at = NULL,
-           rows = 0, bytes = 0, not_before = NULL
+           rows = 0, bytes = 0, not_before = NULL,
+           -- the streams it was given, which the slot count above reads back
+           copy = CASE WHEN t.kind = 'copy' AND t.copy ? 'split'
+                        AND (t.copy -> 'split' ->> 'streams')::int > next.slots
+                       THEN jsonb_set(t.copy, '{split,streams}', to_jsonb(next.slots))
+                       ELSE t.copy END
       FROM next WHERE t.id = next.id AND t.state = 'queued'
     RETURNING t.*
 ), started AS (
