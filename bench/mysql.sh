@@ -75,6 +75,8 @@ set -euo pipefail
 export LC_ALL=C
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/cpu.sh
+. "$repo/bench/cpu.sh"
 ferryd=${FERRYD:-$repo/build/ferryd}
 my_user=bench
 my_password=bench-secret
@@ -680,6 +682,9 @@ api() {
 # ferryd with its defaults (workers: the number of cores, at least 2)
 start_ferryd() {
 	local port="" deadline
+	# its worker threads, the timeline's slots: ferryd's default, the cores (at least 2)
+	ferry_workers=$(getconf _NPROCESSORS_ONLN)
+	if [ "$ferry_workers" -lt 2 ]; then ferry_workers=2; fi
 	: >"$tmp/logs/ferryd.log.cur"
 	"$ferryd" --meta "$(uri ferry_meta)" --listen 127.0.0.1:0 >>"$tmp/logs/ferryd.log.cur" 2>&1 &
 	ferry_pid=$!
@@ -743,7 +748,7 @@ m_ferry() {
 	}
 	id=$(jq -r .id <<<"$run")
 	echo "run $id"
-	node "$repo/bench/poll.js" "$ferry_base" "$id"
+	node "$repo/bench/poll.js" --slots "$ferry_workers" "$ferry_base" "$id"
 }
 
 # pgloader_command [PREFETCH_ROWS]: the command file, pgloader's defaults
@@ -845,9 +850,6 @@ prepare_target() {
 	sql postgres -c CHECKPOINT
 }
 
-# CPU time the whole machine has spent so far, in clock ticks
-cpu_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
-
 # One hand-made copy before the rounds, not timed: a fresh cluster writes
 # its first WAL into new files, later copies reuse them (see bench/run.sh).
 warm_up() {
@@ -861,12 +863,14 @@ warm_up() {
 # time_method METHOD ROUND: one timed copy, checked, appended to results.tsv
 time_method() {
 	local m=$1 r=$2 log="$tmp/logs/$1.$2.log" t0 t1 c0 c1 cpu rc=0 secs rss hwm valid=yes note
+	local cpu_src cpu_tgt cpu_tool pg_pid
 	prepare_target
+	pg_pid=$(head -n 1 "$tmp/pg/postmaster.pid")
 	if [ "$m" = ferry ]; then start_ferryd; fi
 	if [ "$m" = limit_in ]; then limit_ddl | sql tgt >/dev/null; fi
 	printf '    round %s  %-72s ' "$r" "${label[$m]}"
 	t0=$EPOCHREALTIME
-	c0=$(cpu_ticks)
+	c0=$(cpu_read "$my_pid" "$pg_pid" "$(if [ "$m" = ferry ]; then echo "$ferry_pid"; fi)")
 	"m_$m" >"$log" 2>&1 &
 	method_pid=$!
 	case $m in
@@ -877,7 +881,7 @@ time_method() {
 	sampler_pid=$!
 	wait "$method_pid" || rc=$?
 	t1=$EPOCHREALTIME
-	c1=$(cpu_ticks)
+	c1=$(cpu_read "$my_pid" "$pg_pid" "$(if [ "$m" = ferry ]; then echo "$ferry_pid"; fi)")
 	method_pid=""
 	wait "$sampler_pid" || true
 	sampler_pid=""
@@ -888,8 +892,13 @@ time_method() {
 		stop_ferryd
 	fi
 	secs=$(elapsed "$t0" "$t1")
-	cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (b - a) / hz }')
-	printf '%8.1f s  %7.1f MB RSS  %6.1f CPU s  ' "$secs" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$cpu"
+	# what the machine, MariaDB and PostgreSQL (ferryd's metadata database
+	# included) spent, and ferryd (other methods: the rest of the machine,
+	# their clients and the kernel)
+	read -r cpu cpu_src cpu_tgt cpu_tool < <(cpu_split "$c0" "$c1")
+	printf '%8.1f s  %7.1f MB RSS  %6.1f CPU s (MariaDB %s, PostgreSQL %s, %s %s)  ' "$secs" \
+		"$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$cpu" "$cpu_src" "$cpu_tgt" \
+		"$(if [ "$m" = ferry ]; then echo ferryd; else echo rest; fi)" "$cpu_tool"
 	if [ "$rc" -ne 0 ]; then
 		valid=no note="FAILED (exit status $rc)"
 		echo "$note"
@@ -918,7 +927,8 @@ time_method() {
 	fi
 	if [ "$m" != limit_out ] && [ ! -e "$tmp/types.$m" ]; then column_types >"$tmp/types.$m"; fi
 	if [ "$m" = ferry ]; then ferry_run_times "$log" "$r"; fi
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$m" "$r" "$secs" "$rss" "$valid" "$note" "$cpu" >>"$tmp/results.tsv"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$m" "$r" "$secs" "$rss" "$valid" "$note" "$cpu" \
+		"$cpu_src" "$cpu_tgt" "$cpu_tool" >>"$tmp/results.tsv"
 }
 
 # From a ferry run's log (poll.js: the run, then its events): the run's
@@ -1120,11 +1130,27 @@ report() {
 			awk -F '\t' '{ printf "%s round %s: %.1f s (data %s s)", (NR > 1 ? ";" : ""), $1, $2 / 1000, ($3 == "" ? "?" : $3) }
 				END { print "" }' "$tmp/ferry-runs.tsv"
 		fi
-		printf '\n## Every run\n\nCPU s: what the whole machine spent (both servers, the tool, the kernel) while the method ran.\n\n'
-		printf '| round | method | seconds | CPU s | peak RSS MB | check |\n| ---: | --- | ---: | ---: | ---: | --- |\n'
+		printf '\n## Every run\n\nCPU s: what the whole machine spent (both servers, the tool, the kernel) while the method ran;\n'
+		printf 'of it, MariaDB, PostgreSQL (ferryd'"'"'s metadata database included), and ferryd (for the other\n'
+		printf 'methods: the rest, their clients and the kernel). Two cores give at most twice the seconds.\n\n'
+		printf '| round | method | seconds | CPU s | MariaDB | PostgreSQL | ferryd / rest | peak RSS MB | check |\n'
+		printf '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n'
 		awk -F '\t' 'NR == FNR { lab[$1] = $2; next }
-			{ printf "| %s | %s | %.1f | %.1f | %.1f | %s |\n", $2, lab[$1], $3, $7, $4 / 1024, ($5 == "yes" ? "" : "INVALID: ") $6 }' \
+			{ printf "| %s | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %s |\n", $2, lab[$1], $3, $7, $8, $9, $10,
+				$4 / 1024, ($5 == "yes" ? "" : "INVALID: ") $6 }' \
 			<(labels_tsv) "$tmp/results.tsv"
+		local r line printed=0
+		for ((r = 1; r <= repeat; r++)); do
+			line=$(sed -n 's/^timeline: //p' "$tmp/logs/ferry.$r.log" 2>/dev/null | tail -n 1)
+			[ -n "$line" ] || continue
+			if [ "$printed" = 0 ]; then
+				printed=1
+				printf '\n## Where ferry'"'"'s time went\n\n'
+				printf 'From each run'"'"'s events: its copies (a table read in parts counts each part) and post-load\n'
+				printf 'steps, and the idle slot seconds, while fewer of them ran at once than ferryd has workers.\n\n'
+			fi
+			printf -- '- round %s: %s\n' "$r" "$line"
+		done
 	} >"$out"
 }
 

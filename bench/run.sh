@@ -68,6 +68,8 @@ set -euo pipefail
 export LC_ALL=C
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/cpu.sh
+. "$repo/bench/cpu.sh"
 ferryd=${FERRYD:-$repo/build/ferryd}
 jobs_n=2 # table jobs and index jobs for every method
 # the niceness (relative) of the client that times ferryd's answers: raised
@@ -800,6 +802,9 @@ start_ferryd() {
 		flags=(--workers "$((2 * jobs_n))")
 		;;
 	esac
+	# its worker threads: the timeline's slots (ferryd's default: the cores, at least 2)
+	ferry_workers=${flags[1]:-$(getconf _NPROCESSORS_ONLN)}
+	if [ "$ferry_workers" -lt 2 ]; then ferry_workers=2; fi
 	: >"$tmp/logs/ferryd.log.cur"
 	"$bin" --meta "$(uri "$tgt_port" "$meta")" "${flags[@]}" --listen 127.0.0.1:0 \
 		>>"$tmp/logs/ferryd.log.cur" 2>&1 &
@@ -869,7 +874,7 @@ m_ferry() {
 	# waits over kept-alive connections, then prints the run and its timeline;
 	# with ferry_latency set it also times GET /api/v1/runs/{id}/tables
 	if [ -z "${ferry_latency:-}" ] || [ "$latency_nice" = 0 ]; then
-		node "$repo/bench/poll.js" "$ferry_base" "$id" ${ferry_latency:+"$ferry_latency"}
+		node "$repo/bench/poll.js" --slots "$ferry_workers" "$ferry_base" "$id" ${ferry_latency:+"$ferry_latency"}
 		return
 	fi
 	# The timing client runs at a raised priority, so that what it times is
@@ -879,7 +884,7 @@ m_ferry() {
 	local plain rc=0
 	node "$repo/bench/poll.js" --latency-only "$ferry_base" "$id" "$ferry_latency.plain" &
 	plain=$!
-	nice -n "$latency_nice" node "$repo/bench/poll.js" "$ferry_base" "$id" "$ferry_latency" || rc=$?
+	nice -n "$latency_nice" node "$repo/bench/poll.js" --slots "$ferry_workers" "$ferry_base" "$id" "$ferry_latency" || rc=$?
 	# the comparison client is not waited for: it would stop the clock late
 	kill -TERM "$plain" 2>/dev/null || true
 	wait "$plain" 2>/dev/null || true
@@ -934,9 +939,8 @@ prepare_target() {
 	sql "$src_port" postgres -c CHECKPOINT
 }
 
-# CPU time the whole machine has spent so far, in clock ticks (every process,
-# the kernel included; idle and I/O wait left out)
-cpu_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+# the process id of cluster NAME's postmaster
+postmaster_pid() { head -n 1 "$tmp/$1/postmaster.pid"; }
 
 # One copy with the COPY pipe before the rounds, not timed: without it the
 # first method of round 1 ran 25-50% slower than its own later runs (most
@@ -953,6 +957,7 @@ warm_up() {
 # time_method METHOD ROUND: one timed copy, checked, appended to results.tsv
 time_method() {
 	local m=$1 r=$2 log="$tmp/logs/$1.$2.log" t0 t1 c0 c1 cpu rc=0 secs rss hwm valid=yes note
+	local cpu_src cpu_tgt cpu_tool
 	prepare_target
 	if [ "$m" = ferry_tuned ]; then
 		start_ferryd "$m"
@@ -967,7 +972,7 @@ time_method() {
 	fi
 	printf '    round %s  %-46s ' "$r" "${label[$m]}"
 	t0=$EPOCHREALTIME
-	c0=$(cpu_ticks)
+	c0=$(cpu_read "$(postmaster_pid source)" "$(postmaster_pid target)" "$(if is_ferry "$m"; then echo "$ferry_pid"; fi)")
 	ferry_latency="$tmp/latency.$r" "m_$m" >"$log" 2>&1 &
 	method_pid=$!
 	if is_ferry "$m"; then
@@ -979,7 +984,7 @@ time_method() {
 	fi
 	wait "$method_pid" || rc=$?
 	t1=$EPOCHREALTIME
-	c1=$(cpu_ticks)
+	c1=$(cpu_read "$(postmaster_pid source)" "$(postmaster_pid target)" "$(if is_ferry "$m"; then echo "$ferry_pid"; fi)")
 	method_pid=""
 	wait "$sampler_pid" || true
 	sampler_pid=""
@@ -990,8 +995,12 @@ time_method() {
 		stop_ferryd
 	fi
 	secs=$(elapsed "$t0" "$t1")
-	cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (b - a) / hz }')
-	printf '%9.1f s  %7.1f MB RSS  %6.1f CPU s  ' "$secs" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$cpu"
+	# what the machine, the source and the target cluster spent, and ferryd
+	# (other methods: the rest of the machine, their clients and the kernel)
+	read -r cpu cpu_src cpu_tgt cpu_tool < <(cpu_split "$c0" "$c1")
+	printf '%9.1f s  %7.1f MB RSS  %6.1f CPU s (source %s, target %s, %s %s)  ' "$secs" \
+		"$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$cpu" "$cpu_src" "$cpu_tgt" \
+		"$(if is_ferry "$m"; then echo ferryd; else echo rest; fi)" "$cpu_tool"
 	if [ "$rc" -ne 0 ]; then
 		valid=no note="FAILED (exit status $rc)"
 		echo "$note"
@@ -1010,7 +1019,8 @@ time_method() {
 		loud "${label[$m]}, round $r: THE TARGET DOES NOT EQUAL THE SOURCE; this method's result is INVALID" \
 			"$verify_detail"
 	fi
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$m" "$r" "$secs" "$rss" "$valid" "$note" "$cpu" >>"$tmp/results.tsv"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$m" "$r" "$secs" "$rss" "$valid" "$note" "$cpu" \
+		"$cpu_src" "$cpu_tgt" "$cpu_tool" >>"$tmp/results.tsv"
 }
 
 # ferryd's peak RSS copying only the device table, from a database holding
@@ -1284,13 +1294,40 @@ report() {
 			many_report
 		fi
 		if [ ${#methods[@]} -gt 0 ]; then
-			printf '\n## Every run\n\nCPU s: what the whole machine spent (both clusters, the tool, the kernel) while the method ran.\n\n'
-			printf '| round | method | seconds | CPU s | peak RSS MB | check |\n| ---: | --- | ---: | ---: | ---: | --- |\n'
+			printf '\n## Every run\n\nCPU s: what the whole machine spent (both clusters, the tool, the kernel) while the method ran;\n'
+			printf 'of it, the source cluster, the target cluster (ferryd'"'"'s metadata database included), and\n'
+			printf 'ferryd (for the other methods: the rest, their clients and the kernel). Two cores give at\n'
+			printf 'most twice the seconds in CPU seconds.\n\n'
+			printf '| round | method | seconds | CPU s | source | target | ferryd / rest | peak RSS MB | check |\n'
+			printf '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n'
 			awk -F '\t' -v OFS=' | ' 'NR == FNR { lab[$1] = $2; next }
-				{ printf "| %s | %s | %.1f | %.1f | %.1f | %s |\n", $2, lab[$1], $3, $7, $4 / 1024, ($5 == "yes" ? "" : "INVALID: ") $6 }' \
+				{ printf "| %s | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %s |\n", $2, lab[$1], $3, $7, $8, $9, $10,
+					$4 / 1024, ($5 == "yes" ? "" : "INVALID: ") $6 }' \
 				<(for m in "${methods[@]}"; do printf '%s\t%s\n' "$m" "${label[$m]}"; done) "$tmp/results.tsv"
+			timelines
 		fi
 	} >"$out"
+}
+
+# Where each ferry run's time went: the summary line of its timeline (see
+# bench/poll.js; the whole timeline is in the method's log, kept with
+# BENCH_LOGS), round by round
+timelines() {
+	local m r line printed=0
+	for m in "${methods[@]}"; do
+		is_ferry "$m" || continue
+		for ((r = 1; r <= repeat; r++)); do
+			line=$(sed -n 's/^timeline: //p' "$tmp/logs/$m.$r.log" 2>/dev/null | tail -n 1)
+			[ -n "$line" ] || continue
+			if [ "$printed" = 0 ]; then
+				printf '\n## Where ferry'"'"'s time went\n\n'
+				printf 'From each run'"'"'s events: its copies (a table read in parts counts each part) and post-load\n'
+				printf 'steps, and the idle slot seconds, while fewer of them ran at once than ferryd has workers.\n\n'
+				printed=1
+			fi
+			printf -- '- %s, round %s: %s\n' "${label[$m]}" "$r" "$line"
+		done
+	done
 }
 
 # An awk function for the awk programs below: the median of the numbers in

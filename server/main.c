@@ -278,6 +278,8 @@ int main(int argc, char **argv)
 	listen_url(o.listen, port, o.tls_cert != NULL, url, sizeof(url));
 	log_info("ferryd %s listening on %s (status page %s, API %sapi/v1)", FERRY_VERSION, url,
 		 url, url);
+	log_info("%d worker threads; a job copies %d tables at a time unless its load.parallel says otherwise",
+		 o.workers, o.workers);
 
 	int sig = 0;
 	sigwait(&sigs, &sig);
