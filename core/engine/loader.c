@@ -364,6 +364,13 @@ static bool stream(struct load_ctx *x, struct load_result *r, struct err *e)
  * it in one go.
  */
 
+/* The cancel handles of one part's connections, NULL while it has none open. */
+struct part_cancel {
+	const struct source_ops *sops;
+	const struct target_ops *tops;
+	void *src, *dst;
+};
+
 /* What the parts of one split load share. */
 struct split {
 	pthread_mutex_t lock;
@@ -371,6 +378,8 @@ struct split {
 	bool stopped;          /* the load's own hook stopped it */
 	long long rows, bytes; /* streamed so far by the parts on threads */
 	const struct load_hooks *outer; /* the load's own hooks */
+	struct part_cancel *cancels; /* one per part, part 0 first; under lock */
+	int ncancels;
 };
 
 /* One part on a thread of its own. */
@@ -382,6 +391,7 @@ struct part {
 	long long seen_rows, seen_bytes; /* what it reported last */
 	bool ok;
 	struct err e;
+	int index; /* its place among the split's parts (1: the first on a thread) */
 	pthread_t thread;
 };
 
@@ -416,11 +426,65 @@ static bool first_part_progress(void *arg, long long rows, long long bytes)
 	return go;
 }
 
+/*
+ * Every part ends: each stops at its next progress, and what a part waits
+ * for on a server (a slow read, a lock) is cancelled now, so that a failed
+ * part or a cancel of the load does not wait for the slowest part.
+ */
 static void split_stop(struct split *sp)
 {
 	pthread_mutex_lock(&sp->lock);
+	bool first = !sp->stop;
 	sp->stop = true;
+	for (int i = 0; first && i < sp->ncancels; i++) {
+		struct part_cancel *c = &sp->cancels[i];
+		if (c->src)
+			c->sops->cancel(c->src);
+		if (c->dst)
+			c->tops->cancel(c->dst);
+	}
 	pthread_mutex_unlock(&sp->lock);
+}
+
+/*
+ * True (e set) once the split stopped: a part that has not started reading
+ * does not start (a cancel reaches only a statement under way).
+ */
+static bool split_stopped(struct split *sp, struct err *e)
+{
+	pthread_mutex_lock(&sp->lock);
+	bool stop = sp->stop;
+	pthread_mutex_unlock(&sp->lock);
+	if (stop)
+		err_set(e, 499, "cancelled", NULL, "another part of the table stopped");
+	return stop;
+}
+
+/*
+ * Hook part i's connections to the split's cancel (src and dst both open),
+ * or unhook them (both NULL) before they close. A part hooked after the
+ * split stopped is cancelled at once.
+ */
+static void part_hook(struct split *sp, int i, struct source *src, struct target *dst)
+{
+	struct part_cancel c = {0};
+	if (src && dst) {
+		c = (struct part_cancel){src->ops, dst->ops, src->ops->cancel_new(src), dst->ops->cancel_new(dst)};
+	}
+	pthread_mutex_lock(&sp->lock);
+	struct part_cancel old = sp->cancels[i];
+	sp->cancels[i] = c;
+	if (sp->stop) {
+		if (c.src)
+			c.sops->cancel(c.src);
+		if (c.dst)
+			c.tops->cancel(c.dst);
+	}
+	pthread_mutex_unlock(&sp->lock);
+	if (old.src)
+		old.sops->cancel_free(old.src);
+	if (old.dst)
+		old.tops->cancel_free(old.dst);
 }
 
 /* A part on its thread: connect, open both transactions, stream its range. */
@@ -431,11 +495,13 @@ static void *part_main(void *arg)
 	int one = 1;
 	x->src = source_open(x->t->job, &pt->e);
 	x->tgt = x->src ? target_open(x->t->job, &pt->e) : NULL;
-	if (x->tgt)
+	if (x->tgt) {
+		part_hook(pt->sp, pt->index, x->src, x->tgt);
 		open_target_load(x);
+	}
 	pt->ok = x->tl && x->src->ops->begin(x->src, x->t->snapshot, NULL) &&
 		 x->src->ops->begun(x->src, false, &pt->e) && x->tops->prepare(x->tl, &one, &pt->e) &&
-		 stream(x, &pt->r, &pt->e);
+		 !split_stopped(pt->sp, &pt->e) && stream(x, &pt->r, &pt->e);
 	if (x->src && !pt->ok && !pt->e.msg[0])
 		err_set(&pt->e, 500, "copy_failed", NULL, "source: the connection is closed");
 	if (!pt->ok)
@@ -485,13 +551,16 @@ static bool split_stream(struct load_ctx *x, struct load_result *r, struct err *
 		return stream(x, r, e);
 	}
 	int others = n - 1;
-	struct split sp = {.outer = x->h};
+	struct split sp = {.outer = x->h, .ncancels = n};
+	sp.cancels = xcalloc((size_t)n, sizeof(*sp.cancels));
 	pthread_mutex_init(&sp.lock, NULL);
+	part_hook(&sp, 0, x->src, x->tgt);
 	struct part *parts = xcalloc((size_t)others, sizeof(*parts));
 	int started = 0;
 	for (int i = 0; i < others; i++) {
 		struct part *pt = &parts[i];
 		pt->sp = &sp;
+		pt->index = i + 1;
 		pt->x = *x;
 		pt->x.src = NULL;
 		pt->x.tgt = NULL;
@@ -528,8 +597,9 @@ static bool split_stream(struct load_ctx *x, struct load_result *r, struct err *
 	pthread_mutex_lock(&sp.lock);
 	/* part 0 ended because another part failed: that part's error tells what happened */
 	bool others_first = !ok && sp.stop && !sp.stopped;
-	sp.stop = sp.stop || !ok;
 	pthread_mutex_unlock(&sp.lock);
+	if (!ok)
+		split_stop(&sp);
 	for (int i = 0; i < started; i++) {
 		pthread_join(parts[i].thread, NULL);
 		if ((ok || others_first) && !parts[i].ok) {
@@ -546,10 +616,14 @@ static bool split_stream(struct load_ctx *x, struct load_result *r, struct err *
 			x->parts_sum += sum;
 		}
 	}
+	/* no cancel may reach a connection that closes, or part 0's as it goes on */
+	for (int i = 0; i < n; i++)
+		part_hook(&sp, i, NULL, NULL);
 	ok = parts_end(parts, started, ok, &x->parts_committed, e);
 	if (ok)
 		r->parts = started + 1;
 	free(parts);
+	free(sp.cancels);
 	pthread_mutex_destroy(&sp.lock);
 	return ok;
 }

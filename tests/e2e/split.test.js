@@ -146,4 +146,25 @@ describe('split loads', { skip: !ferrydAvailable() && 'build/ferryd not built' }
 		assert.equal(big.rows, 0);
 		assert.equal(await env.sql('dst_fail', 'SELECT count(*) FROM big'), '0');
 	});
+
+	it('stops the other parts at once when one part fails, even while they wait on the source', async () => {
+		// the first part fails on its fifth row, a second after the last part
+		// began to wait a minute on each of its last rows: it ends only if its
+		// read is cancelled
+		await createJob(env.api, job(env, 'fail_fast', 'dst_fail', { parallel: 2, split_bytes: 200000 }, {
+			include: ['public.big'],
+			tables: { 'public.big': { where: 'CASE WHEN id = 5 THEN CASE WHEN pg_sleep(1) IS NOT NULL THEN 1 / (id - 5) > 0 END '
+				+ 'WHEN id > 39990 THEN pg_sleep(60) IS NOT NULL ELSE true END' } },
+		}));
+		const t0 = Date.now();
+		const run = await runToEnd(env.api, 'fail_fast');
+		const took = Date.now() - t0;
+		assert.equal(run.state, 'failed', JSON.stringify(run));
+		assert.ok(took < 30000, `the run took ${took} ms: the waiting part was not cancelled`);
+		const big = (await runTables(env.api, run.id))['public.big'];
+		assert.match(big.error, /division by zero/);
+		assert.equal(await env.sql('dst_fail', 'SELECT count(*) FROM big'), '0');
+		// the source's read of the waiting part is gone too
+		assert.equal(await env.sql('src', "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()"), '0');
+	});
 });
